@@ -1,0 +1,33 @@
+"""umust-hf: U-MUST (unified cross-modal music translation) for Hugging Face Transformers.
+
+Public names are resolved lazily so that ``umust --help`` and the corpus tools start
+fast; importing a model class registers the ``Auto*`` classes with transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import __version__
+
+# public name -> module that defines it (relative to this package)
+_LAZY_EXPORTS: dict[str, str] = {
+    "Modality": ".vocabulary",
+    "UnifiedVocabulary": ".vocabulary",
+}
+
+__all__ = ["__version__", *_LAZY_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'umust_hf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

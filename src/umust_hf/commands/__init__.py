@@ -1,0 +1,1 @@
+"""commands subpackage of umust_hf."""

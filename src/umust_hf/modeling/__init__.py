@@ -1,0 +1,1 @@
+"""modeling subpackage of umust_hf."""

@@ -1,0 +1,1 @@
+"""processing subpackage of umust_hf."""

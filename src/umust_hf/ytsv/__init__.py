@@ -1,0 +1,1 @@
+"""ytsv subpackage of umust_hf."""
