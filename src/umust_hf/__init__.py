@@ -1,7 +1,7 @@
 """umust-hf: U-MUST (unified cross-modal music translation) for Hugging Face Transformers.
 
-Public names are resolved lazily so that ``umust --help`` and the corpus tools start
-fast; importing a model class registers the ``Auto*`` classes with transformers.
+Public names are resolved lazily; importing the package registers our classes with
+transformers' ``Auto*`` factories (see :mod:`umust_hf.registration`).
 """
 
 from __future__ import annotations
@@ -31,3 +31,8 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+from .registration import register_all as _register_all  # noqa: E402
+
+_register_all()
