@@ -15,6 +15,10 @@ from ._version import __version__
 _LAZY_EXPORTS: dict[str, str] = {
     "Modality": ".vocabulary",
     "UnifiedVocabulary": ".vocabulary",
+    "UMustAudioCodecConfig": ".modeling.configuration_audio_codec",
+    "UMustAudioCodec": ".modeling.modeling_audio_codec",
+    "UMustFeatureExtractor": ".processing.feature_extraction_umust",
+    "shift_variants": ".modeling.modeling_audio_codec",
 }
 
 __all__ = ["__version__", *_LAZY_EXPORTS]

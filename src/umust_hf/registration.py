@@ -12,6 +12,8 @@ import importlib
 
 #: Modules whose ``register()`` is called, in order (configs before models and processors).
 REGISTRARS: tuple[str, ...] = (
+    ".modeling.modeling_audio_codec",
+    ".processing.feature_extraction_umust",
 )
 
 _done = False
