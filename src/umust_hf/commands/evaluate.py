@@ -1,0 +1,69 @@
+"""``umust evaluate``: score predictions or a model and print the paper's Tables 3-7."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "evaluate a model or a predictions file (SER, note F1, DTW-F1, FAD, EMD) in the paper's table layouts"
+
+TASK_CHOICES = ("omr", "amt", "m2a", "i2a", "l2i", "a2i")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=TASK_CHOICES, help="task to evaluate (default with --predictions: every task found)")
+    parser.add_argument("--model", metavar="DIR", help="trained U-MUST model directory (needs --data and --task)")
+    parser.add_argument("--data", metavar="DIR", help="dataset saved with save_to_disk (e.g. the embedded corpus)")
+    parser.add_argument("--split", default="test", help="dataset split (default: %(default)s)")
+    parser.add_argument("--limit", type=int, metavar="N", help="evaluate at most N examples per task")
+    parser.add_argument(
+        "--predictions",
+        action="append",
+        metavar="[METHOD=]FILE",
+        help="JSONL of gold/pred rows (layout: umust_hf.evaluation.predictions); repeat to compare methods as table rows",
+    )
+    parser.add_argument("--method", help="row label for --model (default: the model directory name)")
+    parser.add_argument("--dataset", help="dataset label for the column headers (default: the --data name, or 'test')")
+    parser.add_argument("--out", metavar="JSON", default="umust-evaluation.json", help="JSON report (default: %(default)s)")
+
+
+def _parse_prediction_arg(value: str) -> tuple[str, Path]:
+    method, sep, path = value.partition("=")
+    if sep and method and not Path(value).exists():
+        return method, Path(path)
+    return Path(value).stem, Path(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from umust_hf.errors import UserError
+    from umust_hf.evaluation.predictions import read_predictions
+    from umust_hf.evaluation.scoring import score_rows
+    from umust_hf.evaluation.tables import render_tables, results_to_json, write_json_atomic
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    if not args.predictions and not args.model:
+        raise UserError("give --predictions FILE, or --model DIR with --data DIR and --task")
+    dataset = args.dataset or (Path(args.data).name if args.data else "test")
+    results = []
+    for value in args.predictions or []:
+        method, path = _parse_prediction_arg(value)
+        rows = read_predictions(path, task=args.task)
+        if not rows:
+            raise UserError(f"{path}: no rows" + (f" for task {args.task}" if args.task else ""))
+        for task in TASK_CHOICES:
+            task_rows = [row for row in rows if row.task == task][: args.limit]
+            if task_rows:
+                results.append(score_rows(task_rows, task=task, method=method, dataset=dataset))
+    if args.model:
+        from umust_hf.evaluation.generation import predict_with_model
+
+        if not args.data or not args.task:
+            raise UserError("--model needs --data DIR and --task TASK")
+        rows = predict_with_model(args.model, args.data, task=args.task, split=args.split, limit=args.limit)
+        method = args.method or Path(args.model).name
+        results.append(score_rows(rows, task=args.task, method=method, dataset=dataset))
+    print(render_tables(results))
+    out = write_json_atomic(args.out, results_to_json(results))
+    print(f"\nwrote {out}")
+    return 0

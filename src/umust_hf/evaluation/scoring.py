@@ -1,0 +1,163 @@
+"""Turn a task's gold/prediction rows into the figures of the paper's tables.
+
+Units follow the paper: SER and F1 in percent, FAD and EMD as they come. Per-sample
+scores (note F1, DTW-F1, EMD) are averaged over the test set; SER is one corpus-level
+ratio; FAD pools all clips of each side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import UserError
+from .dtw import DEFAULT_TOLERANCES, Transcriber, dtw_onset_f1
+from .emd import mean_token_emd, token_emd
+from .fad import AudioEmbedding, LogMelEmbedding, frechet_audio_distance
+from .note_f1 import mean_note_f1, note_f1
+from .notes import as_note_array
+from .predictions import PredictionRow
+from .ser import ser_counts
+from .tables import MethodResult
+
+Metrics = dict[str, float | None]
+
+
+def _check_rows(rows: Sequence[PredictionRow], task: str) -> None:
+    if not rows:
+        raise UserError(f"no {task} rows to evaluate")
+
+
+def score_omr(rows: Sequence[PredictionRow]) -> tuple[Metrics, dict[str, Any]]:
+    """Table 5: corpus SER and SERnotuplets (percent)."""
+    _check_rows(rows, "omr")
+    gold = [row.text("gold") for row in rows]
+    pred = [row.text("pred") for row in rows]
+    full = ser_counts(gold, pred)
+    notuplets = ser_counts(gold, pred, drop_tuplets=True)
+    details = {"edits": full.edits, "gold_tokens": full.gold_tokens,
+               "edits_notuplets": notuplets.edits, "gold_tokens_notuplets": notuplets.gold_tokens}  # fmt: skip
+    return {"ser": full.ser, "ser_notuplets": notuplets.ser}, details
+
+
+def score_amt(rows: Sequence[PredictionRow], *, onset_tolerance: float = 0.05) -> tuple[Metrics, dict[str, Any]]:
+    """Table 7: mean onset F1 and onset+offset F1 over pieces (percent)."""
+    _check_rows(rows, "amt")
+    onset, with_offset = [], []
+    for row in tqdm(rows, desc="amt note F1", disable=len(rows) < 50):
+        gold, pred = row.notes("gold_notes"), row.notes("pred_notes")
+        onset.append(note_f1(gold, pred, onset_tolerance=onset_tolerance))
+        with_offset.append(note_f1(gold, pred, onset_tolerance=onset_tolerance, with_offsets=True))
+    mean_onset, mean_offset = mean_note_f1(onset), mean_note_f1(with_offset)
+    metrics = {"onset_f1": 100 * mean_onset.f1, "onset_offset_f1": 100 * mean_offset.f1}
+    details = {"onset_precision": 100 * mean_onset.precision, "onset_recall": 100 * mean_onset.recall,
+               "reference_notes": mean_onset.num_reference, "estimated_notes": mean_onset.num_estimated}  # fmt: skip
+    return metrics, details
+
+
+def score_audio_generation(
+    rows: Sequence[PredictionRow],
+    *,
+    task: str,
+    transcriber: Transcriber | None = None,
+    embedding: AudioEmbedding | None = None,
+    tolerances: Sequence[float] = DEFAULT_TOLERANCES,
+) -> tuple[Metrics, dict[str, Any]]:
+    """Tables 3 and 6: DTW-aligned onset F1 at each tolerance (percent) and FAD.
+
+    F1 needs notes for both sides: given in the row, or transcribed from its audio with
+    ``transcriber``. FAD needs ``gold_audio`` and ``pred_audio`` in every row; it is left
+    out (None) when no row has audio.
+    """
+    _check_rows(rows, task)
+    aligned: dict[float, list[float]] = {float(t): [] for t in tolerances}
+    unaligned: dict[float, list[float]] = {float(t): [] for t in tolerances}
+    reference_embeddings, generated_embeddings = [], []
+    embedding = embedding or LogMelEmbedding()
+    rows_with_audio = [row for row in rows if row.has("gold_audio") or row.has("pred_audio")]
+    for row in tqdm(rows, desc=f"{task} DTW-F1", disable=len(rows) < 20):
+        gold = _notes_or_transcription(row, "gold", transcriber)
+        pred = _notes_or_transcription(row, "pred", transcriber)
+        result = dtw_onset_f1(gold, pred, tolerances=tolerances)
+        for t in aligned:
+            aligned[t].append(result.aligned[t].f1)
+            unaligned[t].append(result.unaligned[t].f1)
+        if rows_with_audio:
+            reference_embeddings.append(embedding(*row.audio("gold_audio")))
+            generated_embeddings.append(embedding(*row.audio("pred_audio")))
+    metrics: Metrics = {f"f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in aligned.items()}
+    metrics["fad"] = (
+        frechet_audio_distance(reference_embeddings, generated_embeddings) if reference_embeddings else None
+    )
+    details: dict[str, Any] = {f"unaligned_f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in unaligned.items()}
+    details["fad_embedding"] = getattr(embedding, "name", type(embedding).__name__) if reference_embeddings else None
+    return metrics, details
+
+
+def _notes_or_transcription(row: PredictionRow, side: str, transcriber: Transcriber | None) -> np.ndarray:
+    if row.has(f"{side}_notes"):
+        return row.notes(f"{side}_notes")
+    if transcriber is not None and row.has(f"{side}_audio"):
+        audio, sample_rate = row.audio(f"{side}_audio")
+        return _as_notes(transcriber(audio, sample_rate), row, side)
+    raise UserError(
+        f"{row.source}: {row.task} onset F1 needs {side}_notes, or {side}_audio plus a transcriber (the AMT model)"
+    )
+
+
+def _as_notes(value: Any, row: PredictionRow, side: str) -> np.ndarray:
+    try:
+        return as_note_array(value, name=f"{side} transcription")
+    except ValueError as error:
+        raise UserError(f"{row.source}: {error}") from None
+
+
+def score_token_emd(
+    rows: Sequence[PredictionRow], *, task: str, omr: Callable[[Any], str] | None = None
+) -> tuple[Metrics, dict[str, Any]]:
+    """Table 4: mean pitch and duration token EMD (duration: best of shifts -1/0/+1)."""
+    _check_rows(rows, task)
+    results = []
+    for row in tqdm(rows, desc=f"{task} token EMD", disable=len(rows) < 50):
+        if row.has("pred"):
+            pred = row.text("pred")
+        elif row.has("pred_image") and omr is not None:
+            from PIL import Image
+
+            pred = omr(Image.open(row.path("pred_image")).convert("L"))
+        else:
+            raise UserError(f"{row.source}: {task} row needs 'pred' (LMX read from the generated image) "
+                            "or 'pred_image' plus an OMR model")  # fmt: skip
+        results.append(token_emd(row.text("gold"), pred))
+    mean = mean_token_emd(results)
+    metrics = {"emd_pitch": mean.pitch, "emd_duration": mean.duration}
+    details = {"undefined_pitch": mean.num_undefined_pitch, "undefined_duration": mean.num_undefined_duration,
+               "duration_shift_counts": {str(s): sum(r.duration_shift == s for r in results) for s in (-1, 0, 1)}}  # fmt: skip
+    return metrics, details
+
+
+def score_rows(
+    rows: Sequence[PredictionRow],
+    *,
+    task: str,
+    method: str,
+    dataset: str,
+    transcriber: Transcriber | None = None,
+    embedding: AudioEmbedding | None = None,
+    omr: Callable[[Any], str] | None = None,
+) -> MethodResult:
+    """Score one task's rows into a table row."""
+    if task == "omr":
+        metrics, details = score_omr(rows)
+    elif task == "amt":
+        metrics, details = score_amt(rows)
+    elif task in ("i2a", "m2a"):
+        metrics, details = score_audio_generation(rows, task=task, transcriber=transcriber, embedding=embedding)
+    elif task in ("a2i", "l2i"):
+        metrics, details = score_token_emd(rows, task=task, omr=omr)
+    else:
+        raise UserError(f"unknown task {task!r}")
+    return MethodResult(task=task, method=method, dataset=dataset, metrics=metrics, num_samples=len(rows), details=details)
