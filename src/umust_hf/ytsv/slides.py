@@ -1,0 +1,190 @@
+"""Slide segmentation of score videos (paper Appendix C.2, step 1).
+
+Frames are sampled at a few fps, downscaled and converted to grayscale. Two signals are
+computed between consecutive samples, both as the *share of inked cells* (24 x 24 pixel
+blocks holding ink, i.e. dark pixels, in either frame) in which most pixels changed, so
+that they depend neither on how much music a slide holds nor on small local changes:
+
+* ``ink_change``: cells whose ink mostly appeared or disappeared (XOR of the binarised
+  frames). A slide change replaces the ink of nearly every cell; a moving cursor or a
+  highlighted bar touches a column or two of cells, and a translucent highlight does not
+  turn paper into ink. A crossfade moves every ink pixel across the binarisation
+  threshold near its midpoint, so it also shows up here.
+* ``motion``: cells whose grey levels mostly changed by more than ``pixel_threshold``.
+  During an animated transition (crossfade, fade through white) it stays high for every
+  sample of the transition, which gives the transition's extent.
+
+A transition is a run of samples with ``ink_change`` above ``active_threshold``, widened by
+the neighbouring samples whose ``motion`` is high. It is a slide change only if the stable
+frames before and after it differ by more than ``slide_threshold`` (so cursor jitter that
+returns to the same page is ignored). The boundary is placed at the *midpoint* of the
+transition: for a hard cut that is the first frame of the new slide, for a crossfade the
+moment both slides are equally visible. Its error is at most half a sampling interval.
+Slides shorter than ``min_slide_s`` are dropped (flashes, mid-transition frames).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class SegmentationConfig:
+    """Thresholds of :func:`segment_slides` (defaults tuned on synthetic and rendered videos)."""
+
+    #: Frames per second analysed (the video is decoded fully; only these are compared).
+    sample_fps: float = 10.0
+    #: Width the analysed frames are downscaled to, pixels.
+    width: int = 480
+    #: Grey level below which a pixel is ink.
+    ink_level: int = 160
+    #: Grey-level change that counts a pixel as moving.
+    pixel_threshold: int = 8
+    #: Side of the square cells changes are counted in, pixels of the analysed frame.
+    cell: int = 24
+    #: Ink change (share of inked cells replaced) between consecutive samples that makes a
+    #: sample part of a transition.
+    active_threshold: float = 0.3
+    #: Motion share (of inked cells) that extends a transition on either side.
+    motion_threshold: float = 0.35
+    #: Ink change between the stable frames around a transition that makes it a slide change.
+    slide_threshold: float = 0.5
+    #: Slides shorter than this are dropped, seconds.
+    min_slide_s: float = 1.0
+
+
+@dataclass
+class Slide:
+    """One slide: ``[start, end)`` seconds, the frame index that shows it best, and how it began."""
+
+    start: float
+    end: float
+    frame_index: int
+    transition: str  # "start", "cut" or "animated"
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def _ink(gray: np.ndarray, level: int) -> np.ndarray:
+    return gray < level
+
+
+def _cell_sums(mask: np.ndarray, cell: int) -> np.ndarray:
+    """Count true pixels of ``(h, w)`` ``mask`` in ``cell x cell`` blocks -> ``(h // cell, w // cell)``."""
+    rows, cols = mask.shape[0] // cell, mask.shape[1] // cell
+    blocks = mask[: rows * cell, : cols * cell].reshape(rows, cell, cols, cell)
+    return blocks.sum(axis=(1, 3))
+
+
+def _changed_cell_share(changed: np.ndarray, ink_union: np.ndarray, cell: int, min_ink: int) -> float:
+    """Share of the inked cells in which most of the ink (and cursor) pixels changed.
+
+    Counting cells rather than pixels keeps a thin moving cursor (a column or two of
+    cells) from looking like a slide change. The denominator is at least a tenth of all
+    cells, so on a nearly empty slide (a title card) the cursor cannot dominate either.
+    """
+    union = _cell_sums(ink_union, cell)
+    moved = _cell_sums(changed, cell)
+    inked = union >= min_ink
+    if not inked.any():
+        return 0.0
+    denominator = max(np.count_nonzero(inked), 0.1 * union.size)
+    return float(min(1.0, np.count_nonzero(moved[inked] > 0.5 * union[inked]) / denominator))
+
+
+def ink_change(a: np.ndarray, b: np.ndarray, *, level: int = 160, cell: int = 24, min_ink: int = 4) -> float:
+    """Share of inked cells of ``(h, w)`` uint8 frames ``a``, ``b`` whose ink was replaced (0..1)."""
+    ink_a, ink_b = _ink(a, level), _ink(b, level)
+    return _changed_cell_share(ink_a ^ ink_b, ink_a | ink_b, cell, min_ink)
+
+
+def motion(a: np.ndarray, b: np.ndarray, *, level: int = 160, pixel_threshold: int = 8, cell: int = 24, min_ink: int = 4) -> float:
+    """Share of inked cells whose grey levels moved by more than ``pixel_threshold`` (0..1)."""
+    moved = np.abs(a.astype(np.int16) - b.astype(np.int16)) > pixel_threshold
+    return _changed_cell_share(moved, _ink(a, level) | _ink(b, level), cell, min_ink)
+
+
+def segment_frames(
+    frames: Iterable[tuple[int, float, np.ndarray]],
+    *,
+    duration: float,
+    fps: float,
+    config: SegmentationConfig | None = None,
+) -> list[Slide]:
+    """Segment sampled ``(frame_index, time_s, (h, w) uint8 gray)`` frames into slides.
+
+    ``duration`` is the video (or audio) length in seconds, ``fps`` the native frame rate
+    (used to place hard cuts exactly when every frame was sampled).
+    """
+    config = config or SegmentationConfig()
+    import cv2
+
+    indices: list[int] = []
+    times: list[float] = []
+    grays: list[np.ndarray] = []
+    for index, time, gray in frames:
+        indices.append(index)
+        times.append(time)
+        grays.append(cv2.GaussianBlur(gray, (3, 3), 0))
+    if not grays:
+        return []
+    n = len(grays)
+    stride = indices[1] - indices[0] if n > 1 else 1
+    changes = np.zeros(n)
+    motions = np.zeros(n)
+    for t in range(1, n):
+        changes[t] = ink_change(grays[t - 1], grays[t], level=config.ink_level, cell=config.cell)
+        motions[t] = motion(grays[t - 1], grays[t], level=config.ink_level, pixel_threshold=config.pixel_threshold, cell=config.cell)
+
+    boundaries: list[tuple[float, str]] = []
+    t = 1
+    previous_end = 0  # first sample index after the previous transition
+    while t < n:
+        if changes[t] <= config.active_threshold:
+            t += 1
+            continue
+        first = last = t
+        while last + 1 < n and changes[last + 1] > config.active_threshold:
+            last += 1
+        # widen by the animated part of the transition (high motion on either side)
+        while first - 1 > previous_end and motions[first - 1] > config.motion_threshold:
+            first -= 1
+        while last + 1 < n and motions[last + 1] > config.motion_threshold:
+            last += 1
+        before, after = grays[first - 1], grays[last]
+        if ink_change(before, after, level=config.ink_level, cell=config.cell) > config.slide_threshold:
+            if first == last:  # hard cut: the new slide starts at sample `first`
+                boundary = times[first] - (stride - 1) / (2 * fps)
+                kind = "cut"
+            else:
+                boundary = (times[first - 1] + times[last]) / 2
+                kind = "animated"
+            boundaries.append((boundary, kind))
+        previous_end = last
+        t = last + 1
+
+    edges = [(0.0, "start"), *boundaries, (duration, "end")]
+    slides = []
+    sample_times = np.asarray(times)
+    for (start, kind), (end, _) in zip(edges[:-1], edges[1:]):
+        if end - start < config.min_slide_s:
+            continue
+        middle = int(np.argmin(np.abs(sample_times - (start + end) / 2)))
+        slides.append(Slide(start=float(start), end=float(end), frame_index=indices[middle], transition=kind))
+    return slides
+
+
+def segment_slides(video_path: str | os.PathLike[str], config: SegmentationConfig | None = None) -> list[Slide]:
+    """Slides of a score video file (see the module docstring for the method)."""
+    from umust_hf.ytsv.media import iter_sampled_frames, probe_video
+
+    config = config or SegmentationConfig()
+    info = probe_video(video_path)
+    frames = iter_sampled_frames(video_path, sample_fps=config.sample_fps, width=config.width)
+    return segment_frames(frames, duration=info.duration, fps=info.fps, config=config)
