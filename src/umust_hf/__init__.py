@@ -19,6 +19,8 @@ _LAZY_EXPORTS: dict[str, str] = {
     "UMustAudioCodec": ".modeling.modeling_audio_codec",
     "UMustFeatureExtractor": ".processing.feature_extraction_umust",
     "shift_variants": ".modeling.modeling_audio_codec",
+    "UMustConfig": ".modeling.configuration_umust",
+    "UMustForConditionalGeneration": ".modeling.modeling_umust",
 }
 
 __all__ = ["__version__", *_LAZY_EXPORTS]

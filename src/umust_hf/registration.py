@@ -14,6 +14,7 @@ import importlib
 REGISTRARS: tuple[str, ...] = (
     ".modeling.modeling_audio_codec",
     ".processing.feature_extraction_umust",
+    ".modeling.modeling_umust",
 )
 
 _done = False

@@ -1,0 +1,146 @@
+"""Generation for U-MUST: cached main decoder, sub-decoder run inline for the K slots of each step.
+
+Kept apart from the model as transformers' Dia and CSM keep theirs. ``generate()`` runs the
+stock preparation (encoder pass, cache, logits processors, stopping criteria); the decoding loop
+(:meth:`UMustGenerationMixin._sample`, which serves both greedy search and sampling) is ours:
+
+* one main-decoder step per frame (only the new frame when the KV cache is on, the whole prefix
+  when ``use_cache=False``; both give the same tokens),
+* then codebook by codebook: sub-decoder -> masked logits -> stock logits processors (fed the
+  history of that codebook as ``(B, T)`` ids) -> argmax or a multinomial draw,
+* single-stream targets (notation, MIDI) get PAD in codebooks 1.. without running those slots,
+* a row stops at EOS in codebook 0 (later frames are all PAD), at ``max_new_tokens`` /
+  ``max_length``, or when its target modality's position table is full. Without an explicit
+  length the limit is the target modality's table (``max_<modality>_positions``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from transformers.generation import GenerationConfig, GenerationMixin
+from transformers.generation.logits_process import LogitsProcessorList
+from transformers.generation.stopping_criteria import StoppingCriteriaList
+from transformers.generation.utils import GenerateEncoderDecoderOutput
+
+from .vocabulary_umust import PAD_ID
+
+
+class UMustGenerationMixin(GenerationMixin):
+    """``generate(input_ids (B, S, K), source_modality=..., target_modality=...) -> (B, T, K)`` bundles."""
+
+    @torch.no_grad()
+    def generate(self, inputs: torch.Tensor | None = None, generation_config: GenerationConfig | None = None,
+                 **kwargs: Any):
+        """Translate source bundles into target bundles ``(B, T, K)`` starting with the SOS bundle.
+
+        ``source_modality`` and ``target_modality`` are required (``(B,)`` indices into
+        ``MODALITY_ORDER`` or a modality name). All other arguments are those of
+        :meth:`transformers.GenerationMixin.generate` (``do_sample``, ``top_k``, ``top_p``,
+        ``temperature``, ``max_new_tokens``, ``use_cache``, ``return_dict_in_generate``...).
+        """
+        from .modeling_umust import modality_indices  # local: modeling imports this module
+
+        source = inputs if inputs is not None else kwargs.get("input_ids")
+        if source is None:
+            raise ValueError("generate() needs the source bundles (input_ids of shape (batch, length, num_codebooks))")
+        for name in ("source_modality", "target_modality"):
+            kwargs[name] = modality_indices(kwargs.get(name), source.shape[0], source.device, name)
+        if kwargs.get("streamer") is not None:
+            raise ValueError("UMust generation does not support streamers")
+        if kwargs.get("num_beams", 1) not in (None, 1):
+            raise ValueError("UMust generation supports greedy search and sampling only (num_beams=1)")
+        length_given = any(kwargs.get(k) is not None for k in ("max_length", "max_new_tokens")) or (
+            generation_config is not None
+            and (generation_config.max_new_tokens is not None or generation_config.max_length != 20)
+        )
+        if not length_given:
+            limits = self.embeddings.position_limits[kwargs["target_modality"]]
+            kwargs["max_length"] = int(limits.max())
+        return super().generate(inputs, generation_config, **kwargs)
+
+    def _prepare_decoder_input_ids_for_generation(
+        self,
+        batch_size: int,
+        model_input_name: str,
+        model_kwargs: dict[str, Any],
+        decoder_start_token_id: torch.Tensor,
+        device: torch.device | None = None,
+    ) -> tuple[torch.LongTensor, dict[str, Any]]:
+        """Start every row with the ``[SOS, PAD, ...]`` bundle ``(B, 1, K)`` (or a given prefix ``(B, t, K)``)."""
+        device = device if device is not None else self.device
+        start = torch.full((batch_size, 1, self.config.num_codebooks), PAD_ID, dtype=torch.long, device=device)
+        start[..., 0] = self.config.decoder_start_token_id
+        prefix = model_kwargs.pop("decoder_input_ids", None)
+        if prefix is None:
+            return start, model_kwargs
+        if prefix.ndim != 3 or prefix.shape[0] != batch_size or prefix.shape[-1] != self.config.num_codebooks:
+            raise ValueError(
+                f"decoder_input_ids must be ({batch_size}, length, {self.config.num_codebooks}), got {tuple(prefix.shape)}"
+            )
+        prefix = prefix.to(device)
+        if not bool((prefix[:, 0] == start[:, 0]).all()):
+            prefix = torch.cat([start, prefix], dim=1)
+        return prefix, model_kwargs
+
+    def _sample(
+        self,
+        input_ids: torch.LongTensor,
+        logits_processor: LogitsProcessorList,
+        stopping_criteria: StoppingCriteriaList,
+        generation_config: GenerationConfig,
+        synced_gpus: bool = False,
+        streamer: Any = None,
+        **model_kwargs: Any,
+    ) -> GenerateEncoderDecoderOutput | torch.LongTensor:
+        """Decode frames until every row is finished; ``input_ids`` ``(B, t0, K)`` -> ``(B, T, K)``."""
+        if synced_gpus:
+            raise ValueError("UMust generation does not support synced_gpus")
+        target = model_kwargs["target_modality"]
+        encoder_hidden = model_kwargs["encoder_outputs"].last_hidden_state
+        encoder_mask = model_kwargs.get("attention_mask")
+        cache = model_kwargs.get("cache") if model_kwargs.get("use_cache", True) else None
+        eos_id = self.config.eos_token_id
+        num_codebooks = self.config.num_codebooks
+        output_scores = generation_config.return_dict_in_generate and generation_config.output_scores
+        scores: tuple[torch.Tensor, ...] | None = () if output_scores else None
+
+        batch = input_ids.shape[0]
+        streams = self.num_streams[target]  # (B,)
+        limits = self.embeddings.position_limits[target]  # (B,)
+        run_slots = int(streams.max())
+        unfinished = torch.ones(batch, dtype=torch.bool, device=input_ids.device)
+        unfinished &= input_ids.shape[1] < limits
+        while bool(unfinished.any()):
+            new = input_ids if cache is None or cache.get_seq_length() == 0 else input_ids[:, -1:]
+            hidden = self.decode(new, encoder_hidden, target, encoder_attention_mask=encoder_mask, cache=cache,
+                                 clamp_positions=True)[:, -1]
+            frame = torch.full((batch, num_codebooks), PAD_ID, dtype=torch.long, device=input_ids.device)
+            step_scores = []
+            for codebook in range(run_slots):
+                logits = self.slot_logits(hidden, frame[:, :codebook], target, codebook=codebook).float()
+                processed = logits_processor(input_ids[..., codebook], logits)
+                if generation_config.do_sample:
+                    token = torch.multinomial(nn.functional.softmax(processed, dim=-1), num_samples=1).squeeze(1)
+                else:
+                    token = processed.argmax(dim=-1)
+                if codebook:
+                    token = torch.where(streams > codebook, token, PAD_ID)
+                frame[:, codebook] = token
+                if output_scores:
+                    step_scores.append(processed)
+            ended = frame[:, 0] == eos_id
+            frame[:, 1:] = frame[:, 1:].masked_fill(ended[:, None], PAD_ID)
+            frame = frame.masked_fill(~unfinished[:, None], PAD_ID)
+            input_ids = torch.cat([input_ids, frame[:, None]], dim=1)
+            if output_scores:
+                scores += (torch.stack(step_scores, dim=1),)
+            unfinished &= ~ended
+            unfinished &= input_ids.shape[1] < limits
+            unfinished &= ~stopping_criteria(input_ids[..., 0], scores)
+
+        if generation_config.return_dict_in_generate:
+            return GenerateEncoderDecoderOutput(sequences=input_ids, scores=scores, cache=cache)
+        return input_ids

@@ -1,0 +1,677 @@
+"""U-MUST: one encoder-decoder Transformer over the unified token space (paper Appendix A).
+
+Pieces, in data-flow order:
+
+* :class:`UMustEmbeddings` - a ``(B, T, K)`` bundle becomes ``(B, T, D)``: the sum of its K
+  codebook token embeddings + the position embedding of the bundle's modality + the embedding
+  of the target modality (the task hint). One table of token embeddings covers the whole unified
+  vocabulary and is shared by encoder, decoder and sub-decoder.
+* :class:`UMustEncoder` - pre-norm bidirectional Transformer (a ``PreTrainedModel`` because
+  ``generate()`` calls ``get_encoder()`` on its own).
+* :class:`UMustDecoder` - pre-norm causal Transformer with cross-attention and a KV cache.
+* :class:`UMustSubDecoder` - a small causal Transformer over the K slots of one step: slot 0
+  is the decoder state h, slot k is h + emb(token k-1) + a learned slot position (zero-init).
+* one ``lm_head`` over the unified vocabulary, masked to the (target modality, codebook).
+
+The model is written so that only sibling files are imported: a saved directory carries
+``configuration_umust.py``, ``generation_umust.py`` and ``vocabulary_umust.py`` along and loads
+with ``trust_remote_code=True`` in a process that never imported ``umust_hf``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPastAndCrossAttentions
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_umust import UMustConfig
+from .generation_umust import UMustGenerationMixin
+from .vocabulary_umust import MODALITY_ORDER, PAD_ID, SOS_ID, Modality
+
+#: Label value ignored by the loss (the Trainer/collator convention).
+IGNORE_INDEX = -100
+
+
+def modality_indices(modality: torch.Tensor | str | Modality | list | tuple, batch_size: int,
+                     device: torch.device, name: str) -> torch.LongTensor:
+    """Normalise a per-row modality argument to a ``(B,)`` LongTensor of :data:`MODALITY_ORDER` indices.
+
+    Accepts a ``(B,)`` or scalar tensor of indices, one modality name/:class:`Modality` for the
+    whole batch, or a list of them (one per row).
+    """
+    if modality is None:
+        raise ValueError(f"{name} is required: a (batch,) LongTensor of modality indices or a modality name")
+    # Enum members are compared by value: a remote-code copy of the vocabulary has its own enum class.
+    if isinstance(modality, str) or hasattr(modality, "value"):
+        modality = [modality] * batch_size
+    if isinstance(modality, (list, tuple)):
+        modality = torch.tensor(
+            [m if isinstance(m, int) else MODALITY_ORDER.index(Modality.parse(getattr(m, "value", m))) for m in modality],
+            dtype=torch.long,
+        )
+    if not torch.is_tensor(modality):
+        raise ValueError(f"{name} must be a tensor, a modality name or a list of them, got {type(modality).__name__}")
+    modality = modality.to(device=device, dtype=torch.long)
+    if modality.ndim == 0:
+        modality = modality.expand(batch_size)
+    if modality.shape != (batch_size,):
+        raise ValueError(f"{name} must have shape ({batch_size},), got {tuple(modality.shape)}")
+    if modality.numel() and (modality.min() < 0 or modality.max() >= len(MODALITY_ORDER)):
+        raise ValueError(
+            f"{name} holds {modality.tolist()}; indices must lie in [0, {len(MODALITY_ORDER)}) "
+            f"(order: {', '.join(m.value for m in MODALITY_ORDER)})"
+        )
+    return modality
+
+
+def check_bundle_ids(ids: torch.Tensor, config: UMustConfig, name: str) -> None:
+    """Raise ``ValueError`` unless ``ids`` is a ``(B, T, K)`` integer bundle inside the unified vocabulary."""
+    if ids.ndim != 3 or ids.shape[-1] != config.num_codebooks:
+        raise ValueError(f"{name} must be (batch, length, {config.num_codebooks}) bundles, got {tuple(ids.shape)}")
+    if ids.dtype.is_floating_point:
+        raise ValueError(f"{name} must hold integer ids, got {ids.dtype}")
+    if ids.numel() and (ids.min() < 0 or ids.max() >= config.vocab_size):
+        raise ValueError(
+            f"{name} holds ids in [{int(ids.min())}, {int(ids.max())}], outside the unified vocabulary "
+            f"[0, {config.vocab_size})"
+        )
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain softmax attention; ``query`` ``(B, H, Tq, Dh)``, ``key``/``value`` ``(B, H, Tk, Dh)`` -> ``(B, Tq, H, Dh)``."""
+    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        weights = weights + attention_mask
+    weights = nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+
+class UMustAttention(nn.Module):
+    """Multi-head attention (self or cross) with an optional encoder-decoder KV cache."""
+
+    def __init__(self, config: UMustConfig, num_heads: int, is_causal: bool = False, layer_idx: int | None = None):
+        super().__init__()
+        self.config = config
+        self.num_heads = num_heads
+        self.head_dim = config.attention_head_dim(num_heads)
+        self.scaling = self.head_dim**-0.5
+        self.is_causal = is_causal
+        self.layer_idx = layer_idx
+        self.attention_dropout = config.attention_dropout
+        inner = num_heads * self.head_dim
+        self.q_proj = nn.Linear(config.d_model, inner, bias=False)
+        self.k_proj = nn.Linear(config.d_model, inner, bias=False)
+        self.v_proj = nn.Linear(config.d_model, inner, bias=False)
+        self.o_proj = nn.Linear(inner, config.d_model, bias=False)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        key_value_states: torch.Tensor | None = None,
+        cache: Cache | None = None,
+    ) -> torch.Tensor:
+        """``hidden_states`` ``(B, Tq, D)``; ``key_value_states`` ``(B, Tk, D)`` for cross-attention -> ``(B, Tq, D)``."""
+        is_cross = key_value_states is not None
+        batch, q_len = hidden_states.shape[:2]
+        query = self.q_proj(hidden_states).view(batch, q_len, -1, self.head_dim).transpose(1, 2)
+
+        layer_cache, reuse = None, False
+        if cache is not None:
+            if isinstance(cache, EncoderDecoderCache):
+                reuse = is_cross and bool(cache.is_updated.get(self.layer_idx))
+                layer_cache = cache.cross_attention_cache if is_cross else cache.self_attention_cache
+            else:
+                layer_cache = cache
+        if reuse:
+            key = layer_cache.layers[self.layer_idx].keys
+            value = layer_cache.layers[self.layer_idx].values
+        else:
+            source = key_value_states if is_cross else hidden_states
+            key = self.k_proj(source).view(batch, source.shape[1], -1, self.head_dim).transpose(1, 2)
+            value = self.v_proj(source).view(batch, source.shape[1], -1, self.head_dim).transpose(1, 2)
+            if layer_cache is not None:
+                key, value = layer_cache.update(key, value, self.layer_idx)
+                if is_cross and isinstance(cache, EncoderDecoderCache):
+                    cache.is_updated[self.layer_idx] = True
+
+        attention: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        output, _ = attention(
+            self, query, key, value, attention_mask,
+            dropout=self.attention_dropout if self.training else 0.0, scaling=self.scaling,
+            is_causal=self.is_causal and not is_cross,
+        )
+        return self.o_proj(output.reshape(batch, q_len, -1))
+
+
+class UMustFeedForward(nn.Module):
+    def __init__(self, config: UMustConfig, ffn_dim: int):
+        super().__init__()
+        self.fc1 = nn.Linear(config.d_model, ffn_dim)
+        self.fc2 = nn.Linear(ffn_dim, config.d_model)
+        self.activation = ACT2FN[config.activation_function]
+        self.activation_dropout = config.activation_dropout
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.activation(self.fc1(hidden_states))
+        hidden_states = nn.functional.dropout(hidden_states, p=self.activation_dropout, training=self.training)
+        return self.fc2(hidden_states)
+
+
+class UMustLayer(GradientCheckpointingLayer):
+    """Pre-norm Transformer layer: self-attention, optional cross-attention, feed-forward."""
+
+    def __init__(self, config: UMustConfig, num_heads: int, ffn_dim: int, is_causal: bool,
+                 cross_attention: bool, layer_idx: int | None = None):
+        super().__init__()
+        self.dropout = config.dropout
+        self.self_attn_layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.self_attn = UMustAttention(config, num_heads, is_causal=is_causal, layer_idx=layer_idx)
+        if cross_attention:
+            self.cross_attn_layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+            self.cross_attn = UMustAttention(config, num_heads, layer_idx=layer_idx)
+        else:
+            self.cross_attn = None
+        self.ffn_layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.ffn = UMustFeedForward(config, ffn_dim)
+
+    def _residual(self, hidden_states: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        return hidden_states + nn.functional.dropout(update, p=self.dropout, training=self.training)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+    ) -> torch.Tensor:
+        """``(B, T, D)`` -> ``(B, T, D)``."""
+        update = self.self_attn(self.self_attn_layer_norm(hidden_states), attention_mask, cache=cache)
+        hidden_states = self._residual(hidden_states, update)
+        if self.cross_attn is not None:
+            update = self.cross_attn(
+                self.cross_attn_layer_norm(hidden_states), encoder_attention_mask,
+                key_value_states=encoder_hidden_states, cache=cache,
+            )
+            hidden_states = self._residual(hidden_states, update)
+        return self._residual(hidden_states, self.ffn(self.ffn_layer_norm(hidden_states)))
+
+
+class UMustEmbeddings(nn.Module):
+    """Bundle embedding: sum of codebook tokens + modality-specific position + target-modality hint.
+
+    All modalities' position tables are stored back to back in one ``nn.Embedding``; row ``m``'s
+    positions start at ``position_offsets[m]`` (so a batch may mix modalities).
+    """
+
+    def __init__(self, config: UMustConfig):
+        super().__init__()
+        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model, padding_idx=PAD_ID)
+        limits = config.max_positions_per_modality()
+        self.position_embedding = nn.Embedding(sum(limits), config.d_model)
+        self.target_embedding = nn.Embedding(len(MODALITY_ORDER), config.d_model)
+        self.register_buffer("position_limits", torch.tensor(limits, dtype=torch.long), persistent=False)
+        self.register_buffer("position_offsets", self.table_offsets(config), persistent=False)
+
+    @staticmethod
+    def table_offsets(config: UMustConfig) -> torch.Tensor:
+        limits = config.max_positions_per_modality()
+        return torch.tensor([sum(limits[:i]) for i in range(len(limits))], dtype=torch.long)
+
+    def forward(self, ids: torch.LongTensor, modality: torch.LongTensor, target_modality: torch.LongTensor,
+                start: int = 0, clamp_positions: bool = False) -> torch.Tensor:
+        """``ids`` ``(B, T, K)``, ``modality``/``target_modality`` ``(B,)`` -> ``(B, T, D)``.
+
+        ``start`` is the position of the first bundle (the cache length while decoding).
+        ``clamp_positions`` is for finished rows of a generation batch only (their outputs are
+        discarded); everywhere else a sequence longer than its modality's table is an error.
+        """
+        length = ids.shape[1]
+        limits = self.position_limits[modality]
+        positions = start + torch.arange(length, device=ids.device)
+        if clamp_positions:
+            positions = torch.minimum(positions[None, :], (limits - 1)[:, None])
+        else:
+            if length and bool((start + length > limits).any()):
+                row = int((start + length > limits).nonzero()[0])
+                raise ValueError(
+                    f"row {row}: a {MODALITY_ORDER[int(modality[row])].value} sequence of length {start + length} "
+                    f"exceeds max_{MODALITY_ORDER[int(modality[row])].value}_positions={int(limits[row])}"
+                )
+            positions = positions[None, :].expand(ids.shape[0], -1)
+        positions = positions + self.position_offsets[modality][:, None]
+        hidden = self.token_embedding(ids).sum(dim=2)
+        return hidden + self.position_embedding(positions) + self.target_embedding(target_modality)[:, None, :]
+
+
+@dataclass
+class UMustOutput(ModelOutput):
+    """Output of :class:`UMustForConditionalGeneration`.
+
+    loss: mean cross-entropy over valid (frame, codebook) slots.
+    codebook_losses: ``(K,)`` mean cross-entropy per codebook (NaN where a codebook had no valid slot).
+    logits: ``(B, T, K, V)`` masked logits when ``labels`` are given (teacher forcing feeds the
+        sub-decoder); ``(B, T, 1, V)`` (codebook 0 only) otherwise - codebooks 1.. depend on the
+        tokens chosen before them, use ``generate()``.
+    decoder_last_hidden_state: ``(B, T, D)`` main-decoder states (the sub-decoder's input).
+    """
+
+    loss: torch.FloatTensor | None = None
+    codebook_losses: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    cache: Cache | None = None
+    decoder_last_hidden_state: torch.FloatTensor | None = None
+    encoder_last_hidden_state: torch.FloatTensor | None = None
+
+
+class UMustPreTrainedModel(PreTrainedModel):
+    config_class = UMustConfig  # explicit: the annotation is a string under `from __future__ import annotations`
+    base_model_prefix = "umust"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["UMustLayer"]
+    _supports_sdpa = True
+    _supports_flash_attn = False
+    _supports_flex_attn = False
+    accepts_loss_kwargs = False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, UMustEmbeddings):
+            init.copy_(module.position_limits, torch.tensor(self.config.max_positions_per_modality()))
+            init.copy_(module.position_offsets, UMustEmbeddings.table_offsets(self.config))
+        elif isinstance(module, UMustSubDecoder):
+            init.zeros_(module.slot_position)
+        elif isinstance(module, UMustForConditionalGeneration):
+            # Derived state: never trust a checkpoint (or the meta device, which leaves it empty).
+            vocabulary = self.config.vocabulary
+            init.copy_(module.logit_mask, torch.from_numpy(vocabulary.logit_masks()))
+            init.copy_(module.num_streams, torch.tensor([vocabulary.num_streams(m.value) for m in MODALITY_ORDER]))
+
+
+class UMustEncoder(UMustPreTrainedModel):
+    """Bidirectional encoder over source bundles; owns the shared :class:`UMustEmbeddings`."""
+
+    def __init__(self, config: UMustConfig):
+        super().__init__(config)
+        self.embeddings = UMustEmbeddings(config)
+        self.layers = nn.ModuleList(
+            UMustLayer(config, config.encoder_attention_heads, config.encoder_ffn_dim, is_causal=False,
+                       cross_attention=False)
+            for _ in range(config.encoder_layers)
+        )
+        self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.token_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.token_embedding = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        source_modality: torch.LongTensor | str | None = None,
+        target_modality: torch.LongTensor | str | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutput:
+        """``input_ids`` ``(B, S, K)``, ``attention_mask`` ``(B, S)`` -> ``last_hidden_state`` ``(B, S, D)``."""
+        if output_attentions or output_hidden_states:
+            raise ValueError("UMust does not return per-layer attentions or hidden states")
+        if input_ids is None:
+            raise ValueError("input_ids (the source bundles, shape (batch, length, num_codebooks)) are required")
+        check_bundle_ids(input_ids, self.config, "input_ids")
+        batch = input_ids.shape[0]
+        source = modality_indices(source_modality, batch, input_ids.device, "source_modality")
+        target = modality_indices(target_modality, batch, input_ids.device, "target_modality")
+        hidden = self.embeddings(input_ids, source, target)
+        hidden = nn.functional.dropout(hidden, p=self.config.dropout, training=self.training)
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        for layer in self.layers:
+            hidden = layer(hidden, mask)
+        return BaseModelOutput(last_hidden_state=self.layer_norm(hidden))
+
+
+class UMustDecoder(nn.Module):
+    """Causal decoder with cross-attention; takes embedded bundles ``(B, T, D)``."""
+
+    def __init__(self, config: UMustConfig):
+        super().__init__()
+        self.config = config
+        self.layers = nn.ModuleList(
+            UMustLayer(config, config.decoder_attention_heads, config.decoder_ffn_dim, is_causal=True,
+                       cross_attention=True, layer_idx=i)
+            for i in range(config.decoder_layers)
+        )
+        self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+
+    def forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        encoder_hidden_states: torch.Tensor,
+        encoder_attention_mask: torch.Tensor | None,
+        cache: Cache | None,
+    ) -> torch.Tensor:
+        """``inputs_embeds`` ``(B, T, D)``, ``encoder_hidden_states`` ``(B, S, D)`` -> ``(B, T, D)``."""
+        self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
+        if attention_mask is not None and self_cache is not None and attention_mask.shape[1] == inputs_embeds.shape[1]:
+            past = self_cache.get_seq_length()
+            if past:
+                attention_mask = nn.functional.pad(attention_mask, (past, 0), value=1)
+        causal = create_causal_mask(
+            config=self.config, inputs_embeds=inputs_embeds, attention_mask=attention_mask, cache=self_cache
+        )
+        cross = create_bidirectional_mask(
+            config=self.config, inputs_embeds=inputs_embeds, attention_mask=encoder_attention_mask,
+            encoder_hidden_states=encoder_hidden_states,
+        )
+        hidden = inputs_embeds
+        for layer in self.layers:
+            hidden = layer(hidden, causal, encoder_hidden_states, cross, cache)
+        return self.layer_norm(hidden)
+
+
+class UMustSubDecoder(nn.Module):
+    """Causal Transformer over the K codebook slots of one decoder step (no cross-attention).
+
+    Input slot k is ``h + emb(token_{k-1}) + slot_position[k]`` (no token term for k = 0); the
+    slot positions start at zero, so an untrained sub-decoder sees h plus the previous token.
+    """
+
+    def __init__(self, config: UMustConfig):
+        super().__init__()
+        self.config = config
+        self.slot_position = nn.Parameter(torch.zeros(config.num_codebooks, config.d_model))
+        self.layers = nn.ModuleList(
+            UMustLayer(config, config.sub_decoder_attention_heads, config.sub_decoder_ffn_dim, is_causal=True,
+                       cross_attention=False)
+            for _ in range(config.sub_decoder_layers)
+        )
+        self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+
+    def forward(self, hidden: torch.Tensor, previous_embeds: torch.Tensor) -> torch.Tensor:
+        """``hidden`` ``(N, D)``, ``previous_embeds`` ``(N, k, D)`` (tokens 0..k-1) -> ``(N, k + 1, D)``."""
+        slots = hidden[:, None, :].expand(-1, previous_embeds.shape[1] + 1, -1)
+        slots = slots + nn.functional.pad(previous_embeds, (0, 0, 1, 0))
+        slots = slots + self.slot_position[: slots.shape[1]]
+        mask = create_causal_mask(config=self.config, inputs_embeds=slots, attention_mask=None, cache=None)
+        for layer in self.layers:
+            slots = layer(slots, mask)
+        return self.layer_norm(slots)
+
+
+class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
+    """Any-to-any music translator: source bundles ``(B, S, K)`` -> target bundles ``(B, T, K)``.
+
+    ``source_modality``/``target_modality`` are ``(B,)`` indices into :data:`MODALITY_ORDER`
+    (or a modality name for the whole batch), so a batch may mix tasks.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "encoder.embeddings.token_embedding.weight"}
+
+    def __init__(self, config: UMustConfig):
+        super().__init__(config)
+        self.encoder = UMustEncoder(config)
+        self.decoder = UMustDecoder(config)
+        self.sub_decoder = UMustSubDecoder(config)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        masks = torch.from_numpy(config.vocabulary.logit_masks())
+        self.register_buffer("logit_mask", masks, persistent=False)  # (M, K, V) bool
+        streams = [config.vocabulary.num_streams(m.value) for m in MODALITY_ORDER]
+        self.register_buffer("num_streams", torch.tensor(streams), persistent=False)
+        self.post_init()
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """Save weights (safetensors), config and the modeling code (for ``trust_remote_code``)."""
+        # `_auto_class` holds one Auto class; the others must be in auto_map before saving.
+        self.config.auto_map = {
+            **(getattr(self.config, "auto_map", None) or {}),
+            "AutoConfig": "configuration_umust.UMustConfig",
+            "AutoModel": "modeling_umust.UMustForConditionalGeneration",
+            "AutoModelForSeq2SeqLM": "modeling_umust.UMustForConditionalGeneration",
+        }
+        super().save_pretrained(save_directory, *args, **kwargs)
+
+    # ------------------------------------------------------------ accessors
+    def get_encoder(self, modality: str | None = None) -> UMustEncoder:
+        return self.encoder
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.encoder.embeddings.token_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.encoder.embeddings.token_embedding = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    @property
+    def embeddings(self) -> UMustEmbeddings:
+        return self.encoder.embeddings
+
+    # ------------------------------------------------------------- pieces
+    def decode(
+        self,
+        decoder_input_ids: torch.LongTensor,
+        encoder_hidden_states: torch.Tensor,
+        target_modality: torch.LongTensor,
+        encoder_attention_mask: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        clamp_positions: bool = False,
+    ) -> torch.Tensor:
+        """Main decoder: ``decoder_input_ids`` ``(B, T, K)`` (the new frames when cached) -> ``(B, T, D)``."""
+        start = cache.get_seq_length() if cache is not None else 0
+        embeds = self.embeddings(decoder_input_ids, target_modality, target_modality, start=start,
+                                 clamp_positions=clamp_positions)
+        embeds = nn.functional.dropout(embeds, p=self.config.dropout, training=self.training)
+        return self.decoder(embeds, decoder_attention_mask, encoder_hidden_states, encoder_attention_mask, cache)
+
+    def slot_logits(self, hidden: torch.Tensor, previous: torch.LongTensor, target_modality: torch.LongTensor,
+                    codebook: int | None = None) -> torch.Tensor:
+        """Masked logits for the slots of one step.
+
+        ``hidden`` ``(N, D)`` decoder states, ``previous`` ``(N, k)`` tokens of codebooks 0..k-1,
+        ``target_modality`` ``(N,)``. Returns ``(N, V)`` for codebook ``k`` when ``codebook`` is
+        given (generation), else ``(N, k + 1, V)`` for codebooks 0..k (teacher forcing).
+        """
+        states = self.sub_decoder(hidden, self.embeddings.token_embedding(previous))
+        if codebook is not None:
+            states = states[:, codebook : codebook + 1]
+            first = codebook
+        else:
+            first = 0
+        logits = self.lm_head(states)
+        allowed = self.logit_mask[target_modality, first : first + states.shape[1]]  # (N, k', V)
+        logits = logits.masked_fill(~allowed, float("-inf"))
+        return logits[:, 0] if codebook is not None else logits
+
+    def init_codec_embeddings(
+        self,
+        image_codebooks: torch.Tensor | None = None,
+        audio_codebooks: torch.Tensor | None = None,
+        seed: int = 0,
+    ) -> None:
+        """Initialise image/audio token embeddings from codec codebooks (paper §E.1).
+
+        Each argument is ``(K, codebook_size, D_codec)``: row ``c`` of codebook ``k`` becomes the
+        embedding of unified id ``offset(modality, k) + c``. When ``D_codec != d_model`` the
+        vectors go through a fixed semi-orthogonal projection ``(D_codec, d_model)`` drawn with
+        ``seed`` (it preserves inner products when ``D_codec <= d_model``); pass vectors already in
+        model width (e.g. DAC ``out_proj(codebook)``, as the official code does) to copy them as is.
+        """
+        vocabulary = self.config.vocabulary
+        weight = self.get_input_embeddings().weight
+        for modality, codebooks in ((Modality.IMAGE, image_codebooks), (Modality.AUDIO, audio_codebooks)):
+            if codebooks is None:
+                continue
+            expected = (vocabulary.num_codebooks, vocabulary.codebook_size(modality.value))
+            if not torch.is_tensor(codebooks) or codebooks.ndim != 3 or tuple(codebooks.shape[:2]) != expected:
+                shape = tuple(codebooks.shape) if torch.is_tensor(codebooks) else type(codebooks).__name__
+                raise ValueError(f"{modality.value}_codebooks must have shape ({expected[0]}, {expected[1]}, dim), "
+                                 f"got {shape}")
+            vectors = codebooks.detach().to(torch.float32)
+            if vectors.shape[-1] != self.config.d_model:
+                vectors = vectors @ semi_orthogonal(vectors.shape[-1], self.config.d_model, seed)
+            with torch.no_grad():
+                for k in range(vocabulary.num_codebooks):
+                    rows = vocabulary.id_range(modality.value, k)
+                    weight[rows.start : rows.stop] = vectors[k].to(weight.dtype)
+
+    # ------------------------------------------------------------- forward
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        source_modality: torch.LongTensor | str | None = None,
+        target_modality: torch.LongTensor | str | None = None,
+        encoder_outputs: BaseModelOutput | tuple | None = None,
+        cache: Cache | None = None,
+        use_cache: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> UMustOutput:
+        """Teacher-forced pass.
+
+        Shapes: ``input_ids`` ``(B, S, K)``, ``attention_mask`` ``(B, S)``, ``labels`` ``(B, T, K)``
+        padded with -100 (slots beyond a single-stream target's codebook 0 are ignored whatever
+        they hold). ``decoder_input_ids`` default to the labels shifted right behind an
+        ``[SOS, PAD, ...]`` bundle.
+        """
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(input_ids, attention_mask, source_modality, target_modality)
+        elif isinstance(encoder_outputs, tuple):
+            encoder_outputs = BaseModelOutput(last_hidden_state=encoder_outputs[0])
+        encoder_hidden = encoder_outputs.last_hidden_state
+        batch = encoder_hidden.shape[0]
+        target = modality_indices(target_modality, batch, encoder_hidden.device, "target_modality")
+
+        if labels is not None:
+            labels = self._checked_labels(labels, target)
+            if decoder_input_ids is None:
+                decoder_input_ids = self.shift_labels_right(labels)
+        if decoder_input_ids is None:
+            raise ValueError("pass labels (training) or decoder_input_ids; use generate() for inference")
+        check_bundle_ids(decoder_input_ids, self.config, "decoder_input_ids")
+        if decoder_input_ids.shape[0] != batch:
+            raise ValueError(f"decoder_input_ids has batch {decoder_input_ids.shape[0]}, the source has {batch}")
+
+        if use_cache is None:
+            use_cache = self.config.use_cache and labels is None and not self.training
+        if use_cache and cache is None:
+            cache = EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
+        hidden = self.decode(decoder_input_ids, encoder_hidden, target, attention_mask, decoder_attention_mask,
+                             cache if use_cache else None)
+
+        loss = codebook_losses = None
+        batch, length, dim = hidden.shape
+        flat_target = target[:, None].expand(batch, length).reshape(-1)
+        if labels is None:
+            previous = decoder_input_ids.new_zeros((batch * length, 0))
+            logits = self.slot_logits(hidden.reshape(-1, dim), previous, flat_target).view(batch, length, 1, -1)
+        else:
+            previous = labels[..., :-1].clamp(min=PAD_ID).reshape(batch * length, -1)
+            logits = self.slot_logits(hidden.reshape(-1, dim), previous, flat_target)
+            logits = logits.view(batch, length, self.config.num_codebooks, -1)
+            loss, codebook_losses = self.loss_from_logits(logits, labels)
+        return UMustOutput(
+            loss=loss, codebook_losses=codebook_losses, logits=logits, cache=cache if use_cache else None,
+            decoder_last_hidden_state=hidden, encoder_last_hidden_state=encoder_hidden,
+        )
+
+    # --------------------------------------------------------------- loss
+    def _checked_labels(self, labels: torch.LongTensor, target: torch.LongTensor) -> torch.LongTensor:
+        """Validate labels ``(B, T, K)`` and set slots a single-stream target does not use to -100."""
+        if labels.ndim != 3 or labels.shape[-1] != self.config.num_codebooks:
+            raise ValueError(f"labels must be (batch, length, {self.config.num_codebooks}), got {tuple(labels.shape)}")
+        if labels.shape[0] != target.shape[0]:
+            raise ValueError(f"labels has batch {labels.shape[0]}, target_modality has {target.shape[0]}")
+        slot = torch.arange(labels.shape[-1], device=labels.device)
+        labels = labels.masked_fill(slot >= self.num_streams[target][:, None, None], IGNORE_INDEX)
+        valid = labels != IGNORE_INDEX
+        if bool((labels[valid] < 0).any()) or bool((labels[valid] >= self.config.vocab_size).any()):
+            raise ValueError(f"labels must be -100 or unified ids in [0, {self.config.vocab_size})")
+        allowed = self.logit_mask[target[:, None, None], slot[None, None, :], labels.clamp(min=0)]
+        bad = valid & ~allowed
+        if bool(bad.any()):
+            row, step, codebook = (int(i) for i in bad.nonzero()[0])
+            name = MODALITY_ORDER[int(target[row])].value
+            raise ValueError(
+                f"labels[{row}, {step}, {codebook}] = {int(labels[row, step, codebook])} is not a {name} codebook "
+                f"{codebook} id (nor an allowed special); check target_modality and the id layout"
+            )
+        return labels
+
+    def shift_labels_right(self, labels: torch.LongTensor) -> torch.LongTensor:
+        """``(B, T, K)`` labels -> decoder inputs: ``[SOS, PAD, ..]`` then labels[:, :-1] (-100 -> PAD)."""
+        start = torch.full_like(labels[:, :1], PAD_ID)
+        start[..., 0] = SOS_ID
+        return torch.cat([start, labels[:, :-1]], dim=1).clamp(min=PAD_ID)
+
+    @staticmethod
+    def loss_from_logits(logits: torch.Tensor, labels: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean cross-entropy over valid slots and per codebook; ``logits`` ``(B, T, K, V)``, ``labels`` ``(B, T, K)``."""
+        per_slot = nn.functional.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX,
+            reduction="none",
+        ).view(labels.shape)
+        valid = (labels != IGNORE_INDEX).to(per_slot.dtype)
+        count = valid.sum(dim=(0, 1))
+        codebook_losses = per_slot.sum(dim=(0, 1)) / count  # NaN where a codebook had no valid slot
+        loss = per_slot.sum() / valid.sum().clamp(min=1)
+        return loss, codebook_losses
+
+
+def semi_orthogonal(rows: int, cols: int, seed: int) -> torch.Tensor:
+    """A fixed ``(rows, cols)`` matrix with orthonormal rows (rows <= cols) or columns, from ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    gaussian = torch.randn(max(rows, cols), min(rows, cols), generator=generator)
+    q, _ = torch.linalg.qr(gaussian)  # (max, min), orthonormal columns
+    return q.T.contiguous() if rows <= cols else q
+
+
+UMustConfig.register_for_auto_class()
+UMustForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
+
+
+def register() -> None:
+    """Register the config and model with transformers' Auto classes (idempotent)."""
+    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
+
+    AutoConfig.register(UMustConfig.model_type, UMustConfig, exist_ok=True)
+    AutoModel.register(UMustConfig, UMustForConditionalGeneration, exist_ok=True)
+    AutoModelForSeq2SeqLM.register(UMustConfig, UMustForConditionalGeneration, exist_ok=True)
+
+
+__all__ = ["UMustForConditionalGeneration", "UMustOutput", "UMustPreTrainedModel", "register"]
