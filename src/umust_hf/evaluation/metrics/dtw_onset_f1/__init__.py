@@ -1,0 +1,1 @@
+"""Folder of an ``evaluate`` module (see the script beside this file)."""
