@@ -1,0 +1,290 @@
+"""UMustConfig and UMustForConditionalGeneration: presets, loss, masking, saving/loading, training knobs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from huggingface_hub.errors import StrictDataclassClassValidationError
+
+import umust_hf
+from umust_hf import UMustConfig, UMustForConditionalGeneration
+from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SEP_ID, Modality
+
+NOTATION, MIDI, IMAGE, AUDIO = (MODALITY_ORDER.index(m) for m in (Modality.NOTATION, Modality.MIDI,
+                                                                     Modality.IMAGE, Modality.AUDIO))
+
+
+def tiny_model(seed: int = 0, **overrides) -> UMustForConditionalGeneration:
+    torch.manual_seed(seed)
+    return UMustForConditionalGeneration(UMustConfig.from_preset("tiny", **overrides)).eval()
+
+
+def batch(config: UMustConfig, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Image source (row 1 padded) -> audio target (row 0) and notation target (row 1)."""
+    vocabulary = config.vocabulary
+    rng = torch.Generator().manual_seed(seed)
+    source = torch.stack([
+        torch.from_numpy(vocabulary.to_bundle(torch.randint(0, 1024, (9, 4), generator=rng).numpy(), "image"))
+        for _ in range(2)
+    ])
+    attention_mask = torch.ones(2, 9, dtype=torch.long)
+    source[1, 6:] = PAD_ID
+    attention_mask[1, 6:] = 0
+    audio = torch.from_numpy(vocabulary.to_bundle(torch.randint(0, 1024, (5, 4), generator=rng).numpy(), "audio"))
+    notation = torch.from_numpy(vocabulary.to_bundle(torch.randint(4, 228, (5,), generator=rng).numpy(), "notation"))
+    labels = torch.stack([audio, notation])
+    labels[1, 4] = -100  # padding of the shorter target
+    return {
+        "input_ids": source, "attention_mask": attention_mask, "labels": labels,
+        "source_modality": torch.tensor([IMAGE, IMAGE]), "target_modality": torch.tensor([AUDIO, NOTATION]),
+    }
+
+
+# ---------------------------------------------------------------- config
+# Paper Table 11: dimension, enc/dec layers, heads, sub-decoder heads.
+TABLE_11 = {
+    "omr_only": (512, 12, 8, 8), "i2a_only": (768, 12, 10, 10), "m2a_only": (512, 4, 8, 8),
+    "omr_i2a": (1024, 12, 16, 8), "omr_i2a_m2a": (1024, 12, 16, 8), "amt_only": (768, 12, 12, 8),
+    "a2i_only": (768, 12, 10, 10), "amt_a2i": (1024, 12, 16, 8), "amt_a2i_l2i": (1024, 12, 16, 8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_11))
+def test_presets_follow_table_11(name):
+    config = UMustConfig.from_preset(name)
+    d_model, layers, heads, sub_heads = TABLE_11[name]
+    assert (config.d_model, config.encoder_layers, config.decoder_layers) == (d_model, layers, layers)
+    assert (config.encoder_attention_heads, config.decoder_attention_heads) == (heads, heads)
+    assert config.sub_decoder_attention_heads == sub_heads
+    assert config.decoder_ffn_dim == 4 * d_model
+    assert config.head_dim == 64  # x_transformers' default head width; 768 / 10 heads is not an integer
+    assert config.num_hidden_layers == layers and config.hidden_size == d_model
+
+
+def test_official_width_builds_with_ten_heads():
+    config = UMustConfig.from_preset("i2a_only", encoder_layers=1, decoder_layers=1, notation_size=8,
+                                     midi_size=8, image_codebook_size=8, audio_codebook_size=8)
+    model = UMustForConditionalGeneration(config)
+    attention = model.decoder.layers[0].self_attn
+    assert attention.q_proj.weight.shape == (640, 768) and attention.o_proj.weight.shape == (768, 640)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="unknown preset"):
+        UMustConfig.from_preset("gigantic")
+    with pytest.raises(StrictDataclassClassValidationError, match="not divisible"):
+        UMustConfig(d_model=768, encoder_attention_heads=10)
+    with pytest.raises(ValueError, match="vocab_size"):
+        UMustConfig(vocab_size=17)
+    config = UMustConfig()
+    assert config.vocab_size == config.vocabulary.size
+    assert [config.max_positions(m) for m in ("notation", "midi", "image", "audio")] == [1400, 1000, 1000, 1750]
+
+
+# ---------------------------------------------------------------- loss
+def test_loss_is_mean_over_valid_slots_only():
+    model = tiny_model()
+    inputs = batch(model.config)
+    out = model(**inputs)
+    labels = inputs["labels"]
+    assert out.logits.shape == (2, 5, 4, model.config.vocab_size)
+    log_probs = out.logits.float().log_softmax(-1)
+    # independent reference: audio row uses all 4 codebooks, notation row only codebook 0 of 4 frames
+    terms = [-log_probs[0, t, k, labels[0, t, k]] for t in range(5) for k in range(4)]
+    terms += [-log_probs[1, t, 0, labels[1, t, 0]] for t in range(4)]
+    torch.testing.assert_close(out.loss, torch.stack(terms).mean())
+    per_codebook = [torch.stack([-log_probs[0, t, k, labels[0, t, k]] for t in range(5)]) for k in range(4)]
+    per_codebook[0] = torch.cat([per_codebook[0], torch.stack([-log_probs[1, t, 0, labels[1, t, 0]] for t in range(4)])])
+    torch.testing.assert_close(out.codebook_losses, torch.stack([c.mean() for c in per_codebook]))
+
+
+def test_unused_slots_of_single_stream_targets_are_ignored():
+    model = tiny_model()
+    inputs = batch(model.config)
+    reference = model(**inputs).loss
+    noisy = inputs["labels"].clone()
+    noisy[1, :, 1:] = 5000  # garbage where a notation target has no tokens
+    torch.testing.assert_close(model(**{**inputs, "labels": noisy}).loss, reference)
+
+
+def test_sub_decoder_is_causal_over_slots():
+    model = tiny_model()
+    inputs = batch(model.config)
+    decoder_input_ids = model.shift_labels_right(inputs["labels"])
+    base = model(**inputs, decoder_input_ids=decoder_input_ids).logits
+    changed = inputs["labels"].clone()
+    changed[0, :, 2] = changed[0, :, 2].roll(1)  # codebook 2 tokens only
+    logits = model(**{**inputs, "labels": changed}, decoder_input_ids=decoder_input_ids).logits
+    torch.testing.assert_close(logits[0, :, :3], base[0, :, :3])  # slots 0..2 never see token 2
+    assert not torch.allclose(logits[0, :, 3], base[0, :, 3])  # slot 3 does
+    assert torch.count_nonzero(model.sub_decoder.slot_position) == 0  # zero-initialised
+
+
+def test_training_lowers_the_loss():
+    model = tiny_model(seed=1).train()
+    inputs = batch(model.config, seed=1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(15):
+        loss = model(**inputs).loss
+        first = loss.item() if first is None else first
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.5 * first
+
+
+def test_bad_inputs_raise_clear_errors():
+    model = tiny_model()
+    inputs = batch(model.config)
+    wrong = inputs["labels"].clone()
+    wrong[1, 0, 0] = model.config.vocabulary.offset("image", 0)  # an image id for a notation target
+    with pytest.raises(ValueError, match=r"labels\[1, 0, 0\].*not a notation codebook 0 id"):
+        model(**{**inputs, "labels": wrong})
+    with pytest.raises(ValueError, match="input_ids must be"):
+        model(**{**inputs, "input_ids": inputs["input_ids"][..., 0]})
+    with pytest.raises(ValueError, match="outside the unified vocabulary"):
+        model(**{**inputs, "input_ids": inputs["input_ids"] + model.config.vocab_size})
+    with pytest.raises(ValueError, match="target_modality"):
+        model(**{**inputs, "target_modality": torch.tensor([0, 7])})
+    too_long = torch.zeros(2, model.config.max_image_positions + 1, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="exceeds max_image_positions"):
+        model(**{**inputs, "input_ids": too_long, "attention_mask": None})
+
+
+# ---------------------------------------------------------------- masking and persistence
+def assert_masked_outside_target(model: UMustForConditionalGeneration, logits: torch.Tensor,
+                                 target: torch.Tensor) -> None:
+    vocabulary = model.config.vocabulary
+    for row in range(logits.shape[0]):
+        modality = MODALITY_ORDER[int(target[row])]
+        for k in range(logits.shape[2]):
+            allowed = torch.zeros(vocabulary.size, dtype=torch.bool)
+            if k < vocabulary.num_streams(modality.value):
+                id_range = vocabulary.id_range(modality.value, k)
+                allowed[id_range.start : id_range.stop] = True
+                allowed[EOS_ID] = k == 0
+                allowed[SEP_ID] = k == 0 and modality is Modality.IMAGE
+            else:
+                allowed[PAD_ID] = True
+            assert torch.isneginf(logits[row, :, k][:, ~allowed]).all()
+            assert torch.isfinite(logits[row, :, k][:, allowed]).all()
+
+
+def test_round_trip_through_auto_classes_keeps_weights_and_masks(tmp_path):
+    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
+
+    model = tiny_model()
+    inputs = batch(model.config)
+    expected = model(**inputs).logits
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), UMustConfig)
+    for auto in (AutoModel, AutoModelForSeq2SeqLM):
+        loaded = auto.from_pretrained(tmp_path).eval()
+        assert type(loaded) is UMustForConditionalGeneration
+        assert loaded.config._attn_implementation == "sdpa"
+        logits = loaded(**inputs).logits
+        torch.testing.assert_close(logits, expected)
+        assert_masked_outside_target(loaded, logits, inputs["target_modality"])
+    # every target modality, codebook 0 only (no labels)
+    for target in range(len(MODALITY_ORDER)):
+        targets = torch.full((2,), target)
+        out = loaded(**{**inputs, "labels": None, "target_modality": targets},
+                     decoder_input_ids=torch.tensor([[[1, 0, 0, 0]]] * 2))
+        assert_masked_outside_target(loaded, out.logits, targets)
+
+
+def test_saved_directory_loads_with_remote_code_without_the_package(tmp_path):
+    model = tiny_model()
+    inputs = batch(model.config)
+    model.save_pretrained(tmp_path)
+    torch.save({k: v for k, v in inputs.items()}, tmp_path / "inputs.pt")
+    torch.save(model(**inputs).loss, tmp_path / "loss.pt")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["umust_hf"] = None  # the editable install would otherwise be importable
+        import torch
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
+        assert "umust_hf" not in type(model).__module__, type(model).__module__
+        inputs = torch.load({str(tmp_path / "inputs.pt")!r})
+        loss = model(**inputs).loss
+        torch.testing.assert_close(loss, torch.load({str(tmp_path / "loss.pt")!r}))
+        out = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                             source_modality="image", target_modality="audio", max_new_tokens=2)
+        assert out.shape == (2, 3, 4), out.shape
+        print("ok", type(model).__module__)
+    """)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ok transformers_modules" in result.stdout
+
+
+def test_registration_happens_on_import():
+    from transformers import AutoConfig
+
+    assert umust_hf.UMustConfig is UMustConfig
+    assert isinstance(AutoConfig.for_model("umust"), UMustConfig)
+
+
+# ---------------------------------------------------------------- training knobs
+def test_eager_and_sdpa_agree():
+    model = tiny_model()
+    inputs = batch(model.config)
+    sdpa = model(**inputs).logits
+    model.set_attn_implementation("eager")
+    eager = model(**inputs).logits
+    finite = torch.isfinite(sdpa)
+    assert torch.equal(finite, torch.isfinite(eager))
+    torch.testing.assert_close(eager[finite], sdpa[finite], atol=1e-5, rtol=1e-5)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    model = tiny_model().train()
+    inputs = batch(model.config)
+
+    def gradients() -> dict[str, torch.Tensor]:
+        model.zero_grad()
+        model(**inputs).loss.backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+    plain = gradients()
+    model.activation_checkpointing_enable()
+    checkpointed = gradients()
+    assert model.encoder.layers[0].gradient_checkpointing
+    for name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[name], grad)
+
+
+def test_bfloat16_forward_and_backward():
+    model = tiny_model().to(torch.bfloat16).train()
+    out = model(**batch(model.config))
+    assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
+    out.loss.backward()
+    assert model.lm_head.weight.grad.dtype == torch.bfloat16
+
+
+# ---------------------------------------------------------------- codec embeddings
+def test_codec_codebooks_initialise_token_embeddings():
+    model = tiny_model()
+    vocabulary = model.config.vocabulary
+    weight = model.get_input_embeddings().weight
+    audio = torch.randn(4, 1024, model.config.d_model)
+    image = torch.randn(4, 1024, 8)  # narrower than d_model: fixed semi-orthogonal projection
+    notation_before = weight[vocabulary.id_range("notation", 0).start].clone()
+    model.init_codec_embeddings(image_codebooks=image, audio_codebooks=audio)
+    for k in range(4):
+        rows = vocabulary.id_range("audio", k)
+        torch.testing.assert_close(weight[rows.start : rows.stop], audio[k])
+    projected = weight[vocabulary.id_range("image", 2).start :][:1024]
+    torch.testing.assert_close(projected @ projected.T, image[2] @ image[2].T, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(weight[vocabulary.id_range("notation", 0).start], notation_before)
+    with pytest.raises(ValueError, match=r"audio_codebooks must have shape \(4, 1024, dim\)"):
+        model.init_codec_embeddings(audio_codebooks=torch.randn(9, 1024, 8))
