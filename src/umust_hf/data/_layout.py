@@ -303,14 +303,22 @@ def build_dataset_dict(
             (path for item in items for path in files_of(item)),
             f"{options}\0{features!r}\0{_LAYOUT_VERSION}",
         )
-        dataset = datasets.Dataset.from_generator(
-            generate,
-            features=storage,
-            gen_kwargs={"items": list(items)},
-            cache_dir=str(cache_dir) if cache_dir is not None else None,
-            fingerprint=fingerprint,
-            split=datasets.NamedSplit(name),
-        )
+        try:
+            dataset = datasets.Dataset.from_generator(
+                generate,
+                features=storage,
+                gen_kwargs={"items": list(items)},
+                cache_dir=str(cache_dir) if cache_dir is not None else None,
+                fingerprint=fingerprint,
+                split=datasets.NamedSplit(name),
+            )
+        except ValueError as error:  # every file of the split was corrupt: the builder wrote nothing
+            if "corresponds to no data" not in str(error):
+                raise
+            logger.warning("%s: every sample of the %s split was skipped; the split is empty", corpus, name)
+            dataset = datasets.Dataset.from_dict(
+                {column: [] for column in storage}, features=storage, split=datasets.NamedSplit(name)
+            )
         for column in audio_columns:
             dataset = dataset.cast_column(column, features[column])
         out[name] = dataset
