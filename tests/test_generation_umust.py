@@ -1,0 +1,176 @@
+"""UMust generation: cached = uncached, per-row EOS, per-modality limits, sampling via stock processors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+
+from umust_hf import UMustConfig, UMustForConditionalGeneration
+from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SOS_ID, Modality
+
+NOTATION, MIDI, IMAGE, AUDIO = (MODALITY_ORDER.index(m) for m in (Modality.NOTATION, Modality.MIDI,
+                                                                     Modality.IMAGE, Modality.AUDIO))
+
+
+def tiny_model(seed: int = 0, **overrides) -> UMustForConditionalGeneration:
+    torch.manual_seed(seed)
+    return UMustForConditionalGeneration(UMustConfig.from_preset("tiny", **overrides)).eval()
+
+
+def sources(config: UMustConfig, rows: int = 3, length: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Audio sources, the last row right-padded."""
+    rng = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 1024, (rows, length, 4), generator=rng)
+    input_ids = torch.stack([torch.from_numpy(config.vocabulary.to_bundle(c.numpy(), "audio")) for c in codes])
+    attention_mask = torch.ones(rows, length, dtype=torch.long)
+    input_ids[-1, length // 2 :] = PAD_ID
+    attention_mask[-1, length // 2 :] = 0
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "source_modality": torch.full((rows,), AUDIO)}
+
+
+def assert_valid_bundles(model: UMustForConditionalGeneration, sequences: torch.Tensor, target: torch.Tensor) -> None:
+    """Every generated id lies in its (target, codebook) range or is EOS/PAD where allowed."""
+    vocabulary = model.config.vocabulary
+    assert sequences[:, 0].tolist() == [[SOS_ID, PAD_ID, PAD_ID, PAD_ID]] * len(sequences)
+    for row, modality_index in enumerate(target.tolist()):
+        modality = MODALITY_ORDER[modality_index].value
+        for k in range(4):
+            column = sequences[row, 1:, k]
+            if k >= vocabulary.num_streams(modality):
+                assert (column == PAD_ID).all()
+                continue
+            id_range = vocabulary.id_range(modality, k)
+            inside = (column >= id_range.start) & (column < id_range.stop)
+            assert (inside | (column == PAD_ID) | ((column == EOS_ID) & (k == 0))).all()
+
+
+def test_cached_and_uncached_greedy_generation_agree():
+    model = tiny_model()
+    inputs = sources(model.config)
+    target = torch.tensor([IMAGE, NOTATION, AUDIO])
+    lengths = []
+    hook = model.decoder.register_forward_hook(lambda module, args, output: lengths.append(args[0].shape[1]))
+    cached = model.generate(**inputs, target_modality=target, max_new_tokens=12)
+    uncached = model.generate(**inputs, target_modality=target, max_new_tokens=12, use_cache=False)
+    hook.remove()
+    assert lengths == [1] * 12 + list(range(1, 13))  # one new frame per step vs the whole prefix
+    assert cached.shape == (3, 13, 4)
+    assert torch.equal(cached, uncached)
+    assert_valid_bundles(model, cached, target)
+    assert (cached[1, 1:, 1:] == PAD_ID).all() and (cached[1, 1:, 0] != PAD_ID).any()  # notation: one stream
+
+
+def test_generation_matches_teacher_forced_argmax():
+    model = tiny_model(seed=3)
+    inputs = sources(model.config)
+    target = torch.tensor([AUDIO, MIDI, IMAGE])
+    generated = model.generate(**inputs, target_modality=target, max_new_tokens=6, suppress_tokens=[EOS_ID])
+    labels = generated[:, 1:]
+    out = model(**inputs, target_modality=target, labels=labels)
+    predicted = out.logits.argmax(-1)
+    assert torch.equal(predicted[[0, 2]], labels[[0, 2]])
+    assert torch.equal(predicted[1, :, 0], labels[1, :, 0])
+
+
+class ForceEosForRow(LogitsProcessor):
+    """Forces EOS for one row at one step (codebook 0 only: later codebooks mask EOS out)."""
+
+    def __init__(self, row: int, length: int):
+        self.row, self.length = row, length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if input_ids.shape[1] == self.length and torch.isfinite(scores[self.row, EOS_ID]):
+            scores[self.row] = float("-inf")
+            scores[self.row, EOS_ID] = 0.0
+        return scores
+
+
+def test_rows_stop_at_their_own_eos():
+    model = tiny_model()
+    inputs = sources(model.config)
+    target = torch.tensor([AUDIO, AUDIO, NOTATION])
+    processors = LogitsProcessorList([ForceEosForRow(row=0, length=3)])
+    out = model.generate(**inputs, target_modality=target, max_new_tokens=8, logits_processor=processors,
+                         suppress_tokens=None)
+    assert out.shape[1] == 9
+    assert out[0, 3].tolist() == [EOS_ID, PAD_ID, PAD_ID, PAD_ID]
+    assert (out[0, 4:] == PAD_ID).all()
+    assert (out[1, 1:, 0] != PAD_ID).all() and (out[1, 1:, 0] != EOS_ID).all()  # row 1 carried on
+    # the other rows are what they would have been without row 0's EOS
+    alone = model.generate(**inputs, target_modality=target, max_new_tokens=8)
+    assert torch.equal(out[1:], alone[1:])
+
+
+def test_generation_ends_when_every_row_has_ended():
+    model = tiny_model()
+    inputs = sources(model.config, rows=2)
+    processors = LogitsProcessorList([ForceEosForRow(row=0, length=2), ForceEosForRow(row=1, length=4)])
+    out = model.generate(**inputs, target_modality="audio", max_new_tokens=50, logits_processor=processors)
+    assert out.shape == (2, 5, 4)
+    assert out[0, 2, 0] == EOS_ID and out[1, 4, 0] == EOS_ID
+
+
+def test_default_length_is_the_target_modality_limit():
+    model = tiny_model(max_notation_positions=4, max_audio_positions=9)
+    inputs = sources(model.config, rows=2)
+    target = torch.tensor([NOTATION, AUDIO])
+    out = model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID])
+    assert out.shape == (2, 9, 4)  # SOS + 8 audio frames fill max_audio_positions
+    assert (out[0, 1:4, 0] != PAD_ID).all() and (out[0, 4:] == PAD_ID).all()  # notation row stopped at 4
+    assert (out[1, 1:] != PAD_ID).all()
+    # an explicit length is capped per row by the position table, never overflowing it
+    longer = model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID], max_new_tokens=20)
+    assert torch.equal(longer, out)
+
+
+def test_single_stream_targets_run_only_the_first_slot():
+    model = tiny_model()
+    inputs = sources(model.config, rows=2)
+    widths = []
+    hook = model.sub_decoder.register_forward_hook(lambda module, args, output: widths.append(output.shape[1]))
+    model.generate(**inputs, target_modality="midi", max_new_tokens=3, suppress_tokens=[EOS_ID])
+    model.generate(**inputs, target_modality="image", max_new_tokens=3, suppress_tokens=[EOS_ID])
+    hook.remove()
+    assert widths == [1, 1, 1] + [1, 2, 3, 4] * 3
+
+
+def test_sampling_uses_stock_processors_and_is_seeded():
+    model = tiny_model()
+    inputs = sources(model.config)
+    target = torch.tensor([AUDIO, IMAGE, MIDI])
+    kwargs = {**inputs, "target_modality": target, "max_new_tokens": 6, "do_sample": True}
+    torch.manual_seed(7)
+    first = model.generate(**kwargs, top_k=20, temperature=1.3)
+    torch.manual_seed(7)
+    second = model.generate(**kwargs, top_k=20, temperature=1.3)
+    assert torch.equal(first, second)
+    assert_valid_bundles(model, first, target)
+    greedy = model.generate(**inputs, target_modality=target, max_new_tokens=6)
+    assert not torch.equal(first, greedy)
+    # top_k=1 sampling can only pick the argmax
+    assert torch.equal(model.generate(**kwargs, top_k=1), greedy)
+    nucleus = model.generate(**kwargs, top_p=0.9)
+    assert_valid_bundles(model, nucleus, target)
+
+
+def test_return_dict_with_scores():
+    model = tiny_model()
+    inputs = sources(model.config, rows=2)
+    out = model.generate(**inputs, target_modality="image", max_new_tokens=3, return_dict_in_generate=True,
+                         output_scores=True)
+    assert out.sequences.shape == (2, 4, 4)
+    assert len(out.scores) == 3 and out.scores[0].shape == (2, 4, model.config.vocab_size)
+    assert torch.equal(out.scores[0].argmax(-1), out.sequences[:, 1])
+    assert out.cache.get_seq_length() == 3
+
+
+def test_generate_rejects_missing_or_bad_modalities():
+    model = tiny_model()
+    inputs = sources(model.config, rows=2)
+    with pytest.raises(ValueError, match="target_modality is required"):
+        model.generate(**inputs, max_new_tokens=2)
+    with pytest.raises(ValueError, match="unknown modality"):
+        model.generate(**inputs, target_modality="video", max_new_tokens=2)
+    with pytest.raises(ValueError, match="num_beams=1"):
+        model.generate(**inputs, target_modality="audio", num_beams=2)
