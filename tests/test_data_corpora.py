@@ -212,3 +212,15 @@ def test_fixtures_stay_small():
     size = sum(p.stat().st_size for d in (GRANDSTAFF, OLIMPIC.parent, MUSICNET, MAESTRO, SLAKH, BPSD) for p in d.rglob("*") if p.is_file())
     assert size < 5 * 1024 * 1024
     assert json.loads((MAESTRO / "maestro-v3.0.0.json").read_text())["split"]["0"] == "train"
+
+
+def test_load_corpus_by_name(tmp_path):
+    import umust_hf
+    from umust_hf.data.corpora import CORPORA, get_corpus
+    from umust_hf.errors import UserError
+
+    ds = umust_hf.load_corpus("MAESTRO", MAESTRO, cache_dir=tmp_path)
+    assert set(ds) == set(get_corpus("maestro").splits)
+    assert set(CORPORA) == {"grandstaff", "olimpic", "musicnet", "maestro", "slakh", "bpsd"}
+    with pytest.raises(UserError, match="grandstaff"):
+        get_corpus("lakh")

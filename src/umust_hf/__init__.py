@@ -21,6 +21,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "shift_variants": ".modeling.modeling_audio_codec",
     "UMustConfig": ".modeling.configuration_umust",
     "UMustForConditionalGeneration": ".modeling.modeling_umust",
+    "load_corpus": ".data.corpora",
 }
 
 __all__ = ["__version__", *_LAZY_EXPORTS]
