@@ -20,6 +20,7 @@ from .errors import UserError
 COMMANDS: dict[str, str] = {
     "build-corpus": "build_corpus",
     "evaluate": "evaluate",
+    "ytsv": "ytsv",
 }
 
 
