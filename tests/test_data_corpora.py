@@ -88,6 +88,18 @@ def test_grandstaff_smt_partitions(tmp_path):
     assert ds["validation"][0]["kern"].startswith("**kern")
 
 
+def test_grandstaff_split_lines_with_prefix_and_extension(tmp_path):
+    """Split lines written as grandstaff/<base>.krn (relative to the parent folder) are read too."""
+    root = tmp_path / "grandstaff"
+    shutil.copytree(GRANDSTAFF, root)
+    for raw in ("train", "dev", "test"):
+        lines = _lines(GRANDSTAFF / f"samples.{raw}.txt")
+        (root / f"samples.{raw}.txt").write_text("".join(f"grandstaff/{line}.krn\n" for line in lines))
+    ds = load_grandstaff(root, cache_dir=tmp_path / "cache")
+    assert ds["validation"]["id"] == _lines(GRANDSTAFF / "samples.dev.txt")
+    assert ds["validation"][0]["lmx"] is not None
+
+
 # --------------------------------------------------------------------------- OLiMPiC
 
 

@@ -79,6 +79,9 @@ def _item(root: Path, line: str) -> dict[str, str]:
             if ext in KERN_EXTENSIONS:
                 kern_name = line
             break
+    first, _, rest = rel.partition("/")
+    if first == "grandstaff" and rest and not (root / first).is_dir():
+        rel, kern_name = rest, kern_name.partition("/")[2]  # lines written relative to the parent folder
     base = root / rel
     kern = root / kern_name if kern_name else Path(f"{base}.krn")
     if kern_name and not kern.exists() and Path(f"{base}.krn").exists():
