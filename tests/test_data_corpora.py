@@ -74,18 +74,19 @@ def test_grandstaff_smt_partitions(tmp_path):
         src = GRANDSTAFF / line
         dst = root / "grandstaff_dataset" / line
         dst.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in (".krn", ".jpg"):
-            shutil.copy(f"{src}{suffix}", f"{dst}{suffix}")
+        shutil.copy(f"{src}.jpg", f"{dst}.jpg")
+        # the validation sample has only a .bekrn (as some SMT files do); the others a standard .krn
+        shutil.copy(f"{src}.krn", f"{dst}.bekrn" if line == samples[2] else f"{dst}.krn")
     partitions = root / "partitions_grandstaff" / "types"
     partitions.mkdir(parents=True)
     (partitions / "train.txt").write_text(f"grandstaff_dataset/{samples[0]}.krn\ngrandstaff_dataset/{samples[1]}.krn\n")
-    (partitions / "val.txt").write_text(f"grandstaff_dataset/{samples[2]}.krn\n")
+    (partitions / "val.txt").write_text(f"grandstaff_dataset/{samples[2]}.bekrn\n")
     ds = load_grandstaff(root, cache_dir=tmp_path / "cache")
     assert set(ds) == {"train", "validation"}
     assert ds["train"]["id"] == samples[:2]
     assert ds["validation"][0]["lmx"] is None and ds["validation"][0]["musicxml"] is None
     assert ds["validation"][0]["image_distorted"] is None
-    assert ds["validation"][0]["kern"].startswith("**kern")
+    assert ds["validation"][0]["kern"] == Path(f"{GRANDSTAFF / samples[2]}.krn").read_text()
 
 
 def test_grandstaff_split_lines_with_prefix_and_extension(tmp_path):

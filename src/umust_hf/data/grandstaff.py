@@ -83,9 +83,10 @@ def _item(root: Path, line: str) -> dict[str, str]:
     if first == "grandstaff" and rest and not (root / first).is_dir():
         rel, kern_name = rest, kern_name.partition("/")[2]  # lines written relative to the parent folder
     base = root / rel
-    kern = root / kern_name if kern_name else Path(f"{base}.krn")
-    if kern_name and not kern.exists() and Path(f"{base}.krn").exists():
-        kern = Path(f"{base}.krn")
+    # standard **kern when present; else the file the line names (.ekrn/.bekrn of the SMT release)
+    kern = Path(f"{base}.krn")
+    if kern_name and not kern.exists():
+        kern = root / kern_name
     parts = [p for p in Path(rel).parts if p not in ("grandstaff", "grandstaff_dataset")]
     return {"base": str(base), "kern": str(kern), "id": "/".join(parts), "composer": parts[0] if parts else ""}
 

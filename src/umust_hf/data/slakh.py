@@ -90,7 +90,7 @@ def _stem_rows(track: Path, stems: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "stem": name,
-                "program_num": int(info.get("program_num", 0)),
+                "program_num": int(info.get("program_num") or 0),
                 "is_drum": bool(info.get("is_drum", False)),
                 "inst_class": str(info.get("inst_class", "")),
                 "midi_program_name": str(info.get("midi_program_name", "")),
