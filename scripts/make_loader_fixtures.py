@@ -258,8 +258,9 @@ def make_grandstaff(out: Path, excerpts: list[Excerpt]) -> None:
 def make_olimpic(out: Path, excerpts: list[Excerpt]) -> None:
     """OLiMPiC synthetic (train/dev/test) and scanned (dev/test) release folders."""
     layouts = {
-        "olimpic-1.0-synthetic": [("train", "5364", "p1-s0"), ("train", "5364", "p1-s1"), ("dev", "6023", "p2-s0"), ("test", "7011", "p1-s2")],
-        "olimpic-1.0-scanned": [("dev", "6023", "p1-s0"), ("test", "7011", "p3-s1")],
+        # p<page>-s<system>, both 1-based (olimpic-icdar24 app/datasets/prepare_corpus_png_systems.py)
+        "olimpic-1.0-synthetic": [("train", "5364", "p1-s1"), ("train", "5364", "p1-s2"), ("dev", "6023", "p2-s1"), ("test", "7011", "p1-s3")],
+        "olimpic-1.0-scanned": [("dev", "6023", "p1-s1"), ("test", "7011", "p3-s2")],
     }
     for release, samples in layouts.items():
         lists: dict[str, list[str]] = {}

@@ -75,7 +75,7 @@ def test_missing_metadata_or_split_file(tmp_path, corpus, remove, expected):
     ("corpus", "remove"),
     [
         ("grandstaff", "chopin/mazurkas/mazurka06-1/original_m-4-6.jpg"),
-        ("olimpic", "samples/6023/p2-s0.lmx"),
+        ("olimpic", "samples/6023/p2-s1.lmx"),
         ("musicnet", "musicnet/train_data/1728.wav"),
         ("maestro", "2018/MIDI-Unprocessed_Recital1-3_MID--AUDIO_01_R1_2018_wav--2.wav"),
         ("slakh", "test/Track01876/mix.flac"),
@@ -103,7 +103,7 @@ def _garble(path: Path) -> None:
     [
         ("grandstaff", _garble, "beethoven/piano-sonatas/sonata01-1/original_m-0-2.jpg"),
         ("grandstaff", _garble, "mozart/piano-sonatas/sonata11-1/original_m-8-10.krn"),
-        ("olimpic", _truncate, "samples/5364/p1-s1.musicxml"),
+        ("olimpic", _truncate, "samples/5364/p1-s2.musicxml"),
         ("musicnet", _truncate, "musicnet/train_data/1727.wav"),
         ("musicnet", _garble, "musicnet/test_labels/2303.csv"),
         ("maestro", _truncate, "2004/MIDI-Unprocessed_SMF_02_R1_2004_01-05_ORIG_MID--AUDIO_02_R1_2004_05_Track05_wav.midi"),
