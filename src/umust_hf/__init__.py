@@ -15,6 +15,9 @@ from ._version import __version__
 _LAZY_EXPORTS: dict[str, str] = {
     "Modality": ".vocabulary",
     "UnifiedVocabulary": ".vocabulary",
+    "UMustImageCodecConfig": ".modeling.configuration_rqvae",
+    "UMustImageCodec": ".modeling.modeling_rqvae",
+    "UMustImageProcessor": ".processing.image_processing_umust",
     "UMustAudioCodecConfig": ".modeling.configuration_audio_codec",
     "UMustAudioCodec": ".modeling.modeling_audio_codec",
     "UMustFeatureExtractor": ".processing.feature_extraction_umust",

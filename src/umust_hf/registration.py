@@ -15,6 +15,8 @@ REGISTRARS: tuple[str, ...] = (
     ".modeling.modeling_audio_codec",
     ".processing.feature_extraction_umust",
     ".modeling.modeling_umust",
+    ".modeling.modeling_rqvae",
+    ".processing.image_processing_umust",
 )
 
 _done = False

@@ -1,0 +1,43 @@
+"""``umust train-codec``: train the score-image (RQ-VAE) or audio (DAC) codec on a corpus."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "train the image (RQ-VAE) or audio (DAC) codec and save it with save_pretrained (resumable)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--modality", required=True, choices=["image", "audio"], help="which codec to train")
+    parser.add_argument("--data", required=True, help="embedded corpus directory or a folder of images / audio files")
+    parser.add_argument("--out", required=True, help="output directory (resumes from OUT/checkpoint if present)")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps in total")
+    parser.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="codec size (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from umust_hf.errors import UserError
+
+    if args.max_steps is None and args.minutes is None:
+        raise UserError("give --max-steps N or --minutes M (or both) so that training stops")
+    kwargs = dict(
+        max_steps=args.max_steps,
+        minutes=args.minutes,
+        seed=args.seed,
+        show_progress=not args.no_progress,
+        config=args.preset,
+    )
+    if args.modality == "image":
+        from umust_hf.training.image_codec_trainer import train_image_codec
+
+        summary = train_image_codec(args.data, args.out, **kwargs)
+    else:
+        from umust_hf.training.audio_codec_trainer import train_audio_codec
+
+        summary = train_audio_codec(args.data, args.out, **kwargs)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
