@@ -138,6 +138,12 @@ class Excerpt:
 
         root = music21.musicxml.m21ToXml.ScoreExporter(self.score()).parse()
         root.find("part-list/score-part/part-name").text = "Piano"
+        # deterministic output: a fixed part id, no export date or "Music21 Fragment" title
+        root.find("part-list/score-part").set("id", "P1")
+        root.find("part").set("id", "P1")
+        for tag in ("movement-title", "identification"):
+            for element in root.findall(tag):
+                root.remove(element)
         return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
 
     @cached_property
