@@ -47,18 +47,18 @@ class TableLayout:
     number: int
     tasks: tuple[str, ...]
     caption: str
-    level_names: tuple[str, ...]
+    level_names: tuple[str, ...]  # one label per header level, shown in the row-label column
 
 
 LAYOUTS: tuple[TableLayout, ...] = (
     TableLayout(3, ("i2a",), "Image-to-audio accuracy: onset F1 after DTW alignment (↑) and FAD (↓).",
                 ("Metric", "Dataset", "Onset Tolerance (ms)")),
     TableLayout(4, ("a2i", "l2i"), "Audio-to-image (and LMX-to-image) generation accuracy in token EMD (↓).",
-                ("EMD ↓", "Dataset", "")),
-    TableLayout(5, ("omr",), "OMR results in SER (%); lower is better.", ("Dataset", "Metric")),
+                ("Metric", "Dataset", "Method")),
+    TableLayout(5, ("omr",), "OMR results in SER (%); lower is better.", ("Dataset", "Method")),
     TableLayout(6, ("m2a",), "MIDI-to-audio synthesis accuracy in onset F1 (↑) and FAD (↓).",
                 ("Metric", "Dataset", "Onset Tolerance (ms)")),
-    TableLayout(7, ("amt",), "AMT results in note F1 (%) for the test set; higher is better.", ("Dataset", "Metric")),
+    TableLayout(7, ("amt",), "AMT results in note F1 (%) for the test set; higher is better.", ("Dataset", "Method")),
 )  # fmt: skip
 
 
@@ -134,7 +134,7 @@ def render_table(layout: TableLayout, results: Sequence[MethodResult]) -> str:
         for label, first, last in _spans(labels, parents):
             span_width = sum(widths[first : last + 1]) + 3 * (last - first)
             parts.append(label.center(span_width) if level < levels - 1 else label.rjust(span_width))
-        head = ("Method" if level == levels - 1 else name).ljust(label_width)
+        head = name.ljust(label_width)
         lines.append(head + " | " + " | ".join(parts))
     rule = "-" * label_width + "-+-" + "-+-".join("-" * w for w in widths)
     lines.insert(1, rule)

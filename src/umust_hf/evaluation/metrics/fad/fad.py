@@ -14,7 +14,9 @@ umust_hf's weight-free LogMelEmbedding (VGGish's log-mel front end, 64 bands, 10
 _KWARGS_DESCRIPTION = """
 Args:
     predictions: generated clips, each a (frames x dim) embedding matrix or a mono waveform.
-    references: reference clips, in the same form.
+    references: reference clips, in the same form. (``evaluate`` insists on as many references as
+        predictions; the clips are pooled per side, so the pairing itself does not matter. Use
+        umust_hf.evaluation.fad.frechet_audio_distance directly for sets of different sizes.)
     sample_rate (int): required for waveforms.
     infinity (bool): also report FAD-inf (fadtk score_inf; needs >= min_n generated frames).
     min_n (int), steps (int), seed (int): FAD-inf parameters (defaults 500, 25, 0).
