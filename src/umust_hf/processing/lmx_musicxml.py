@@ -1,0 +1,510 @@
+"""MusicXML <-> LMX (Linearized MusicXML) conversion on top of ``linearized-musicxml``.
+
+``lmx``'s ``Linearizer``/``Delinearizer`` do the real work; this module adds what a tokenizer
+for model output needs around them:
+
+* reading MusicXML from a path, ``.mxl`` archive, bytes or string, and picking one part;
+* :func:`check_lmx`, a grammar pass over a token list (``measure``, then per measure items of
+  the form ``prefix* root suffix*``) that returns the repaired sequence and a list of problems
+  (strict callers raise on them, lenient callers log them);
+* :func:`lmx_to_score`, which delinearises a checked sequence and fixes what the Delinearizer
+  leaves schema-invalid (measure numbers, attribute order, missing ``<staves>``, measure rests
+  without a time signature, beam/slur numbers out of range), returning a complete
+  ``<score-partwise>``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import gcd
+from xml.etree import ElementTree as ET
+
+from lmx.linearization import vocabulary as V
+from lmx.linearization.Delinearizer import Delinearizer
+from lmx.linearization.Linearizer import Linearizer
+from lmx.symbolic.get_head_attributes import get_head_attributes
+from lmx.symbolic.part_to_score import part_to_score
+from lmx.symbolic.sort_attributes import sort_attributes
+
+from ..errors import UserError
+
+# ----------------------------------------------------------------------------- token classes
+PITCHES = frozenset(V.PITCH_TOKENS)
+KINDS = PITCHES | {"rest", "forward", "backup"}
+VOICES = frozenset(V.VOICE_TOKENS)
+PREFIXES = frozenset(V.NOTE_PREFIX_TOKENS)
+NOTE_ROOTS = frozenset(V.NOTE_ROOT_TOKENS)
+NOTE_TYPES = frozenset(V.NOTE_TYPE_TOKENS)
+KEYS = frozenset(V.KEY_TOKENS)
+CLEFS = frozenset(V.CLEF_TOKENS)
+ROOTS = NOTE_ROOTS | KEYS | CLEFS | {"time"}
+SUFFIXES = frozenset([*V.NOTE_SUFFIX_TOKENS, *V.BEATS_TOKENS, *V.BEAT_TYPE_TOKENS])
+
+#: Suffix groups a note may carry at most once (the Delinearizer keeps the first of each).
+_SINGLE_SUFFIX_GROUPS: tuple[frozenset[str], ...] = tuple(
+    frozenset(g)
+    for g in (
+        V.TIME_MODIFICATION_TOKENS, V.ACCIDENTAL_TOKENS, V.STEM_TOKENS, V.STAFF_TOKENS,
+        ["tied:start"], ["tied:stop"], ["tuplet:start"], ["tuplet:stop"], ["fermata"], ["arpeggiate"],
+        ["staccato"], ["accent"], ["strong-accent"], ["tenuto"], V.TREMOLO_TYPE_TOKENS,
+        V.TREMOLO_MARKS_TOKENS, ["trill-mark"],
+    )
+)
+#: Suffixes a note may repeat.
+_MULTI_SUFFIXES = frozenset(["dot", *V.BEAM_TOKENS, "slur:start", "slur:stop"])
+#: Prefix groups of a note, at most one of each (the Delinearizer keeps the last of each).
+_PREFIX_GROUPS: tuple[frozenset[str], ...] = (
+    frozenset(["print-object:no"]), frozenset(["grace"]), frozenset(["grace:slash"]),
+    frozenset(["chord"]), KINDS, VOICES,
+)
+_DEFAULT_TIME = ("beats:4", "beat-type:4")
+#: MusicXML limits the Delinearizer does not respect (beam-level, number-level).
+_MAX_BEAM_NUMBER = 8
+_MAX_SLUR_NUMBER = 16
+
+
+class LMXError(ValueError):
+    """Ill-formed LMX or MusicXML that cannot be converted (strict mode)."""
+
+
+@dataclass
+class LMXCheck:
+    """Result of :func:`check_lmx`: the repaired tokens and what was wrong with the input."""
+
+    tokens: list[str]
+    problems: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, kind: str, message: str) -> None:
+        self.counts[kind] += 1
+        self.problems.append(message)
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))
+
+
+# ----------------------------------------------------------------------------- grammar pass
+@dataclass
+class _Item:
+    root: tuple[int, str]
+    prefixes: list[tuple[int, str]]
+    suffixes: list[tuple[int, str]] = field(default_factory=list)
+
+
+def check_lmx(tokens: Sequence[str]) -> LMXCheck:
+    """Check an LMX token list against the grammar and repair it.
+
+    Repairs (each is reported as a problem): unknown tokens are dropped; content before the
+    first ``measure`` gets a ``measure`` inserted; prefixes without a root (a note without a
+    type) and suffixes without a root are dropped; an item with tokens its root does not take
+    loses them; a note without pitch/rest/forward/backup is dropped; ``chord`` on a rest or
+    after a non-pitched note is dropped; ``time`` without ``beats``/``beat-type`` gets 4/4; an
+    empty sequence becomes one empty measure. A well-formed sequence comes back unchanged
+    with no problems.
+    """
+    check = LMXCheck(tokens=[])
+    known: list[tuple[int, str]] = []
+    for position, token in enumerate(tokens):
+        if token in _ALL:
+            known.append((position, token))
+        else:
+            check.add("unknown token", f"unknown token {token!r} at position {position}")
+    if not known:
+        check.add("empty sequence", "no measure in the sequence")
+        check.tokens = ["measure"]
+        return check
+    if known[0][1] != "measure":
+        check.add("missing measure", f"tokens before the first 'measure' (position {known[0][0]})")
+        known.insert(0, (-1, "measure"))
+
+    measure: list[tuple[int, str]] = []
+    for position, token in known:
+        if token == "measure":
+            if measure or check.tokens:
+                _check_measure(measure, check)
+            measure = []
+            continue
+        measure.append((position, token))
+    _check_measure(measure, check)
+    check.tokens = _merge_forward_backup(check.tokens)
+    return check
+
+
+_ALL = frozenset(V.ALL_TOKENS)
+
+
+def _check_measure(tokens: list[tuple[int, str]], check: LMXCheck) -> None:
+    """Group one measure's tokens into items and append the repaired measure to ``check``."""
+    items: list[_Item] = []
+    pending: list[tuple[int, str]] = []
+    for position, token in tokens:
+        if token in PREFIXES:
+            pending.append((position, token))
+        elif token in ROOTS:
+            items.append(_Item((position, token), pending))
+            pending = []
+        elif token in SUFFIXES:
+            if not items:
+                check.add("dangling suffix", f"suffix {token!r} at position {position} has no root before it")
+            else:
+                if pending:
+                    check.add(
+                        "misplaced suffix",
+                        f"suffix {token!r} at position {position} comes after prefixes of the next item",
+                    )
+                items[-1].suffixes.append((position, token))
+    for position, token in pending:
+        check.add("dangling prefix", f"prefix {token!r} at position {position} has no note type after it")
+
+    check.tokens.append("measure")
+    previous_pitched = False
+    attributes: list[tuple[int, list[str]]] = []  # a run of key/time/clef items: one <attributes>
+    for item in items:
+        root = item.root[1]
+        if root in NOTE_ROOTS:
+            check.tokens.extend(_canonical_attributes(attributes, check))
+            attributes = []
+            kept, previous_pitched = _check_note(item, previous_pitched, check)
+            check.tokens.extend(kept)
+        elif root == "time":
+            attributes.append((item.root[0], _check_time(item, check)))
+        else:  # key or clef
+            allowed = frozenset(V.STAFF_TOKENS) if root in CLEFS else frozenset()
+            _reject(item.prefixes, root, check)
+            attributes.append((item.root[0], [root, *_single_suffixes(item, (allowed,) if allowed else (), check)]))
+    check.tokens.extend(_canonical_attributes(attributes, check))
+
+
+def _merge_forward_backup(tokens: list[str]) -> list[str]:
+    """Rewrite runs of plain ``forward``/``backup`` items as the Linearizer splits them.
+
+    The Delinearizer merges consecutive forwards (or backups) into one element and the
+    Linearizer re-splits it greedily, longest type first; doing the same here keeps
+    MusicXML -> LMX -> MusicXML -> LMX stable. Meaning is unchanged, so nothing is reported.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        kind = tokens[i]
+        if kind in ("forward", "backup") and i + 1 < len(tokens) and tokens[i + 1] in NOTE_TYPES:
+            total = Fraction(0)
+            j = i
+            while (
+                j + 1 < len(tokens) and tokens[j] == kind and tokens[j + 1] in NOTE_TYPES
+                and (j + 2 >= len(tokens) or tokens[j + 2] not in SUFFIXES)
+            ):
+                total += V.NOTE_TYPE_TO_QUARTER_MULTIPLE[tokens[j + 1]]
+                j += 2
+            if j == i:  # a forward with a time modification: leave it alone
+                out.extend(tokens[i : i + 2])
+                i += 2
+                continue
+            for note_type in reversed(V.NOTE_TYPE_TOKENS):
+                step = V.NOTE_TYPE_TO_QUARTER_MULTIPLE[note_type]
+                while total >= step:
+                    out.extend([kind, note_type])
+                    total -= step
+            i = j
+            continue
+        out.append(kind)
+        i += 1
+    return out
+
+
+def _canonical_attributes(run: list[tuple[int, list[str]]], check: LMXCheck) -> list[str]:
+    """Order one <attributes> run as the Linearizer writes it: key, time, clefs by staff.
+
+    A second key or time in the run is dropped, and of two clefs for one staff the last
+    wins (the Linearizer would lose the others when reading the MusicXML back).
+    """
+    slots: dict[tuple[int, int], tuple[int, list[str]]] = {}
+    for position, tokens in run:
+        root = tokens[0]
+        if root in CLEFS:
+            staff = next((int(t.split(":")[1]) for t in tokens[1:]), 1)
+            slot = (2, staff)
+            if slot in slots:
+                check.add("duplicate token", f"second clef for staff {staff} at position {position}")
+            slots[slot] = (position, tokens)
+        else:
+            slot = (0, 0) if root in KEYS else (1, 0)
+            if slot in slots:
+                check.add("duplicate token", f"second {root.split(':')[0]!r} in one attributes group at position {position}")
+            else:
+                slots[slot] = (position, tokens)
+    ordered = [tokens for _, tokens in (slots[k] for k in sorted(slots))]
+    if [p for _, (p, _) in sorted(slots.items())] != sorted(p for p, _ in slots.values()):
+        check.add("attribute order", f"key/time/clef reordered near position {run[0][0]}")
+    return [token for tokens in ordered for token in tokens]
+
+
+def _reject(tokens: list[tuple[int, str]], root: str, check: LMXCheck) -> None:
+    for position, token in tokens:
+        check.add("unexpected token", f"{token!r} at position {position} does not belong to {root!r}")
+
+
+def _single_suffixes(
+    item: _Item, groups: tuple[frozenset[str], ...], check: LMXCheck, multi: frozenset[str] = frozenset()
+) -> list[str]:
+    """Keep allowed suffixes (first of each single group, all of ``multi``), report the rest."""
+    seen: set[int] = set()
+    kept: list[str] = []
+    for position, token in item.suffixes:
+        if token in multi:
+            kept.append(token)
+            continue
+        group = next((i for i, g in enumerate(groups) if token in g), None)
+        if group is None:
+            check.add("unexpected token", f"{token!r} at position {position} does not belong to {item.root[1]!r}")
+        elif group in seen:
+            check.add("duplicate token", f"second {token!r}-like suffix at position {position}")
+        else:
+            seen.add(group)
+            kept.append(token)
+    return kept
+
+
+def _check_time(item: _Item, check: LMXCheck) -> list[str]:
+    _reject(item.prefixes, "time", check)
+    groups = (frozenset(V.BEATS_TOKENS), frozenset(V.BEAT_TYPE_TOKENS))
+    suffixes = _single_suffixes(item, groups, check)
+    beats = next((t for t in suffixes if t in groups[0]), None)
+    beat_type = next((t for t in suffixes if t in groups[1]), None)
+    if beats is None or beat_type is None:
+        check.add("incomplete time signature", f"'time' at position {item.root[0]} lacks beats or beat-type")
+    return ["time", beats or _DEFAULT_TIME[0], beat_type or _DEFAULT_TIME[1]]
+
+
+def _check_note(item: _Item, previous_pitched: bool, check: LMXCheck) -> tuple[list[str], bool]:
+    """Repair one note/rest/forward/backup item; returns its tokens and whether it is pitched."""
+    position, root = item.root
+    # the Delinearizer keeps the last prefix of each group
+    chosen: dict[int, tuple[int, str]] = {}
+    for pos, token in item.prefixes:
+        group = next(i for i, g in enumerate(_PREFIX_GROUPS) if token in g)
+        if group in chosen:
+            check.add("duplicate token", f"prefix {chosen[group][1]!r} at position {chosen[group][0]} is repeated")
+        chosen[group] = (pos, token)
+    kind = chosen.get(4, (None, None))[1]
+    if kind is None:
+        check.add("note without pitch", f"note {root!r} at position {position} has no pitch, rest, forward or backup")
+        return [], previous_pitched
+
+    if kind in ("forward", "backup"):
+        if root not in NOTE_TYPES:
+            check.add("bad forward/backup", f"{kind} at position {position} has root {root!r}")
+            return [], previous_pitched
+        _reject([p for g, p in chosen.items() if g != 4], root, check)
+        return [kind, root, *_single_suffixes(item, (frozenset(V.TIME_MODIFICATION_TOKENS),), check)], previous_pitched
+
+    if root == "rest:measure" and kind != "rest":
+        check.add("bad measure rest", f"'rest:measure' at position {position} is not a rest")
+        return [], previous_pitched
+    if 3 in chosen and (kind not in PITCHES or not previous_pitched):
+        check.add("bad chord", f"'chord' at position {chosen[3][0]} does not follow a pitched note")
+        del chosen[3]
+    if 2 in chosen and 1 not in chosen:
+        check.add("unexpected token", f"'grace:slash' at position {chosen[2][0]} without 'grace'")
+        del chosen[2]
+    # canonical (Linearizer) order; the Delinearizer ignores prefix order, so this is silent
+    prefixes = [chosen[group][1] for group in sorted(chosen)]
+    suffixes = _single_suffixes(item, _SINGLE_SUFFIX_GROUPS, check, _MULTI_SUFFIXES)
+    if root == "whole" or kind == "rest":
+        # the Delinearizer ignores stems on whole notes and rests (state included): drop them
+        suffixes = [t for t in suffixes if t not in V.STEM_TOKENS]
+    # slur stops before starts: the Delinearizer numbers slurs in token order, so a start
+    # written before a stop on one note would be closed by that very stop
+    slur_slots = [i for i, t in enumerate(suffixes) if t.startswith("slur:")]
+    for i, token in zip(slur_slots, sorted((suffixes[i] for i in slur_slots), key=lambda t: t != "slur:stop")):
+        suffixes[i] = token
+    # ties and tuplets: the Delinearizer writes stop before start, so read them back that way
+    for name in ("tied", "tuplet"):
+        if f"{name}:start" in suffixes and f"{name}:stop" in suffixes:
+            start, stop = suffixes.index(f"{name}:start"), suffixes.index(f"{name}:stop")
+            if start < stop:
+                suffixes[start], suffixes[stop] = suffixes[stop], suffixes[start]
+    has_type = any(t in V.TREMOLO_TYPE_TOKENS for t in suffixes)
+    if not has_type and any(t in V.TREMOLO_MARKS_TOKENS for t in suffixes):
+        check.add("unexpected token", f"tremolo marks without a tremolo type at position {position}")
+        suffixes = [t for t in suffixes if t not in V.TREMOLO_MARKS_TOKENS]
+    return [*prefixes, root, *suffixes], kind in PITCHES
+
+
+# ----------------------------------------------------------------------------- LMX -> MusicXML
+def lmx_to_score(tokens: Sequence[str], part_name: str = "Music", part_id: str = "P1") -> ET.ElementTree:
+    """Delinearise *checked* tokens (see :func:`check_lmx`) into a complete score-partwise.
+
+    Raises :class:`LMXError` if the Delinearizer reports an error (which a checked sequence
+    should never trigger).
+    """
+    errors = io.StringIO()
+    delinearizer = Delinearizer(errout=errors, keep_fractional_durations=True)
+    part = delinearizer.process_text(" ".join(tokens))
+    if errors.getvalue().strip():
+        raise LMXError(f"the LMX delinearizer reported: {errors.getvalue().strip()[:500]}")
+    # the Delinearizer drops a trailing empty measure; keep one <measure> per "measure" token
+    for _ in range(max(1, sum(t == "measure" for t in tokens)) - len(part)):
+        part.append(ET.Element("measure"))
+    _fix_part(part)
+    return part_to_score(part, part_id=part_id, part_name=part_name)
+
+
+def _fix_part(part: ET.Element) -> None:
+    """Make the Delinearizer's part schema-valid without changing its linearisation."""
+    max_staff = 1
+    measure_quarters = Fraction(4)
+    for number, measure in enumerate(part.iter("measure"), start=1):
+        measure.set("number", str(number))
+        for attributes in measure.iter("attributes"):
+            sort_attributes(attributes)
+            time = attributes.find("time")
+            if time is not None:
+                measure_quarters = Fraction(4 * int(time.findtext("beats")), int(time.findtext("beat-type")))
+        for note in measure.iter("note"):
+            if note.find("grace") is None and note.find("duration") is None:
+                # a measure rest before any time signature: assume the last known measure length
+                duration = ET.Element("duration")
+                duration.text = str(measure_quarters)
+                children = list(note)
+                anchor = next(i for i, c in enumerate(children) if c.tag in ("pitch", "rest")) + 1
+                note.insert(anchor, duration)
+            max_staff = max([max_staff, *(int(s.text) for s in note.iter("staff"))])
+            for beam in note.findall("beam"):
+                if int(beam.get("number", "1")) > _MAX_BEAM_NUMBER:
+                    note.remove(beam)
+            for notations in note.findall("notations"):
+                for slur in notations.findall("slur"):
+                    if int(slur.get("number", "1")) > _MAX_SLUR_NUMBER:
+                        notations.remove(slur)
+    head = get_head_attributes(part[0], create_if_missing=True)
+    staves = head.find("staves")
+    if max_staff > 1 and (staves is None or int(staves.text) < max_staff):
+        if staves is None:
+            staves = ET.SubElement(head, "staves")
+        staves.text = str(max_staff)
+    elif max_staff == 1 and staves is None:
+        # a lone "staff:1" would make the Linearizer expect a multi-staff part
+        for note in part.iter("note"):
+            for staff in note.findall("staff"):
+                note.remove(staff)
+    _fractional_to_divisions(part, head)
+    sort_attributes(head)
+
+
+def _fractional_to_divisions(part: ET.Element, head: ET.Element) -> None:
+    """Replace fractional quarter durations by integers and add ``<divisions>`` (empty-safe)."""
+    durations = [Fraction(e.text) for e in part.iter("duration")]
+    divisions = 1
+    for value in durations:
+        divisions = divisions * value.denominator // gcd(divisions, value.denominator)
+    element = ET.SubElement(head, "divisions")
+    element.text = str(divisions)
+    for e in part.iter("duration"):
+        e.text = str((Fraction(e.text) * divisions).numerator)
+
+
+def score_to_string(tree: ET.ElementTree) -> str:
+    """Serialise a score with an XML declaration and the MusicXML 3.1 partwise DOCTYPE."""
+    ET.indent(tree, space="  ")
+    body = ET.tostring(tree.getroot(), encoding="unicode")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 3.1 Partwise//EN" '
+        '"http://www.musicxml.org/dtds/partwise.dtd">\n' + body + "\n"
+    )
+
+
+# ----------------------------------------------------------------------------- MusicXML -> LMX
+def read_score(source: str | os.PathLike | bytes | ET.Element | ET.ElementTree) -> ET.Element:
+    """Return the ``<score-partwise>`` root of a path, ``.mxl`` archive, XML text/bytes or tree."""
+    if isinstance(source, ET.ElementTree):
+        root = source.getroot()
+    elif isinstance(source, ET.Element):
+        root = source
+    else:
+        where = "the given MusicXML text"
+        try:
+            if isinstance(source, bytes):
+                data = source
+            elif isinstance(source, str) and source.lstrip().startswith("<"):
+                data = source.encode("utf-8")
+            else:
+                where = os.fspath(source)
+                with open(where, "rb") as handle:
+                    data = handle.read()
+            if data[:2] == b"PK":
+                data = _read_mxl(data)
+            root = ET.fromstring(data)
+        except (OSError, zipfile.BadZipFile, ET.ParseError, KeyError) as error:
+            raise UserError(f"cannot read MusicXML from {where}: {error}") from error
+    if root.tag == "score-timewise":
+        raise UserError("score-timewise MusicXML is not supported; convert it to score-partwise first")
+    if root.tag == "part":
+        return part_to_score(root).getroot()
+    if root.tag != "score-partwise":
+        raise UserError(f"expected a <score-partwise> MusicXML document, found <{root.tag}>")
+    return root
+
+
+def _read_mxl(data: bytes) -> bytes:
+    """The main score file of a compressed ``.mxl`` archive (per META-INF/container.xml)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        if "META-INF/container.xml" in names:
+            container = ET.fromstring(archive.read("META-INF/container.xml"))
+            rootfile = container.find(".//rootfile")
+            if rootfile is not None and rootfile.get("full-path") in names:
+                return archive.read(rootfile.get("full-path"))
+        candidates = [n for n in names if not n.startswith("META-INF") and n.endswith((".xml", ".musicxml"))]
+        if not candidates:
+            raise KeyError("the .mxl archive holds no MusicXML file")
+        return archive.read(candidates[0])
+
+
+def select_part(score: ET.Element, part: int | str | None) -> ET.Element:
+    """Pick a ``<part>`` by index or id; ``None`` requires a single-part score."""
+    parts = score.findall("part")
+    if not parts:
+        raise UserError("the MusicXML score has no <part>")
+    if part is None:
+        if len(parts) > 1:
+            ids = [p.get("id") for p in parts]
+            raise UserError(f"the score has {len(parts)} parts {ids}; choose one with part=<index or id>")
+        return parts[0]
+    if isinstance(part, int):
+        if not -len(parts) <= part < len(parts):
+            raise UserError(f"part index {part} is out of range: the score has {len(parts)} part(s)")
+        return parts[part]
+    for candidate in parts:
+        if candidate.get("id") == part:
+            return candidate
+    raise UserError(f"no part with id {part!r}; the score has {[p.get('id') for p in parts]}")
+
+
+def linearize_part(part: ET.Element, strict: bool) -> tuple[list[str], list[str]]:
+    """Linearise a ``<part>`` measure by measure.
+
+    A measure the Linearizer cannot handle raises :class:`LMXError` (strict) or is left out
+    (lenient); the second return value lists what was left out and why.
+    """
+    linearizer = Linearizer(errout=io.StringIO(), fail_on_unknown_tokens=strict)
+    linearizer._part_id = part.get("id")  # process_part() would reset the same state
+    skipped: list[str] = []
+    measures = [m for m in part if m.tag == "measure"]
+    for index, measure in enumerate(measures):
+        before = len(linearizer.output_tokens)
+        try:
+            linearizer.process_measure(measure)
+        except Exception as error:  # the Linearizer signals bad input with assert/AttributeError
+            reason = f"measure {measure.get('number', index + 1)}: {type(error).__name__} {error}".strip()
+            if strict:
+                raise LMXError(f"cannot linearize {reason}") from error
+            del linearizer.output_tokens[before:]
+            skipped.append(reason)
+    return linearizer.output_tokens, skipped
