@@ -50,29 +50,16 @@ def _offline_ultralytics():
 
 def _slide_view(page: LabelledPage, rng: random.Random, size: tuple[int, int] = (1280, 720)) -> LabelledPage | None:
     """A band of 1-3 consecutive systems of ``page`` letterboxed on a white ``size`` canvas."""
-    from umust_hf.ytsv.synthetic import fit_on_canvas
+    from umust_hf.ytsv.pages import system_band
+    from umust_hf.ytsv.synthetic import page_on_canvas
 
-    systems = page.system_boxes
-    if len(systems) == 0:
+    if len(page.system_boxes) == 0:
         return None
-    count = rng.randint(1, min(3, len(systems)))
-    first = rng.randint(0, len(systems) - count)
-    top = max(0, int(systems[first, 1]) - 10)
-    bottom = min(page.image.shape[0], int(np.ceil(systems[first + count - 1, 3])) + 10)
-    band = page.image[top:bottom]
-    canvas = fit_on_canvas(band, size)
-    width, height = size
-    scale = min(width / band.shape[1], height / band.shape[0])
-    left = (width - int(band.shape[1] * scale)) // 2
-    offset_top = (height - int(band.shape[0] * scale)) // 2
-
-    def move(boxes: np.ndarray) -> np.ndarray:
-        centre_y = (boxes[:, 1] + boxes[:, 3]) / 2
-        keep = (centre_y > top) & (centre_y < bottom)
-        moved = (boxes[keep] - [0, top, 0, top]) * scale + [left, offset_top, left, offset_top]
-        return np.clip(moved, 0, [width, height, width, height]).astype(np.float32)
-
-    return LabelledPage(canvas, move(systems[first : first + count]), move(page.staff_boxes), page.source + "#slide")
+    count = rng.randint(1, min(3, len(page.system_boxes)))
+    first = rng.randint(0, len(page.system_boxes) - count)
+    view = page_on_canvas(system_band(page, first, count), size)
+    view.source = page.source + "#slide"
+    return view
 
 
 def _yolo_lines(boxes: np.ndarray, width: int, height: int) -> str:

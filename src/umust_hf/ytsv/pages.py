@@ -47,6 +47,25 @@ class LabelledPage:
     source: str = ""
 
 
+def system_band(page: LabelledPage, first: int, count: int, *, margin: int = 10) -> LabelledPage:
+    """Systems ``first .. first + count - 1`` of ``page`` cut out as their own page, boxes shifted.
+
+    Staves whose centre falls outside the band are dropped.
+    """
+    systems = page.system_boxes
+    top = max(0, int(systems[first, 1]) - margin)
+    bottom = min(page.image.shape[0], int(np.ceil(systems[first + count - 1, 3])) + margin)
+    shift = np.asarray([0, top, 0, top], dtype=np.float32)
+    staff_centre = (page.staff_boxes[:, 1] + page.staff_boxes[:, 3]) / 2
+    staves = page.staff_boxes[(staff_centre > top) & (staff_centre < bottom)]
+    return LabelledPage(
+        image=page.image[top:bottom],
+        system_boxes=(systems[first : first + count] - shift).astype(np.float32),
+        staff_boxes=(staves - shift).astype(np.float32),
+        source=f"{page.source}#systems{first}-{first + count - 1}",
+    )
+
+
 def _class_of(element: ET.Element) -> set[str]:
     return set(element.get("class", "").split())
 

@@ -30,18 +30,41 @@ class SyntheticVideo:
     transitions: list[str] = field(default_factory=list)
 
 
+def canvas_geometry(shape: tuple[int, int], size: tuple[int, int]) -> tuple[float, int, int, int, int]:
+    """Where an ``(h, w)`` image lands when fitted into ``size = (W, H)``: ``(scale, left, top, new_w, new_h)``."""
+    width, height = size
+    scale = min(width / shape[1], height / shape[0])
+    new_w, new_h = max(1, int(shape[1] * scale)), max(1, int(shape[0] * scale))
+    return scale, (width - new_w) // 2, (height - new_h) // 2, new_w, new_h
+
+
 def fit_on_canvas(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Scale ``(h, w)`` uint8 ``image`` to fit ``size = (W, H)`` and centre it on white."""
     import cv2
 
-    width, height = size
-    scale = min(width / image.shape[1], height / image.shape[0])
-    new_w, new_h = max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))
+    _, left, top, new_w, new_h = canvas_geometry(image.shape, size)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width), 255, dtype=np.uint8)
-    top, left = (height - new_h) // 2, (width - new_w) // 2
+    canvas = np.full((size[1], size[0]), 255, dtype=np.uint8)
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas
+
+
+def fit_boxes(boxes: np.ndarray, shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Move ``(N, 4)`` xyxy boxes of an ``(h, w)`` image to where :func:`fit_on_canvas` puts it."""
+    scale, left, top, _, _ = canvas_geometry(shape, size)
+    return (np.asarray(boxes, dtype=np.float32).reshape(-1, 4) * scale + [left, top, left, top]).astype(np.float32)
+
+
+def page_on_canvas(page, size: tuple[int, int]):
+    """A :class:`~umust_hf.ytsv.pages.LabelledPage` fitted on a white ``size`` canvas, boxes moved along."""
+    from umust_hf.ytsv.pages import LabelledPage
+
+    return LabelledPage(
+        image=fit_on_canvas(page.image, size),
+        system_boxes=fit_boxes(page.system_boxes, page.image.shape, size),
+        staff_boxes=fit_boxes(page.staff_boxes, page.image.shape, size),
+        source=page.source,
+    )
 
 
 def title_card(size: tuple[int, int], text: str = "Title of the piece") -> np.ndarray:
