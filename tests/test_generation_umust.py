@@ -127,12 +127,14 @@ def test_default_length_is_the_target_modality_limit():
 def test_single_stream_targets_run_only_the_first_slot():
     model = tiny_model()
     inputs = sources(model.config, rows=2)
-    widths = []
-    hook = model.sub_decoder.register_forward_hook(lambda module, args, output: widths.append(output.shape[1]))
+    calls = []
+    hook = model.sub_decoder.register_forward_hook(lambda module, args, output: calls.append(output.shape[1]))
     model.generate(**inputs, target_modality="midi", max_new_tokens=3, suppress_tokens=[EOS_ID])
+    midi_calls = len(calls)
     model.generate(**inputs, target_modality="image", max_new_tokens=3, suppress_tokens=[EOS_ID])
     hook.remove()
-    assert widths == [1, 1, 1] + [1, 2, 3, 4] * 3
+    assert midi_calls == 3 and len(calls) == 3 + 3 * 4  # one slot per call, K slots per image frame
+    assert set(calls) == {1}
 
 
 def test_sampling_uses_stock_processors_and_is_seeded():

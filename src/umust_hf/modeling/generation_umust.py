@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from transformers.cache_utils import DynamicCache
 from transformers.generation import GenerationConfig, GenerationMixin
 from transformers.generation.logits_process import LogitsProcessorList
 from transformers.generation.stopping_criteria import StoppingCriteriaList
@@ -119,8 +120,10 @@ class UMustGenerationMixin(GenerationMixin):
                                  clamp_positions=True)[:, -1]
             frame = torch.full((batch, num_codebooks), PAD_ID, dtype=torch.long, device=input_ids.device)
             step_scores = []
+            slot_cache = DynamicCache()  # the sub-decoder's keys/values for this frame's slots
             for codebook in range(run_slots):
-                logits = self.slot_logits(hidden, frame[:, :codebook], target, codebook=codebook).float()
+                previous = frame[:, codebook - 1] if codebook else None
+                logits = self.next_slot_logits(hidden, previous, codebook, target, slot_cache).float()
                 processed = logits_processor(input_ids[..., codebook], logits)
                 if generation_config.do_sample:
                     token = torch.multinomial(nn.functional.softmax(processed, dim=-1), num_samples=1).squeeze(1)

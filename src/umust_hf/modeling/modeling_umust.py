@@ -405,6 +405,7 @@ class UMustSubDecoder(nn.Module):
 
     Input slot k is ``h + emb(token_{k-1}) + slot_position[k]`` (no token term for k = 0); the
     slot positions start at zero, so an untrained sub-decoder sees h plus the previous token.
+    During generation the slots arrive one at a time with a small per-frame KV cache.
     """
 
     def __init__(self, config: UMustConfig):
@@ -413,19 +414,25 @@ class UMustSubDecoder(nn.Module):
         self.slot_position = nn.Parameter(torch.zeros(config.num_codebooks, config.d_model))
         self.layers = nn.ModuleList(
             UMustLayer(config, config.sub_decoder_attention_heads, config.sub_decoder_ffn_dim, is_causal=True,
-                       cross_attention=False)
-            for _ in range(config.sub_decoder_layers)
+                       cross_attention=False, layer_idx=i)
+            for i in range(config.sub_decoder_layers)
         )
         self.layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
 
-    def forward(self, hidden: torch.Tensor, previous_embeds: torch.Tensor) -> torch.Tensor:
-        """``hidden`` ``(N, D)``, ``previous_embeds`` ``(N, k, D)`` (tokens 0..k-1) -> ``(N, k + 1, D)``."""
-        slots = hidden[:, None, :].expand(-1, previous_embeds.shape[1] + 1, -1)
-        slots = slots + nn.functional.pad(previous_embeds, (0, 0, 1, 0))
-        slots = slots + self.slot_position[: slots.shape[1]]
-        mask = create_causal_mask(config=self.config, inputs_embeds=slots, attention_mask=None, cache=None)
+    def slot_inputs(self, hidden: torch.Tensor, previous_embeds: torch.Tensor, first: int = 0) -> torch.Tensor:
+        """Inputs of slots ``first .. first + w - 1``.
+
+        ``hidden`` ``(N, D)``; ``previous_embeds`` ``(N, w, D)``: for each slot the embedding of
+        the token before it (zeros for slot 0) -> ``(N, w, D)``.
+        """
+        width = previous_embeds.shape[1]
+        return hidden[:, None, :] + previous_embeds + self.slot_position[first : first + width]
+
+    def forward(self, slots: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
+        """``slots`` ``(N, k, D)`` (after the ``cache``'s slots, if any) -> ``(N, k, D)``."""
+        mask = create_causal_mask(config=self.config, inputs_embeds=slots, attention_mask=None, cache=cache)
         for layer in self.layers:
-            slots = layer(slots, mask)
+            slots = layer(slots, mask, cache=cache)
         return self.layer_norm(slots)
 
 
@@ -496,24 +503,34 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         embeds = nn.functional.dropout(embeds, p=self.config.dropout, training=self.training)
         return self.decoder(embeds, decoder_attention_mask, encoder_hidden_states, encoder_attention_mask, cache)
 
-    def slot_logits(self, hidden: torch.Tensor, previous: torch.LongTensor, target_modality: torch.LongTensor,
-                    codebook: int | None = None) -> torch.Tensor:
-        """Masked logits for the slots of one step.
-
-        ``hidden`` ``(N, D)`` decoder states, ``previous`` ``(N, k)`` tokens of codebooks 0..k-1,
-        ``target_modality`` ``(N,)``. Returns ``(N, V)`` for codebook ``k`` when ``codebook`` is
-        given (generation), else ``(N, k + 1, V)`` for codebooks 0..k (teacher forcing).
-        """
-        states = self.sub_decoder(hidden, self.embeddings.token_embedding(previous))
-        if codebook is not None:
-            states = states[:, codebook : codebook + 1]
-            first = codebook
-        else:
-            first = 0
+    def masked_logits(self, states: torch.Tensor, target_modality: torch.LongTensor, first: int = 0) -> torch.Tensor:
+        """Head + modality mask: ``states`` ``(N, k, D)`` for codebooks ``first ..`` -> ``(N, k, V)``."""
         logits = self.lm_head(states)
-        allowed = self.logit_mask[target_modality, first : first + states.shape[1]]  # (N, k', V)
-        logits = logits.masked_fill(~allowed, float("-inf"))
-        return logits[:, 0] if codebook is not None else logits
+        allowed = self.logit_mask[target_modality, first : first + states.shape[1]]  # (N, k, V)
+        return logits.masked_fill(~allowed, float("-inf"))
+
+    def teacher_forced_logits(self, hidden: torch.Tensor, tokens: torch.LongTensor | None,
+                              target_modality: torch.LongTensor) -> torch.Tensor:
+        """All slots at once: ``hidden`` ``(N, D)``, ``tokens`` ``(N, K)`` gold bundles -> ``(N, K, V)``.
+
+        ``tokens=None`` gives codebook 0 only, ``(N, 1, V)`` (slot 0 needs no token).
+        """
+        previous = hidden.new_zeros((hidden.shape[0], 1, hidden.shape[1]))
+        if tokens is not None:
+            previous = torch.cat([previous, self.embeddings.token_embedding(tokens[:, :-1])], dim=1)
+        states = self.sub_decoder(self.sub_decoder.slot_inputs(hidden, previous))
+        return self.masked_logits(states, target_modality)
+
+    def next_slot_logits(self, hidden: torch.Tensor, previous: torch.LongTensor | None, codebook: int,
+                         target_modality: torch.LongTensor, cache: Cache) -> torch.Tensor:
+        """One slot while generating: ``hidden`` ``(N, D)``, ``previous`` ``(N,)`` the token of codebook - 1
+        (``None`` for codebook 0); ``cache`` holds this frame's earlier slots -> ``(N, V)``."""
+        if previous is None:
+            embeds = hidden.new_zeros((hidden.shape[0], 1, hidden.shape[1]))
+        else:
+            embeds = self.embeddings.token_embedding(previous)[:, None]
+        slot = self.sub_decoder.slot_inputs(hidden, embeds, first=codebook)
+        return self.masked_logits(self.sub_decoder(slot, cache=cache), target_modality, first=codebook)[:, 0]
 
     def init_codec_embeddings(
         self,
@@ -597,13 +614,10 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         loss = codebook_losses = None
         batch, length, dim = hidden.shape
         flat_target = target[:, None].expand(batch, length).reshape(-1)
-        if labels is None:
-            previous = decoder_input_ids.new_zeros((batch * length, 0))
-            logits = self.slot_logits(hidden.reshape(-1, dim), previous, flat_target).view(batch, length, 1, -1)
-        else:
-            previous = labels[..., :-1].clamp(min=PAD_ID).reshape(batch * length, -1)
-            logits = self.slot_logits(hidden.reshape(-1, dim), previous, flat_target)
-            logits = logits.view(batch, length, self.config.num_codebooks, -1)
+        tokens = None if labels is None else labels.clamp(min=PAD_ID).reshape(batch * length, -1)
+        logits = self.teacher_forced_logits(hidden.reshape(-1, dim), tokens, flat_target)
+        logits = logits.view(batch, length, logits.shape[1], -1)
+        if labels is not None:
             loss, codebook_losses = self.loss_from_logits(logits, labels)
         return UMustOutput(
             loss=loss, codebook_losses=codebook_losses, logits=logits, cache=cache if use_cache else None,
