@@ -93,6 +93,8 @@ class UMustFeatureExtractor(SequenceFeatureExtractor):
             raise UserError(f"{where}: expected a waveform, got a single number")
         if array.ndim > 2:
             raise UserError(f"{where}: expected (samples,) or a 2-D (channels, samples) array, got shape {array.shape}")
+        if array.size == 0:
+            raise UserError(f"{where}: audio is empty (shape {array.shape})")
         if array.ndim == 2:
             if channels_last is None:
                 rows, cols = array.shape
@@ -106,8 +108,6 @@ class UMustFeatureExtractor(SequenceFeatureExtractor):
                         "pass channels_last=True for (samples, channels) or False for (channels, samples)"
                     )
             array = array.mean(axis=1 if channels_last else 0, dtype=np.float32)
-        if array.size == 0:
-            raise UserError(f"{where}: audio is empty (0 samples)")
         if not np.isfinite(array).all():
             bad = int(np.flatnonzero(~np.isfinite(array))[0])
             raise UserError(f"{where}: audio contains NaN or infinite values (first at sample {bad})")
