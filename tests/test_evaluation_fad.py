@@ -101,3 +101,25 @@ def test_logmel_embedding_shape_determinism_and_sensitivity():
     assert same < frechet_audio_distance(reference, other_tone) < frechet_audio_distance(reference, noise)
     with pytest.raises(ValueError, match="mono"):
         embed(np.zeros(0), 44100)
+
+
+def test_codec_latent_embedding_uses_the_codec_encoder():
+    import torch
+
+    from umust_hf.evaluation.fad import CodecLatentEmbedding
+    from umust_hf.modeling.configuration_audio_codec import UMustAudioCodecConfig
+    from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
+
+    torch.manual_seed(0)
+    codec = UMustAudioCodec(UMustAudioCodecConfig.cpu())
+    embed = CodecLatentEmbedding(codec)
+    t = np.arange(44100) / 44100
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    frames = embed(tone, 44100)
+    hop = int(np.prod(codec.config.encoder_rates))
+    with torch.no_grad():
+        padded = np.pad(tone, (0, -len(tone) % hop))
+        direct = codec.dac.encoder(torch.tensor(padded, dtype=torch.float32)[None, None])[0].T.numpy()
+    assert frames.shape == (int(np.ceil(44100 / hop)), direct.shape[1])
+    np.testing.assert_allclose(frames, direct, rtol=1e-5, atol=1e-6)
+    assert frechet_audio_distance([frames, embed(tone[::-1].copy(), 44100)], [frames, embed(tone[::-1].copy(), 44100)]) == pytest.approx(0.0, abs=1e-6)

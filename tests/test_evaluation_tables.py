@@ -141,3 +141,22 @@ def test_write_json_atomic_replaces_and_nulls_nan(tmp_path):
     write_json_atomic(path, {"a": float("nan"), "b": [np.float32(0.5), math.inf]})
     assert json.loads(path.read_text()) == {"a": None, "b": [0.5, None]}
     assert [p.name for p in path.parent.iterdir()] == ["x.json"]
+
+
+def test_fad_codec_option_switches_the_embedding(tmp_path, capsys):
+    import torch
+
+    from umust_hf.modeling.configuration_audio_codec import UMustAudioCodecConfig
+    from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
+
+    torch.manual_seed(0)
+    UMustAudioCodec(UMustAudioCodecConfig.cpu()).save_pretrained(tmp_path / "codec")
+    predictions = _write_predictions(tmp_path)
+    out = tmp_path / "r.json"
+    args = ["evaluate", "--task", "m2a", "--predictions", str(predictions), "--fad-codec", str(tmp_path / "codec")]
+    assert main([*args, "--out", str(out)]) == 0
+    assert _row(capsys.readouterr().out, 6, "preds")[-1] == "0.000"  # identical audio
+    result = json.loads(out.read_text())["results"][0]
+    assert result["details"]["fad_embedding"] == "codec-latent-UMustAudioCodec"
+    assert main([*args[:-1], str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert "--fad-codec: directory not found" in capsys.readouterr().err

@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--method", help="row label for --model (default: the model directory name)")
     parser.add_argument("--dataset", help="dataset label for the column headers (default: the --data name, or 'test')")
+    parser.add_argument(
+        "--fad-codec",
+        metavar="DIR",
+        help="FAD embedding: encoder latents of this saved audio codec (default: the weight-free log-mel embedding)",
+    )
     parser.add_argument("--out", metavar="JSON", default="umust-evaluation.json", help="JSON report (default: %(default)s)")
 
 
@@ -32,6 +37,23 @@ def _parse_prediction_arg(value: str) -> tuple[str, Path]:
     if sep and method and not Path(value).exists():
         return method, Path(path)
     return Path(value).stem, Path(value)
+
+
+def _fad_embedding(codec_dir: str | None):
+    """The FAD embedding: a saved codec's encoder latents, or None for the log-mel default."""
+    if codec_dir is None:
+        return None
+    from umust_hf.errors import UserError
+    from umust_hf.evaluation.fad import CodecLatentEmbedding
+    from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
+
+    if not Path(codec_dir).is_dir():
+        raise UserError(f"--fad-codec: directory not found: {codec_dir}")
+    try:
+        codec = UMustAudioCodec.from_pretrained(codec_dir)
+    except (OSError, ValueError) as error:
+        raise UserError(f"--fad-codec: {codec_dir} is not a saved audio codec ({error})") from None
+    return CodecLatentEmbedding(codec)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     if not args.predictions and not args.model:
         raise UserError("give --predictions FILE, or --model DIR with --data DIR and --task")
+    embedding = _fad_embedding(args.fad_codec)
     dataset = args.dataset or (Path(args.data).name if args.data else "test")
     results = []
     for value in args.predictions or []:
@@ -54,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         for task in TASK_CHOICES:
             task_rows = [row for row in rows if row.task == task][: args.limit]
             if task_rows:
-                results.append(score_rows(task_rows, task=task, method=method, dataset=dataset))
+                results.append(score_rows(task_rows, task=task, method=method, dataset=dataset, embedding=embedding))
     if args.model:
         from umust_hf.evaluation.generation import predict_with_model
 
@@ -62,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--model needs --data DIR and --task TASK")
         rows = predict_with_model(args.model, args.data, task=args.task, split=args.split, limit=args.limit)
         method = args.method or Path(args.model).name
-        results.append(score_rows(rows, task=args.task, method=method, dataset=dataset))
+        results.append(score_rows(rows, task=args.task, method=method, dataset=dataset, embedding=embedding))
     print(render_tables(results))
     out = write_json_atomic(args.out, results_to_json(results))
     print(f"\nwrote {out}")

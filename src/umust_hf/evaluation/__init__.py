@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "frechet_audio_distance": ".fad",
     "fad_infinity": ".fad",
     "LogMelEmbedding": ".fad",
+    "CodecLatentEmbedding": ".fad",
     "token_emd": ".emd",
     "TokenEmdResult": ".emd",
     "MultiStageImageToAudio": ".pipelines",

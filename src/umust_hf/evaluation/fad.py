@@ -201,3 +201,36 @@ def embed_audio_set(
 
     embedding = embedding or LogMelEmbedding()
     return [np.asarray(embedding(audio, sr)) for audio, sr in tqdm(clips, desc="FAD embeddings", disable=not show_progress)]
+
+
+class CodecLatentEmbedding:
+    """Continuous encoder latents of an audio codec as a FAD embedding (fadtk's ``dac-44kHz``
+    model uses DAC's encoder output the same way).
+
+    Works with our :class:`~umust_hf.modeling.modeling_audio_codec.UMustAudioCodec` (or any
+    module with ``.dac.encoder`` and ``.config.sampling_rate``), so a codec trained and saved
+    locally gives a learned, offline embedding. ``__call__(audio (samples,), sample_rate)``
+    returns ``(frames, latent_dim)``, one frame per codec hop.
+    """
+
+    def __init__(self, codec) -> None:
+        self.codec = codec.eval()
+        self.sample_rate = int(codec.config.sampling_rate)
+        self.name = f"codec-latent-{type(codec).__name__}"
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        import torch
+
+        waveform = np.asarray(audio, dtype=np.float64)
+        if waveform.ndim != 1 or waveform.size == 0:
+            raise ValueError(f"expected mono audio (samples,), got shape {np.shape(audio)}")
+        if sample_rate != self.sample_rate:
+            common = gcd(int(sample_rate), self.sample_rate)
+            waveform = resample_poly(waveform, self.sample_rate // common, int(sample_rate) // common)
+        hop = int(np.prod(self.codec.config.encoder_rates))
+        waveform = np.pad(waveform, (0, -len(waveform) % hop))
+        parameter = next(self.codec.parameters())
+        tensor = torch.as_tensor(waveform, dtype=parameter.dtype, device=parameter.device)[None, None]
+        with torch.no_grad():
+            latents = self.codec.dac.encoder(tensor)  # (1, latent_dim, frames)
+        return latents[0].transpose(0, 1).float().cpu().numpy()
