@@ -3,16 +3,18 @@
 
 Each fixture reproduces a public corpus's published folder layout, file names, split and
 metadata files (see the docstrings of ``umust_hf.data.<corpus>``) with a handful of samples
-made here from three short hand-written piano excerpts in Humdrum **kern:
+taken from the **embedded corpus** (``umust_hf.data.embedded``: MusicXML, LMX, a system
+image, a performance MIDI and its audio per excerpt). Audio and MIDI are cut to the first
+second; the aligned note tables (MusicNet labels, BPSD notes) are read off that MIDI; Slakh's
+two stems are the excerpt's low and high notes, re-synthesised with the embedded corpus's
+synthesiser. GrandStaff alone is kern-native: its three excerpts are short hand-written
+Humdrum **kern files, rendered and converted the way GrandStaff(-LMX) was (kern -> Verovio
+image; kern -> music21 MusicXML with both staves in one part -> LMX).
 
-* kern -> MusicXML (music21, the two spines merged into one two-staff part as GrandStaff-LMX
-  does) -> LMX (``linearized-musicxml``);
-* kern -> system image (Verovio SVG -> cairosvg PNG; JPEG where the corpus uses JPEG);
-* MusicXML -> MIDI (music21) -> audio (``midirenderer`` with pretty_midi's TimGM6mb.sf2),
-  cut to about one second and resampled to the corpus's rate.
-
-Usage: ``python scripts/make_loader_fixtures.py [--out tests/fixtures] [--corpus NAME ...]``.
-Deterministic: the same inputs give the same files. Total size stays well under 5 MB.
+Usage: ``python scripts/make_loader_fixtures.py [--out tests/fixtures] [--corpus NAME ...]
+[--embedded DIR]`` (without ``--embedded`` a 3-piece embedded corpus is built in a temporary
+folder, about a minute on 2 cores). Deterministic: the same inputs give the same files.
+Total size stays well under 5 MB.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLE_RATE = 44100  # the embedded corpus's rate (umust_hf.constants.SAMPLE_RATE), also MusicNet's and MAESTRO's
 
-#: Three short two-staff excerpts (left spine = bass staff, right spine = treble staff).
-EXCERPTS: dict[str, str] = {
+#: GrandStaff's three excerpts (left spine = bass staff, right spine = treble staff).
+KERN_EXCERPTS: dict[str, str] = {
     "c_major": """**kern\t**kern
 *clefF4\t*clefG2
 *k[]\t*k[]
@@ -105,8 +108,8 @@ def _wav_bytes(audio: np.ndarray, rate: int, fmt: str = "WAV") -> bytes:
 
 
 @dataclass
-class Excerpt:
-    """One excerpt in every modality the fixtures need."""
+class KernExcerpt:
+    """A hand-written **kern excerpt and what GrandStaff(-LMX) derives from it."""
 
     name: str
     kern: str
@@ -184,67 +187,8 @@ class Excerpt:
         image.convert("L").save(out, format="JPEG", quality=70)
         return out.getvalue()
 
-    def midi(self, staff: int | None = None, program: int = 0) -> bytes:
-        """MIDI of the whole excerpt, or of one staff (0 = bass, 1 = treble) on ``program``."""
-        import pretty_midi
 
-        full = pretty_midi.PrettyMIDI(io.BytesIO(self._score_midi))
-        notes = sorted((n for inst in full.instruments for n in inst.notes), key=lambda n: (n.start, n.pitch))
-        if staff is not None:
-            notes = [n for n in notes if (n.pitch < 60) == (staff == 0)]
-        out = pretty_midi.PrettyMIDI(initial_tempo=120.0)
-        instrument = pretty_midi.Instrument(program=program)
-        instrument.notes = [pretty_midi.Note(velocity=80, pitch=n.pitch, start=n.start, end=n.end) for n in notes]
-        out.instruments.append(instrument)
-        buffer = io.BytesIO()
-        out.write(buffer)
-        return buffer.getvalue()
-
-    @cached_property
-    def _score_midi(self) -> bytes:
-        import music21
-
-        midi_file = music21.midi.translate.streamToMidiFile(self.score())
-        fd, tmp = tempfile.mkstemp(suffix=".mid")
-        os.close(fd)
-        try:
-            midi_file.open(tmp, "wb")
-            midi_file.write()
-            midi_file.close()
-            return Path(tmp).read_bytes()
-        finally:
-            os.unlink(tmp)
-
-    def notes(self) -> list[tuple[float, float, int]]:
-        """(onset s, offset s, pitch) of :meth:`midi`, sorted."""
-        import pretty_midi
-
-        midi = pretty_midi.PrettyMIDI(io.BytesIO(self.midi()))
-        return sorted((n.start, n.end, n.pitch) for inst in midi.instruments for n in inst.notes)
-
-
-def render(midi: bytes, rate: int, seconds: float, channels: int = 1) -> np.ndarray:
-    """Synthesise ``midi`` with TimGM6mb.sf2, cut to ``seconds``, as float32 ``(n,)`` or ``(n, 2)``."""
-    import midirenderer
-    import pretty_midi
-    import soundfile as sf
-    from scipy.signal import resample_poly
-
-    soundfont = (Path(pretty_midi.__file__).parent / "TimGM6mb.sf2").read_bytes()
-    audio, source_rate = sf.read(io.BytesIO(midirenderer.render_wave_from(soundfont, midi)), dtype="float32", always_2d=True)
-    audio = audio[: int(seconds * source_rate)]
-    if channels == 1:
-        audio = audio.mean(axis=1, keepdims=True)
-    gcd = np.gcd(rate, source_rate)
-    audio = resample_poly(audio, rate // gcd, source_rate // gcd, axis=0).astype(np.float32)
-    audio = 0.9 * audio / max(float(np.abs(audio).max()), 1e-6)
-    return audio[:, 0] if channels == 1 else audio
-
-
-# --------------------------------------------------------------------------- corpora
-
-
-def make_grandstaff(out: Path, excerpts: list[Excerpt]) -> None:
+def make_grandstaff(out: Path, excerpts: list[KernExcerpt]) -> None:
     """GrandStaff-LMX: composer folders + samples.{train,dev,test}.txt."""
     places = [
         ("beethoven/piano-sonatas/sonata01-1", "original_m-0-2"),
@@ -261,8 +205,125 @@ def make_grandstaff(out: Path, excerpts: list[Excerpt]) -> None:
         _write(out / f"samples.{split}.txt", f"{folder}/{sample}\n")
 
 
-def make_olimpic(out: Path, excerpts: list[Excerpt]) -> None:
+
+#: Seconds of audio (and MIDI) every fixture recording keeps.
+SECONDS = 1.0
+
+
+@dataclass
+class EmbeddedExcerpt:
+    """One embedded-corpus excerpt cut to :data:`SECONDS`: notation, image, MIDI, audio."""
+
+    id: str
+    num_staves: int
+    tempo_bpm: float
+    musicxml: str
+    lmx: str
+    image: "Image.Image"  # noqa: F821  (PIL, grayscale system)
+    midi: bytes
+    audio: np.ndarray  # float32 (n,) at 44.1 kHz
+
+    @classmethod
+    def from_row(cls, row: dict) -> EmbeddedExcerpt:
+        from umust_hf.data.audio_io import decode_audio
+
+        audio, rate = decode_audio(row["audio"])
+        if rate != SAMPLE_RATE:
+            raise ValueError(f"embedded audio at {rate} Hz, expected {SAMPLE_RATE}")
+        return cls(
+            id=row["id"],
+            num_staves=int(row["num_staves"]),
+            tempo_bpm=float(row["tempo_bpm"]),
+            musicxml=row["musicxml"],
+            lmx=row["lmx"],
+            image=row["image"].convert("L"),
+            midi=_cut_midi(row["midi"], SECONDS),
+            audio=audio[: int(SECONDS * SAMPLE_RATE)].astype(np.float32),
+        )
+
+    def png(self) -> bytes:
+        out = io.BytesIO()
+        self.image.save(out, format="PNG", optimize=True)
+        return out.getvalue()
+
+    def notes(self) -> list[tuple[float, float, int, int]]:
+        """(onset s, offset s, pitch, GM program) of the cut MIDI, sorted."""
+        from umust_hf.data.audio_io import read_midi_notes
+
+        return sorted((n.start, n.end, n.pitch, n.program) for n in read_midi_notes(self.midi))
+
+    def part_midi(self, low: bool, program: int) -> bytes:
+        """The notes below (``low``) or from middle C up, as one instrument on ``program``."""
+        return _notes_midi([(s, e, p) for s, e, p, _ in self.notes() if (p < 60) == low], program)
+
+
+def _notes_midi(notes: list[tuple[float, float, int]], program: int) -> bytes:
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    instrument = pretty_midi.Instrument(program=program)
+    instrument.notes = [pretty_midi.Note(velocity=80, pitch=p, start=s, end=e) for s, e, p in notes]
+    midi.instruments.append(instrument)
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue()
+
+
+def _cut_midi(data: bytes, seconds: float) -> bytes:
+    """The notes of ``data`` that start before ``seconds``, ended by ``seconds`` at the latest."""
+    import pretty_midi
+
+    source = pretty_midi.PrettyMIDI(io.BytesIO(bytes(data)))
+    out = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    for inst in source.instruments:
+        kept = pretty_midi.Instrument(program=inst.program, is_drum=inst.is_drum, name=inst.name)
+        kept.notes = [
+            pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=n.start, end=min(n.end, seconds))
+            for n in inst.notes
+            if n.start < seconds - 0.02
+        ]
+        if kept.notes:
+            out.instruments.append(kept)
+    buffer = io.BytesIO()
+    out.write(buffer)
+    return buffer.getvalue()
+
+
+def _resample(audio: np.ndarray, rate: int) -> np.ndarray:
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    divisor = gcd(rate, SAMPLE_RATE)
+    return resample_poly(audio, rate // divisor, SAMPLE_RATE // divisor).astype(np.float32)
+
+
+def embedded_excerpts(embedded: Path | None) -> list[EmbeddedExcerpt]:
+    """Excerpts of a built embedded corpus (built here, 3 pieces, when ``embedded`` is None), in a fixed order."""
+    from umust_hf.data.embedded import build_embedded_corpus, load_embedded_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = embedded
+        if directory is None:
+            directory = Path(tmp) / "embedded"
+            build_embedded_corpus(directory, max_pieces=3, seed=0, num_proc=2, show_progress=False)
+        corpus = load_embedded_corpus(directory)
+        rows = [row for split in ("train", "validation", "test") if split in corpus for row in corpus[split]]
+        excerpts = [EmbeddedExcerpt.from_row(row) for row in sorted(rows, key=lambda r: r["id"])]
+    piano = [e for e in excerpts if e.num_staves == 2 and e.notes()]
+    if len(piano) < 4:
+        raise SystemExit(f"the embedded corpus has {len(piano)} two-staff excerpts; the fixtures need 4 (use a larger --embedded build)")
+    return excerpts
+
+
+def _piano(excerpts: list[EmbeddedExcerpt]) -> list[EmbeddedExcerpt]:
+    """Two-staff excerpts (OLiMPiC, BPSD and Slakh's two stems need a grand staff)."""
+    return [e for e in excerpts if e.num_staves == 2 and e.notes()]
+
+
+def make_olimpic(out: Path, excerpts: list[EmbeddedExcerpt]) -> None:
     """OLiMPiC synthetic (train/dev/test) and scanned (dev/test) release folders."""
+    piano = _piano(excerpts)
     layouts = {
         # p<page>-s<system>, both 1-based (olimpic-icdar24 app/datasets/prepare_corpus_png_systems.py)
         "olimpic-1.0-synthetic": [("train", "5364", "p1-s1"), ("train", "5364", "p1-s2"), ("dev", "6023", "p2-s1"), ("test", "7011", "p1-s3")],
@@ -271,41 +332,43 @@ def make_olimpic(out: Path, excerpts: list[Excerpt]) -> None:
     for release, samples in layouts.items():
         lists: dict[str, list[str]] = {}
         for index, (split, score_id, sample) in enumerate(samples):
-            excerpt = excerpts[index % len(excerpts)]
+            excerpt = piano[index % len(piano)]
             base = out / release / "samples" / score_id / sample
-            _write(Path(f"{base}.png"), excerpt.png)
+            _write(Path(f"{base}.png"), excerpt.png())
             _write(Path(f"{base}.lmx"), excerpt.lmx + "\n")
             _write(Path(f"{base}.musicxml"), excerpt.musicxml)
             lists.setdefault(split, []).append(f"samples/{score_id}/{sample}")
         for split, lines in lists.items():
             _write(out / release / f"samples.{split}.txt", "\n".join(lines) + "\n")
-        vocabulary = sorted({token for e in excerpts for token in e.lmx.split()})
-        _write(out / release / "vocabulary.txt", "\n".join(vocabulary) + "\n")
+        from lmx.linearization.vocabulary import ALL_TOKENS
+
+        _write(out / release / "vocabulary.txt", "\n".join(ALL_TOKENS) + "\n")
 
 
-def make_musicnet(out: Path, excerpts: list[Excerpt]) -> None:
+def _note_value(beats: float) -> str:
+    names = {4.0: "Whole", 3.0: "Dotted Half", 2.0: "Half", 1.5: "Dotted Quarter", 1.0: "Quarter",
+             0.75: "Dotted Eighth", 0.5: "Eighth", 0.25: "Sixteenth", 0.125: "Thirty Second"}
+    return names[min(names, key=lambda value: abs(value - beats))]
+
+
+def make_musicnet(out: Path, excerpts: list[EmbeddedExcerpt]) -> None:
     """musicnet_metadata.csv + musicnet/{train,test}_{data,labels}/."""
-    rate = 44100
-    recordings = [("train", "1727", excerpts[0]), ("train", "1728", excerpts[1]), ("test", "2303", excerpts[2])]
+    recordings = [("train", "1727", excerpts[0]), ("train", "1728", excerpts[1]), ("test", "2303", excerpts[-1])]
     meta = ["id,composer,composition,movement,ensemble,source,transcriber,catalog_name,seconds"]
     for split, rec_id, excerpt in recordings:
-        seconds = 1.0
-        audio = render(excerpt.midi(), rate, seconds)
-        _write(out / "musicnet" / f"{split}_data" / f"{rec_id}.wav", _wav_bytes(audio, rate))
+        _write(out / "musicnet" / f"{split}_data" / f"{rec_id}.wav", _wav_bytes(excerpt.audio, SAMPLE_RATE))
+        beats_per_second = excerpt.tempo_bpm / 60.0
         rows = ["start_time,end_time,instrument,note,start_beat,end_beat,note_value"]
-        for onset, offset, pitch in excerpt.notes():
-            if onset >= seconds:
-                continue
-            beats = 2.0  # 120 bpm: two beats per second
-            value = "Quarter" if abs((offset - onset) * beats - 1) < 1e-3 else "Half" if (offset - onset) * beats > 1 else "Eighth"
-            rows.append(f"{int(round(onset * rate))},{int(round(min(offset, seconds) * rate))},1,{pitch},"
-                        f"{onset * beats:.1f},{(offset - onset) * beats:.1f},{value}")
+        for onset, offset, pitch, program in excerpt.notes():
+            duration = (offset - onset) * beats_per_second  # MusicNet's end_beat column holds the duration in beats
+            rows.append(f"{int(round(onset * SAMPLE_RATE))},{int(round(offset * SAMPLE_RATE))},{program + 1},{pitch},"
+                        f"{onset * beats_per_second:.3f},{duration:.3f},{_note_value(duration)}")
         _write(out / "musicnet" / f"{split}_labels" / f"{rec_id}.csv", "\n".join(rows) + "\n")
-        meta.append(f'{rec_id},Fixture,"Excerpt in {excerpt.name.replace("_", " ")}",1. Allegro,Solo Piano,Fixture,Fixture,Op. 0,{seconds:.0f}')
+        meta.append(f'{rec_id},Embedded,"{excerpt.id}",1. Excerpt,Solo Piano,umust-hf embedded corpus,umust-hf,Emb. {rec_id},{SECONDS:.0f}')
     _write(out / "musicnet_metadata.csv", "\n".join(meta) + "\n")
 
 
-def make_maestro(out: Path, excerpts: list[Excerpt]) -> None:
+def make_maestro(out: Path, excerpts: list[EmbeddedExcerpt]) -> None:
     """maestro-v3.0.0/{maestro-v3.0.0.csv,.json} + year folders of .midi/.wav pairs."""
     import csv
 
@@ -316,14 +379,13 @@ def make_maestro(out: Path, excerpts: list[Excerpt]) -> None:
         ("validation", 2006, "MIDI-Unprocessed_07_R1_2006_01-04_ORIG_MID--AUDIO_07_R1_2006_04_Track04_wav"),
         ("test", 2018, "MIDI-Unprocessed_Recital1-3_MID--AUDIO_01_R1_2018_wav--2"),
     ]
-    for (split, year, stem), excerpt in zip(entries, excerpts):
+    for (split, year, stem), excerpt in zip(entries, excerpts[1:] + excerpts[:1]):
         midi_name, audio_name = f"{year}/{stem}.midi", f"{year}/{stem}.wav"
-        midi = excerpt.midi()
-        _write(root / midi_name, midi)
-        audio = render(midi, 44100, 0.75, channels=2)
-        _write(root / audio_name, _wav_bytes(audio, 44100))
-        rows.append({"canonical_composer": "Fixture Composer", "canonical_title": f"Excerpt in {excerpt.name.replace('_', ' ')}",
-                     "split": split, "year": year, "midi_filename": midi_name, "audio_filename": audio_name, "duration": 0.75})
+        _write(root / midi_name, excerpt.midi)
+        stereo = np.stack([excerpt.audio, excerpt.audio], axis=1)  # MAESTRO's recordings are stereo
+        _write(root / audio_name, _wav_bytes(stereo, SAMPLE_RATE))
+        rows.append({"canonical_composer": "Embedded Corpus", "canonical_title": excerpt.id,
+                     "split": split, "year": year, "midi_filename": midi_name, "audio_filename": audio_name, "duration": SECONDS})
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
@@ -333,30 +395,35 @@ def make_maestro(out: Path, excerpts: list[Excerpt]) -> None:
     _write(root / "maestro-v3.0.0.json", json.dumps(columns))
 
 
-def make_slakh(out: Path, excerpts: list[Excerpt]) -> None:
+def make_slakh(out: Path, excerpts: list[EmbeddedExcerpt]) -> None:
     """slakh2100_flac_redux/{train,validation,test,omitted}/TrackNNNNN/."""
     import yaml
 
-    rate, seconds = 44100, 1.0
-    tracks = [("train", "Track00001", excerpts[0]), ("validation", "Track01501", excerpts[1]),
-              ("test", "Track01876", excerpts[2]), ("omitted", "Track00049", excerpts[0])]
-    for index, (split, name, excerpt) in enumerate(tracks):
+    from umust_hf.data.embedded.synthesis import synthesize
+
+    piano = _piano(excerpts)
+    tracks = [("train", "Track00001"), ("validation", "Track01501"), ("test", "Track01876"), ("omitted", "Track00049")]
+    length = int(SECONDS * SAMPLE_RATE)
+    for index, (split, name) in enumerate(tracks):
+        excerpt = piano[index % len(piano)]
         track = out / "slakh2100_flac_redux" / split / name
-        stems_meta, mix, all_notes = {}, None, []
-        for staff, (stem, program, inst_class, program_name) in enumerate(SLAKH_STEMS):
-            midi = excerpt.midi(staff=staff, program=program)
+        stems_meta, parts, mix = {}, [], np.zeros(length, np.float32)
+        for stem, program, inst_class, program_name in SLAKH_STEMS:
+            midi = excerpt.part_midi(low=stem == "S00", program=program)
             rendered = not (split == "omitted" and stem == "S00")  # one unrendered stem, as Slakh has
             _write(track / "MIDI" / f"{stem}.mid", midi)
             if rendered:
-                audio = render(midi, rate, seconds)
-                _write(track / "stems" / f"{stem}.flac", _wav_bytes(audio, rate, "FLAC"))
-                mix = audio if mix is None else mix[: len(audio)] + audio[: len(mix)]
+                audio = np.zeros(length, np.float32)
+                rendered_audio = synthesize(midi, SECONDS)[:length]
+                audio[: len(rendered_audio)] = rendered_audio
+                _write(track / "stems" / f"{stem}.flac", _wav_bytes(audio, SAMPLE_RATE, "FLAC"))
+                mix += audio
             stems_meta[stem] = {"audio_rendered": rendered, "inst_class": inst_class, "integrated_loudness": -20.0,
                                 "is_drum": False, "midi_program_name": program_name, "midi_saved": True,
                                 "plugin_name": "fixture_sf2.nkm", "program_num": program}
-            all_notes.append((program, midi))
-        _write(track / "mix.flac", _wav_bytes(0.9 * mix / max(float(np.abs(mix).max()), 1e-6), rate, "FLAC"))
-        _write(track / "all_src.mid", _merge_midis(all_notes))
+            parts.append((program, midi))
+        _write(track / "mix.flac", _wav_bytes(0.89 * mix / max(float(np.abs(mix).max()), 1e-6), SAMPLE_RATE, "FLAC"))
+        _write(track / "all_src.mid", _merge_midis(parts))
         meta = {"UUID": f"{index:032x}", "audio_dir": "stems", "lmd_midi_dir": f"lmd_matched/X/{index:032x}.mid",
                 "midi_dir": "MIDI", "normalization_factor": -13.0, "normalized": True, "overall_gain": 0.5,
                 "stems": stems_meta, "target_peak": -1.0}
@@ -377,11 +444,14 @@ def _merge_midis(parts: list[tuple[int, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-def make_bpsd(out: Path, excerpts: list[Excerpt]) -> None:
+def make_bpsd(out: Path, excerpts: list[EmbeddedExcerpt]) -> None:
     """Beethoven_Piano_Sonata_Dataset_v2/{0_RawData,1_Audio,2_Annotations}/."""
+    import re
+
     root = out / "Beethoven_Piano_Sonata_Dataset_v2"
-    rate = 22050
-    pieces = {"Op002No1-01": excerpts[0], "Op002No3-01": excerpts[1]}
+    rate = 22050  # BPSD's recordings are 22.05 kHz mono
+    piano = _piano(excerpts)
+    pieces = {"Op002No1-01": piano[0], "Op002No3-01": piano[1]}
     performances = [("Op002No1-01", "WK64"), ("Op002No1-01", "FJ62"), ("Op002No3-01", "WK64")]
     for piece, excerpt in pieces.items():
         _write(root / "0_RawData" / "score_xml_unfolded" / f"Beethoven_{piece}.xml", excerpt.musicxml)
@@ -389,20 +459,16 @@ def make_bpsd(out: Path, excerpts: list[Excerpt]) -> None:
     for piece, performer in performances:
         excerpt = pieces[piece]
         stem = f"Beethoven_{piece}_{performer}"
-        seconds = 1.0
-        audio = render(excerpt.midi(), rate, seconds)
-        _write(root / "1_Audio" / f"{stem}.wav", _wav_bytes(audio, rate))
-        timesig = {"c_major": "4/4", "g_major": "3/4", "d_minor": "2/4"}[excerpt.name]
-        beats_per_measure = int(timesig.split("/")[0])
+        _write(root / "1_Audio" / f"{stem}.wav", _wav_bytes(_resample(excerpt.audio, rate), rate))
+        beats, beat_type = (int(x) for x in re.search(r"beats:(\d+) beat-type:(\d+)", excerpt.lmx).groups())
+        seconds_per_measure = beats * (4 / beat_type) * 60.0 / excerpt.tempo_bpm
+        to_meas = lambda t: 1 + t / seconds_per_measure  # noqa: E731  (measure 1 starts at t = 0)
         rows = ["start;end;start_meas;end_meas;pitch;pitchname;timesig;articulation"]
-        for onset, offset, pitch in excerpt.notes():
-            if onset >= seconds:
-                continue
-            to_meas = lambda t: 1 + t * 2 / beats_per_measure  # noqa: E731  (120 bpm, measure 1 at t=0)
-            rows.append(f"{onset:07.3f};{min(offset, seconds):07.3f};{to_meas(onset):07.3f};{to_meas(offset):07.3f};"
-                        f"{pitch};{_pitch_name(pitch)};{timesig};")
+        for onset, offset, pitch, _ in excerpt.notes():
+            rows.append(f"{onset:07.3f};{offset:07.3f};{to_meas(onset):07.3f};{to_meas(offset):07.3f};"
+                        f"{pitch};{_pitch_name(pitch)};{beats}/{beat_type};")
         _write(root / "2_Annotations" / "ann_audio_note" / f"{stem}.csv", "\n".join(rows) + "\n")
-        measures = ["measure;time"] + [f"{m};{(m - 1) * beats_per_measure / 2:07.3f}" for m in (1, 2)]
+        measures = ["measure;time"] + [f"{m};{(m - 1) * seconds_per_measure:07.3f}" for m in range(1, 2 + int(SECONDS / seconds_per_measure))]
         _write(root / "2_Annotations" / "ann_audio_measure" / f"{stem}.csv", "\n".join(measures) + "\n")
 
 
@@ -425,13 +491,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "tests" / "fixtures")
     parser.add_argument("--corpus", nargs="*", choices=sorted(MAKERS), default=sorted(MAKERS))
+    parser.add_argument("--embedded", type=Path, default=None, help="a built embedded corpus to take excerpts from")
     args = parser.parse_args(argv)
-    excerpts = [Excerpt(name, kern) for name, kern in EXCERPTS.items()]
+    embedded = None
+    if set(args.corpus) - {"grandstaff"}:
+        embedded = embedded_excerpts(args.embedded)
     for corpus in args.corpus:
         target = args.out / corpus
         if target.exists():
             shutil.rmtree(target)
-        MAKERS[corpus](target, excerpts)
+        if corpus == "grandstaff":
+            make_grandstaff(target, [KernExcerpt(name, kern) for name, kern in KERN_EXCERPTS.items()])
+        else:
+            MAKERS[corpus](target, embedded)
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         print(f"{corpus}: {sum(1 for p in target.rglob('*') if p.is_file())} files, {size / 1024:.0f} KiB in {target}")
     return 0

@@ -214,7 +214,10 @@ def test_bpsd(tmp_path):
         notes = list(csv.DictReader(handle, delimiter=";"))
     assert [n["pitch"] for n in row["notes"]] == [int(n["pitch"]) for n in notes]
     assert _midi_notes(row["midi"]) == sorted((round(float(n["start"]), 3), int(n["pitch"])) for n in notes)
-    assert [m["measure"] for m in row["measures"]] == [1.0, 2.0]
+    with open(BPSD / "2_Annotations" / "ann_audio_measure" / f"{row['id']}.csv", newline="") as handle:
+        measures = list(csv.DictReader(handle, delimiter=";"))
+    assert [(m["measure"], m["time"]) for m in row["measures"]] == [(float(m["measure"]), float(m["time"])) for m in measures]
+    assert len(measures) >= 1
 
     split = load_bpsd(BPSD, test_pieces=["Op002No3-01"], cache_dir=tmp_path)
     assert split["test"]["id"] == ["Beethoven_Op002No3-01_WK64"]
