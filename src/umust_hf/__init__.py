@@ -15,6 +15,9 @@ from ._version import __version__
 _LAZY_EXPORTS: dict[str, str] = {
     "Modality": ".vocabulary",
     "UnifiedVocabulary": ".vocabulary",
+    "LMXTokenizer": ".processing.tokenization_lmx",
+    "MidiTokenizer": ".processing.tokenization_midi",
+    "Note": ".processing.notes",
     "UMustImageCodecConfig": ".modeling.configuration_rqvae",
     "UMustImageCodec": ".modeling.modeling_rqvae",
     "UMustImageProcessor": ".processing.image_processing_umust",

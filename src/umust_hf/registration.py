@@ -12,6 +12,7 @@ import importlib
 
 #: Modules whose ``register()`` is called, in order (configs before models and processors).
 REGISTRARS: tuple[str, ...] = (
+    ".processing.registration_tokenizers",
     ".modeling.modeling_audio_codec",
     ".processing.feature_extraction_umust",
     ".modeling.modeling_umust",

@@ -78,6 +78,10 @@ class FixedVocabTokenizer(PythonBackend):
         self._id_to_token: list[str] = [*SPECIAL_TOKENS, *tokens]
         self._token_to_id: dict[str, int] = {t: i for i, t in enumerate(self._id_to_token)}
         kwargs.setdefault("special_tokens_pattern", "eos")
+        for name, index in (("pad_token", PAD_ID), ("bos_token", SOS_ID), ("eos_token", EOS_ID), ("sep_token", SEP_ID)):
+            given = str(kwargs.pop(name, SPECIAL_TOKENS[index]))
+            if given != SPECIAL_TOKENS[index]:
+                raise ValueError(f"{name} is fixed to {SPECIAL_TOKENS[index]!r} by the unified vocabulary, got {given!r}")
         super().__init__(
             pad_token=SPECIAL_TOKENS[PAD_ID],
             bos_token=SPECIAL_TOKENS[SOS_ID],
