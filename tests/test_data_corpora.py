@@ -145,6 +145,15 @@ def test_musicnet(tmp_path):
     assert isinstance(ds["test"].features["audio"], datasets.Audio)
 
 
+def test_musicnet_kaggle_layout(tmp_path):
+    """The Kaggle mirror nests the folders twice: <root>/musicnet/musicnet/train_data, metadata at <root>."""
+    root = tmp_path / "kaggle"
+    shutil.copytree(MUSICNET / "musicnet", root / "musicnet" / "musicnet")
+    shutil.copy(MUSICNET / "musicnet_metadata.csv", root / "musicnet_metadata.csv")
+    ds = load_musicnet(root, cache_dir=tmp_path / "cache")
+    assert ds["test"]["id"] == ["2303"] and ds["test"][0]["composer"] is not None
+
+
 # --------------------------------------------------------------------------- MAESTRO
 
 

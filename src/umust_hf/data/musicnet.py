@@ -1,7 +1,8 @@
 """MusicNet (Thickstun et al., ICLR 2017): 330 classical recordings with aligned note labels.
 
-Layout (the Zenodo record 5120004 files ``musicnet.tar.gz`` + ``musicnet_metadata.csv``; the
-same layout is read by ``jthickstun/pytorch_musicnet`` and the Kaggle mirror)::
+Layout (Zenodo record 5120004: ``musicnet.tar.gz`` + ``musicnet_metadata.csv`` (+ the
+optional ``musicnet_midis.tar.gz``, not read); the same layout is read by
+``jthickstun/pytorch_musicnet``)::
 
     <root>/musicnet_metadata.csv     id, composer, composition, movement, ensemble, source,
                                      transcriber, catalog_name, seconds
@@ -12,7 +13,9 @@ same layout is read by ``jthickstun/pytorch_musicnet`` and the Kaggle mirror)::
     <root>/musicnet/test_data/<id>.wav, test_labels/<id>.csv
 
 ``root`` may also be the ``musicnet/`` folder itself (the metadata CSV is then looked for in
-it and beside it). Official splits: ``train`` (320) and ``test`` (10).
+it and beside it), or the Kaggle mirror's root (``imsparsh/musicnet-dataset``:
+``musicnet/musicnet/{train,test}_{data,labels}`` beside ``musicnet_metadata.csv``).
+Official splits: ``train`` (320) and ``test`` (10).
 
 Paper Table 1 uses MIDI (△: aligned labels, not a performance MIDI) + audio, so each row
 carries the raw ``labels`` table and a ``midi`` file rendered from it (one track per
@@ -141,8 +144,11 @@ def _generate(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def _find_layout(root: Path) -> tuple[Path, Path]:
     """(folder holding ``train_data``..., metadata CSV)."""
-    data_root = root / "musicnet" if (root / "musicnet").is_dir() else root
-    for candidate in (root / "musicnet_metadata.csv", data_root / "musicnet_metadata.csv", root.parent / "musicnet_metadata.csv"):
+    levels = [root]  # the Zenodo tarball nests once (musicnet/), the Kaggle mirror twice (musicnet/musicnet/)
+    while not (levels[-1] / "train_data").is_dir() and (levels[-1] / "musicnet").is_dir() and len(levels) < 3:
+        levels.append(levels[-1] / "musicnet")
+    data_root = levels[-1]
+    for candidate in (*(level / "musicnet_metadata.csv" for level in levels), root.parent / "musicnet_metadata.csv"):
         if candidate.is_file():
             return data_root, candidate
     raise UserError(f"{CORPUS}: missing metadata table: expected the file {str(root / 'musicnet_metadata.csv')!r} (layout: {LAYOUT})")
