@@ -37,6 +37,8 @@ def test_dtw_path_on_hand_made_cost():
     assert dtw_path(square).tolist() == [[i, i] for i in range(5)]
     with pytest.raises(ValueError, match="non-empty"):
         dtw_path(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="lower fps"):
+        dtw_path(np.zeros((20_000, 10_000), dtype=np.float32))
 
 
 def test_warp_times_interpolates_along_path():

@@ -16,11 +16,14 @@ def test_lmx_to_musicxml_round_trips_through_the_linearizer():
     from lmx.linearization.Linearizer import Linearizer
 
     xml = lmx_to_musicxml(LMX)
-    root = ET.fromstring(xml.split("\n", 1)[1])
+    root = ET.fromstring(xml.encode())
     assert root.tag == "score-partwise"
     linearizer = Linearizer(errout=io.StringIO())
     linearizer.process_part(root.find("part"))
     assert " ".join(linearizer.output_tokens) == LMX
+    # an ill-formed prediction (unknown token, no leading measure) is repaired, not fatal
+    repaired = ET.fromstring(lmx_to_musicxml("C4 quarter bogus D4 half").encode())
+    assert [p.findtext("step") for p in repaired.iter("pitch")] == ["C", "D"]
 
 
 def test_pipeline_composes_stages_and_keeps_intermediates():

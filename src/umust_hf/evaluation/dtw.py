@@ -26,6 +26,10 @@ from .notes import NoteInput, as_note_array
 DEFAULT_FPS = 100
 DEFAULT_TOLERANCES = (0.05, 0.1, 0.2)
 
+#: Largest DTW grid (reference frames x generated frames): about 1.3 GB of working memory,
+#: e.g. two 100 s clips at 100 fps. Longer pieces: lower ``fps`` or evaluate per excerpt.
+MAX_DTW_CELLS = 100_000_000
+
 #: A transcriber turns mono audio ``(samples,)`` at ``sample_rate`` into notes ``(N, 3)``.
 Transcriber = Callable[[np.ndarray, int], NoteInput]
 
@@ -86,6 +90,10 @@ def dtw_path(cost: np.ndarray) -> np.ndarray:
     if cost.ndim != 2 or 0 in cost.shape:
         raise ValueError(f"DTW needs a non-empty (N, M) cost matrix, got shape {cost.shape}")
     n, m = cost.shape
+    if n * m > MAX_DTW_CELLS:
+        raise ValueError(
+            f"DTW grid of {n} x {m} frames exceeds {MAX_DTW_CELLS:,} cells; lower fps or evaluate shorter excerpts"
+        )
     acc = np.full((n + 1, m + 1), np.inf, dtype=np.float64)
     acc[0, 0] = 0.0
     step = np.zeros((n + 1, m + 1), dtype=np.int8)  # 0 diagonal, 1 from above (i-1), 2 from left (j-1)

@@ -10,8 +10,6 @@ FAD. Errors in an early stage propagate, which is the point of the comparison.
 
 from __future__ import annotations
 
-import io
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,18 +27,15 @@ SynthesisStage = Callable[[bytes], tuple[np.ndarray, int]]
 
 
 def lmx_to_musicxml(lmx: str) -> str:
-    """Delinearize LMX into a one-part score-partwise MusicXML string (``linearized-musicxml``).
+    """LMX string -> one-part score-partwise MusicXML string.
 
-    The Delinearizer repairs what it can of an ill-formed prediction (and reports to an
-    error stream we discard), as OLiMPiC's evaluation does.
+    Predictions are often ill-formed, so the tokens first go through the LMX tokenizer's
+    lenient grammar repair (:func:`umust_hf.processing.lmx_musicxml.check_lmx`), as a
+    multi-stage system must turn whatever its OMR read into a playable score.
     """
-    from lmx.linearization.Delinearizer import Delinearizer
-    from lmx.symbolic.part_to_score import part_to_score
+    from ..processing.lmx_musicxml import check_lmx, lmx_to_score, score_to_string
 
-    delinearizer = Delinearizer(errout=io.StringIO())
-    part = delinearizer.process_text(lmx)
-    tree = part_to_score(part)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tree.getroot(), encoding="unicode")
+    return score_to_string(lmx_to_score(check_lmx(lmx.split()).tokens))
 
 
 @dataclass
