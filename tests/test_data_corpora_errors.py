@@ -106,6 +106,7 @@ def _garble(path: Path) -> None:
         ("olimpic", _truncate, "samples/5364/p1-s2.musicxml"),
         ("musicnet", _truncate, "musicnet/train_data/1727.wav"),
         ("musicnet", _garble, "musicnet/test_labels/2303.csv"),
+        ("musicnet", lambda p: p.write_text(p.read_text() + "1,2,3,4,5,6,7,8,9\n"), "musicnet/train_labels/1728.csv"),
         ("maestro", _truncate, "2004/MIDI-Unprocessed_SMF_02_R1_2004_01-05_ORIG_MID--AUDIO_02_R1_2004_05_Track05_wav.midi"),
         ("maestro", _truncate, "2006/MIDI-Unprocessed_07_R1_2006_01-04_ORIG_MID--AUDIO_07_R1_2006_04_Track04_wav.wav"),
         ("slakh", _truncate, "validation/Track01501/mix.flac"),

@@ -63,13 +63,6 @@ def require_root(root: str | os.PathLike[str], corpus: str, layout_hint: str) ->
     return path.resolve()
 
 
-def require_file(path: Path, corpus: str, what: str) -> Path:
-    """``path`` itself; a clear error naming it if it is not a file."""
-    if not path.is_file():
-        raise UserError(f"{corpus}: missing {what}: expected the file {str(path)!r}")
-    return path
-
-
 def require_dir(path: Path, corpus: str, what: str) -> Path:
     """``path`` itself; a clear error naming it if it is not a directory."""
     if not path.is_dir():
@@ -178,23 +171,12 @@ def read_csv_rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
         reader = csv.DictReader(file, delimiter=delimiter)
         if not reader.fieldnames:
             raise ValueError("no header row")
-        rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+        rows = []
+        for row in reader:
+            if None in row:  # csv puts the surplus fields of a row under the key None
+                raise ValueError(f"line {reader.line_num} has more fields than the header")
+            rows.append({k.strip().lower(): (v or "").strip() for k, v in row.items()})
     return rows
-
-
-def require_columns(rows: Sequence[Mapping[str, str]], columns: Iterable[str], fieldnames: Iterable[str]) -> None:
-    """``ValueError`` naming the columns a table lacks."""
-    have = set(fieldnames)
-    missing = [c for c in columns if c not in have]
-    if missing:
-        raise ValueError(f"missing column(s) {missing}")
-
-
-def csv_fieldnames(path: Path, delimiter: str = ",") -> list[str]:
-    """The lower-cased header of a CSV file."""
-    with open(path, encoding="utf-8", newline="") as file:
-        header = next(csv.reader(file, delimiter=delimiter), [])
-    return [h.strip().lower() for h in header]
 
 
 # --------------------------------------------------------------------------- MIDI from notes
