@@ -147,7 +147,9 @@ def main() -> None:
     write_json(args.output, {
         "what": "generated frames per second (4 codebooks per frame), random weights",
         "device": args.device, "device_name": device_name, "dtype": args.dtype, "threads": args.threads,
-        "torch": torch.__version__, "cpu_count": os.cpu_count(), "results": results,
+        "torch": torch.__version__, "cpu_count": os.cpu_count(),
+        "load_average_1min_at_end": os.getloadavg()[0],  # other processes sharing the CPU skew the figures
+        "results": results,
     })
 
 

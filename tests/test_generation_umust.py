@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from umust_hf import UMustConfig, UMustForConditionalGeneration
 from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SOS_ID, Modality
@@ -122,6 +122,11 @@ def test_default_length_is_the_target_modality_limit():
     # an explicit length is capped per row by the position table, never overflowing it
     longer = model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID], max_new_tokens=20)
     assert torch.equal(longer, out)
+    # the same default applies when a GenerationConfig object carries the other settings
+    config_object = GenerationConfig(suppress_tokens=[EOS_ID])
+    assert torch.equal(model.generate(**inputs, target_modality=target, generation_config=config_object), out)
+    shorter = model.generate(**inputs, target_modality=target, generation_config=GenerationConfig(max_new_tokens=2))
+    assert shorter.shape == (2, 3, 4)
 
 
 def test_single_stream_targets_run_only_the_first_slot():

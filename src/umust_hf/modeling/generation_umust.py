@@ -16,6 +16,7 @@ stock preparation (encoder pass, cache, logits processors, stopping criteria); t
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -53,13 +54,18 @@ class UMustGenerationMixin(GenerationMixin):
             raise ValueError("UMust generation does not support streamers")
         if kwargs.get("num_beams", 1) not in (None, 1):
             raise ValueError("UMust generation supports greedy search and sampling only (num_beams=1)")
-        length_given = any(kwargs.get(k) is not None for k in ("max_length", "max_new_tokens")) or (
-            generation_config is not None
-            and (generation_config.max_new_tokens is not None or generation_config.max_length != 20)
+        length_given = any(
+            source_of_lengths.get(key) is not None
+            for source_of_lengths in (kwargs, vars(generation_config or GenerationConfig()), vars(self.generation_config))
+            for key in ("max_length", "max_new_tokens")
         )
         if not length_given:
-            limits = self.embeddings.position_limits[kwargs["target_modality"]]
-            kwargs["max_length"] = int(limits.max())
+            longest = int(self.embeddings.position_limits[kwargs["target_modality"]].max())
+            if generation_config is None:
+                kwargs["max_length"] = longest
+            else:  # mixing a config object with generation kwargs is deprecated upstream
+                generation_config = copy.deepcopy(generation_config)
+                generation_config.max_length = longest
         return super().generate(inputs, generation_config, **kwargs)
 
     def _prepare_decoder_input_ids_for_generation(

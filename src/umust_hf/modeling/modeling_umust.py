@@ -578,7 +578,7 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         cache: Cache | None = None,
         use_cache: bool | None = None,
         return_dict: bool | None = None,
-    ) -> UMustOutput:
+    ) -> UMustOutput | tuple:
         """Teacher-forced pass.
 
         Shapes: ``input_ids`` ``(B, S, K)``, ``attention_mask`` ``(B, S)``, ``labels`` ``(B, T, K)``
@@ -619,10 +619,11 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         logits = logits.view(batch, length, logits.shape[1], -1)
         if labels is not None:
             loss, codebook_losses = self.loss_from_logits(logits, labels)
-        return UMustOutput(
+        output = UMustOutput(
             loss=loss, codebook_losses=codebook_losses, logits=logits, cache=cache if use_cache else None,
             decoder_last_hidden_state=hidden, encoder_last_hidden_state=encoder_hidden,
         )
+        return output if return_dict is not False else output.to_tuple()
 
     # --------------------------------------------------------------- loss
     def _checked_labels(self, labels: torch.LongTensor, target: torch.LongTensor) -> torch.LongTensor:
