@@ -98,6 +98,14 @@ def _garble(path: Path) -> None:
     path.write_bytes(b"\x00\x01 this is not a valid file \xff\xfe" * 4)
 
 
+def _stem_not_a_mapping(path: Path) -> None:
+    import yaml
+
+    meta = yaml.safe_load(path.read_text())
+    meta["stems"]["S00"] = "not a mapping"
+    path.write_text(yaml.safe_dump(meta))
+
+
 @pytest.mark.parametrize(
     ("corpus", "damage", "target"),
     [
@@ -113,6 +121,9 @@ def _garble(path: Path) -> None:
         ("slakh", lambda p: p.write_text("stems: [unclosed\n"), "train/Track00001/metadata.yaml"),
         ("bpsd", _garble, "2_Annotations/ann_audio_note/Beethoven_Op002No1-01_FJ62.csv"),
         ("bpsd", _truncate, "1_Audio/Beethoven_Op002No3-01_WK64.wav"),
+        ("bpsd", lambda p: p.write_text(p.read_text() + "000.100;000.200;001.0;001.1;300;X;3/4;\n"),
+         "2_Annotations/ann_audio_note/Beethoven_Op002No1-01_WK64.csv"),
+        ("slakh", _stem_not_a_mapping, "test/Track01876/metadata.yaml"),
     ],
 )
 def test_corrupt_file_is_skipped_and_logged(tmp_path, caplog, corpus, damage, target):

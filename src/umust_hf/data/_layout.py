@@ -188,7 +188,10 @@ def notes_to_midi_bytes(notes: Sequence[Mapping[str, Any]], velocity: int = 80) 
 
     Used for the corpora whose MIDI is an aligned note table (paper Table 1, MIDI "△":
     MusicNet labels, BPSD note annotations), so every loader hands the processor MIDI.
+    ``ValueError`` for a pitch outside 0-127 or a negative or non-finite time.
     """
+    import math
+
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
@@ -199,11 +202,15 @@ def notes_to_midi_bytes(notes: Sequence[Mapping[str, Any]], velocity: int = 80) 
         if instrument is None:
             instrument = pretty_midi.Instrument(program=max(program, 0), is_drum=program < 0)
             instruments[program] = instrument
-        onset, offset = float(note["onset"]), float(note["offset"])
+        onset, offset, pitch = float(note["onset"]), float(note["offset"]), int(note["pitch"])
+        if not 0 <= pitch <= 127:
+            raise ValueError(f"MIDI pitch {pitch} outside 0-127")
+        if not (math.isfinite(onset) and math.isfinite(offset)) or onset < 0:
+            raise ValueError(f"bad note time {onset}-{offset} s")
         if offset <= onset:
             offset = onset + 0.01
         instrument.notes.append(
-            pretty_midi.Note(velocity=velocity, pitch=int(note["pitch"]), start=onset, end=offset)
+            pretty_midi.Note(velocity=velocity, pitch=pitch, start=onset, end=offset)
         )
     midi.instruments.extend(instruments[p] for p in sorted(instruments))
     buffer = io.BytesIO()

@@ -124,6 +124,7 @@ def _generate(items: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
             continue
         try:
             notes = _parse_notes(note_csv)
+            midi = notes_to_midi_bytes([{"onset": n["start"], "offset": n["end"], "pitch": n["pitch"], "program": 0} for n in notes])
         except (OSError, UnicodeDecodeError, ValueError, KeyError) as error:
             skip_corrupt(note_csv, error)
             continue
@@ -142,7 +143,6 @@ def _generate(items: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
                 measures = _parse_measures(measure_csv)
             except (OSError, UnicodeDecodeError, ValueError, KeyError) as error:
                 skip_corrupt(measure_csv, error)
-        midi = notes_to_midi_bytes([{"onset": n["start"], "offset": n["end"], "pitch": n["pitch"], "program": 0} for n in notes])
         yield {
             "id": item["id"],
             "piece": item["piece"],

@@ -125,6 +125,7 @@ def _generate(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             continue
         try:
             labels = _parse_labels(csv_path)
+            midi = _labels_to_midi(labels)
         except (OSError, UnicodeDecodeError, ValueError, KeyError) as error:
             skip_corrupt(csv_path, error)
             continue
@@ -138,7 +139,7 @@ def _generate(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             "seconds": float(meta["seconds"]) if meta.get("seconds") else None,
             "audio": {"path": str(wav), "bytes": None},
             "labels": labels,
-            "midi": _labels_to_midi(labels),
+            "midi": midi,
         }
 
 

@@ -132,7 +132,7 @@ def _generate(items: list[str]) -> Iterator[dict[str, Any]]:
             continue
         try:
             stems = _stem_rows(track, meta.get("stems") or {})
-        except (OSError, ValueError, TypeError) as error:
+        except (OSError, ValueError, TypeError, AttributeError) as error:
             skip_corrupt(meta_path, f"bad stem entry ({error})")
             continue
         yield {
