@@ -149,3 +149,8 @@ def test_corrupt_file_is_skipped_when_streaming(tmp_path, caplog):
 def test_unknown_bpsd_test_piece(tmp_path):
     with pytest.raises(UserError, match="Op106-01"):
         load_bpsd(FIXTURES / ROOTS["bpsd"][1], test_pieces=["Op106-01"], cache_dir=tmp_path)
+
+
+def test_olimpic_parent_folder_points_at_the_releases(tmp_path):
+    with pytest.raises(UserError, match="olimpic-1.0-scanned"):
+        load_olimpic(FIXTURES / "olimpic", cache_dir=tmp_path)

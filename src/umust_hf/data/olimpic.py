@@ -134,7 +134,9 @@ def load_olimpic(
         splits[split_name(raw, CORPUS)] = items
     if not splits:
         expected = ", ".join(repr(str(path / f"samples.{raw}.txt")) for raw in SPLIT_FILES)
-        raise UserError(f"{CORPUS}: no split file found: expected at least one of {expected} (layout: {LAYOUT})")
+        releases = sorted(p.name for p in path.iterdir() if p.is_dir() and (p / "samples").is_dir())
+        hint = f"; pass one release folder instead: {', '.join(repr(str(path / r)) for r in releases)}" if releases else ""
+        raise UserError(f"{CORPUS}: no split file found: expected at least one of {expected} (layout: {LAYOUT}){hint}")
     logging.getLogger(__name__).info("%s %s: %s", CORPUS, variant, {k: len(v) for k, v in splits.items()})
     return build_dataset_dict(
         corpus=CORPUS,
