@@ -222,8 +222,9 @@ class UMustAudioCodec(PreTrainedModel):
         _, codes, _, _, _ = self.dac.quantizer(latents, self.config.num_codebooks)
         return codes[:, : self.config.num_codebooks].transpose(1, 2).contiguous()
 
+    @torch.no_grad()
     def decode(self, audio_codes: torch.Tensor) -> torch.Tensor:
-        """Tokens to waveform.
+        """Tokens to waveform (no gradients; train through ``forward``).
 
         Args:
             audio_codes: ``(B, T, K)`` or ``(T, K)`` integer codes, ``K <= num_codebooks`` (fewer

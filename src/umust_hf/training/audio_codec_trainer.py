@@ -254,6 +254,7 @@ def mel_distance(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: float
     codec.eval()
     length = int(seconds * codec.config.sampling_rate)
     values = []
+    warnings.filterwarnings("ignore", message="stft_data changed shape")  # audiotools, once per mel scale
     for clip in clips:
         audio = torch.from_numpy(np.ascontiguousarray(clip[:length]))[None, None]
         reconstruction = codec.decode(codec.encode(audio))[..., : audio.shape[-1]]
@@ -377,8 +378,6 @@ def train_audio_codec(
 
     codec.train()
     discriminator.train()
-    # audiotools warns each time a signal's STFT is recomputed at another scale (every mel loss call)
-    warnings.filterwarnings("ignore", message="stft_data changed shape")
     started = time.monotonic()
     losses: dict[str, float] = {}
     bar = tqdm(total=target_steps, initial=step, desc="train audio codec", disable=not show_progress, unit="step")

@@ -1,0 +1,292 @@
+"""UMustAudioCodec (DAC wrapper): shapes, round trips, save/load, descript checkpoints, shifts, training."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from torch.nn.utils import parametrize
+
+from umust_hf import UMustAudioCodec, UMustAudioCodecConfig, shift_variants
+from umust_hf.errors import UserError
+from umust_hf.training.audio_codec_trainer import AudioCodecTrainingConfig, train_audio_codec
+
+SR = 44100
+HOP = 512
+
+
+def tiny_config(**overrides) -> UMustAudioCodecConfig:
+    """Same hop, rate and token layout as the paper codec, a few thousand parameters wide."""
+    return UMustAudioCodecConfig(**{"encoder_dim": 4, "decoder_dim": 32, **overrides})
+
+
+def make_codec(seed: int = 0, **overrides) -> UMustAudioCodec:
+    torch.manual_seed(seed)
+    return UMustAudioCodec(tiny_config(**overrides)).eval()
+
+
+def audio(batch: int = 2, samples: int = 3000, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(samples) / SR
+    tone = 0.3 * torch.sin(2 * torch.pi * 440 * t)
+    return (tone + 0.05 * torch.randn(batch, 1, samples, generator=generator)).float()
+
+
+def test_config_presets_and_validation():
+    paper, cpu = UMustAudioCodecConfig.paper(), UMustAudioCodecConfig.cpu()
+    for config in (paper, cpu):
+        assert config.hop_length == HOP and config.sampling_rate == SR
+        assert config.num_codebooks == 4 and config.codebook_size == 1024 and config.codebook_dim == 8
+    assert paper.latent_dim == 1024 and paper.decoder_dim == 1536
+    assert round(cpu.frame_rate, 2) == 86.13
+    with pytest.raises(ValueError, match="upsample by the encoder's hop"):
+        UMustAudioCodecConfig(decoder_rates=[8, 8, 4, 4])
+    with pytest.raises(ValueError, match="must be positive"):
+        UMustAudioCodecConfig(num_codebooks=0)
+
+
+def test_paper_config_has_the_dac_44khz_size():
+    with torch.device("meta"):
+        model = UMustAudioCodec(UMustAudioCodecConfig.paper())
+    params = sum(p.numel() for p in model.parameters())
+    assert 76.0e6 < params < 77.0e6  # descript's 44 kHz DAC with 4 codebooks: 76.52 M (notes/hf-v5.md section 5)
+
+
+def test_encode_decode_shapes_and_dtypes():
+    codec = make_codec()
+    x = audio(2, 3000)
+    codes = codec.encode(x)
+    assert codes.shape == (2, 6, 4) and codes.dtype == torch.int64  # ceil(3000 / 512) = 6 frames
+    assert int(codes.min()) >= 0 and int(codes.max()) < 1024
+    assert torch.equal(codec.encode(x[:, 0]), codes)  # (B, T) is accepted too
+    decoded = codec.decode(codes)
+    assert decoded.shape == (2, 1, 6 * HOP) and decoded.dtype == torch.float32
+    assert not decoded.requires_grad and float(decoded.abs().max()) <= 1.0  # tanh output
+    assert codec.decode(codes[0]).shape == (1, 1, 6 * HOP)  # (T, K) is one example
+    assert torch.equal(codec.num_frames(torch.tensor([1, 512, 513])), torch.tensor([1, 1, 2]))
+
+
+def test_round_trip_matches_dac_and_forward():
+    """encode -> decode equals descript's own encode / from_codes / decode on the same weights."""
+    codec = make_codec()
+    x = audio(2, 2048)
+    dac = codec.dac
+    with torch.no_grad():
+        _, reference_codes, _, _, _ = dac.encode(dac.preprocess(x, SR), 4)
+        reference_audio = dac.decode(dac.quantizer.from_codes(reference_codes)[0])
+    codes = codec.encode(x)
+    assert torch.equal(codes, reference_codes.transpose(1, 2))
+    with torch.no_grad():
+        decoded = codec.decode(codes)
+        out = codec(x)
+    torch.testing.assert_close(decoded, reference_audio)
+    assert torch.equal(out.audio_codes, codes)
+    torch.testing.assert_close(out.audio_values, decoded[..., : x.shape[-1]])
+    assert out.commitment_loss.ndim == 0 and out.codebook_loss.ndim == 0
+    fewer = codec.decode(codes[..., :2])  # coarser reconstruction from the first 2 codebooks
+    assert fewer.shape == decoded.shape and not torch.allclose(fewer, decoded)
+
+
+def test_padding_mask_hides_samples_after_the_end():
+    codec = make_codec()
+    clean = audio(1, 2048)
+    clean[..., 1500:] = 0
+    noisy = clean.clone()
+    noisy[..., 1500:] = 0.9
+    mask = torch.ones(1, 2048, dtype=torch.long)
+    mask[:, 1500:] = 0
+    assert torch.equal(codec.encode(noisy, mask), codec.encode(clean))
+    assert not torch.equal(codec.encode(noisy), codec.encode(clean))
+
+
+def test_save_and_load_give_identical_codes(tmp_path):
+    from transformers import AutoConfig, AutoModel
+
+    codec = make_codec()
+    # make magnitudes differ from the direction norms, so a loader that re-derived them would show
+    with torch.no_grad():
+        for module in codec.modules():
+            if parametrize.is_parametrized(module, "weight"):
+                module.parametrizations.weight.original0.mul_(1.5)
+    x = audio(2, 4000)
+    codes, decoded = codec.encode(x), codec.decode(codec.encode(x))
+    codec.save_pretrained(tmp_path)
+    loaded = UMustAudioCodec.from_pretrained(tmp_path)  # transformers builds it on the meta device
+    assert not loaded.training
+    assert all(parametrize.is_parametrized(m, "weight") for m in loaded.modules() if isinstance(m, torch.nn.Conv1d))
+    assert torch.equal(loaded.encode(x), codes)
+    assert torch.equal(loaded.decode(codes), decoded)
+    for (name, value), (other_name, other) in zip(codec.state_dict().items(), loaded.state_dict().items()):
+        assert name == other_name and torch.equal(value, other), name
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), UMustAudioCodecConfig)
+    auto = AutoModel.from_pretrained(tmp_path)
+    assert isinstance(auto, UMustAudioCodec) and torch.equal(auto.encode(x), codes)
+
+
+def test_descript_checkpoint_keeps_the_first_four_codebooks(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import dac
+
+        torch.manual_seed(1)
+        original = dac.DAC(encoder_dim=4, decoder_dim=32, n_codebooks=9).eval()
+        path = original.save(str(tmp_path / "weights.pth"), package=False)
+    x = audio(1, 3000, seed=3)
+    with torch.no_grad():
+        _, codes9, _, _, _ = original.encode(original.preprocess(x, SR))
+        reference = original.decode(original.quantizer.from_codes(codes9[:, :4])[0])
+    assert codes9.shape[1] == 9
+    codec = UMustAudioCodec.from_descript_checkpoint(path, num_codebooks=4)
+    assert codec.config.num_codebooks == 4 and len(codec.dac.quantizer.quantizers) == 4
+    codes = codec.encode(x)
+    assert torch.equal(codes, codes9[:, :4].transpose(1, 2))
+    torch.testing.assert_close(codec.decode(codes), reference)
+    with pytest.raises(UserError, match="has 9 codebooks, cannot keep 12"):
+        UMustAudioCodec.from_descript_checkpoint(path, num_codebooks=12)
+    not_a_checkpoint = tmp_path / "notes.pth"
+    not_a_checkpoint.write_bytes(b"not a torch file")
+    with pytest.raises(UserError, match="not a descript-audio-codec weights file"):
+        UMustAudioCodec.from_descript_checkpoint(not_a_checkpoint)
+    with pytest.raises(UserError, match="no such"):
+        UMustAudioCodec.from_descript_checkpoint(tmp_path / "missing.pth")
+
+
+def test_shift_variants_read_later_samples_and_pad_with_zeros():
+    x = torch.arange(1, 101, dtype=torch.float32)[None, None]  # (1, 1, 100), no zeros inside
+    variants = shift_variants(x)
+    assert variants.shape == (9, 1, 1, 100)
+    shifts = list(range(-20, 21, 5))
+    for index, shift in enumerate(shifts):
+        row = variants[index, 0, 0]
+        for t in (0, 19, 20, 50, 79, 80, 99):
+            expected = float(t + shift + 1) if 0 <= t + shift < 100 else 0.0
+            assert float(row[t]) == expected, (shift, t)
+    assert torch.equal(variants[shifts.index(0)], x)
+
+
+def test_encode_shift_variants_stacks_the_nine_encodings():
+    codec = make_codec()
+    x = audio(2, 2000)
+    baked = codec.encode_shift_variants(x)
+    assert baked.shape == (9, 2, 4, 4)
+    assert torch.equal(baked[4], codec.encode(x))
+    assert torch.equal(baked[0], codec.encode(shift_variants(x, [-20])[0]))
+
+
+def test_codebook_embeddings_are_the_decoder_inputs_of_single_codes():
+    codec = make_codec()
+    table = codec.get_codebook_embeddings()
+    assert table.shape == (4, 1024, codec.config.latent_dim)
+    codes = torch.tensor([[7, 300, 5, 1023]])[:, :, None]  # (1, 4, 1): one frame
+    z, _, _ = codec.dac.quantizer.from_codes(codes)
+    torch.testing.assert_close(z[0, :, 0], table[0, 7] + table[1, 300] + table[2, 5] + table[3, 1023])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c.encode(torch.zeros(1, 2, 1000)), "mono audio of shape"),
+        (lambda c: c.encode(torch.zeros(1, 1, 0)), "no samples"),
+        (lambda c: c.encode(torch.zeros(1, 1, 100, dtype=torch.int16)), "floating point"),
+        (lambda c: c.encode(torch.zeros(1, 1, 100), torch.ones(1, 50)), "padding_mask must have shape"),
+        (lambda c: c.decode(torch.full((1, 3, 4), 1024)), "0..1023"),
+        (lambda c: c.decode(torch.full((1, 3, 4), -1)), "0..1023"),
+        (lambda c: c.decode(torch.zeros(1, 3, 5, dtype=torch.long)), "shape \\(B, T, 4\\)"),
+        (lambda c: c.decode(torch.zeros(1, 3, 4)), "integer"),
+        (lambda c: c.decode(torch.zeros(1, 0, 4, dtype=torch.long)), "no frames"),
+    ],
+)
+def test_bad_inputs_give_clear_errors(call, message):
+    with pytest.raises(UserError, match=message):
+        call(make_codec())
+
+
+# ---------------------------------------------------------------------- training
+@pytest.fixture(scope="module")
+def audio_folder(tmp_path_factory):
+    """Eleven decaying two-note chords (every 10th file is held out: 2 held-out clips)."""
+    folder = tmp_path_factory.mktemp("codec-audio")
+    t = np.arange(int(0.6 * SR)) / SR
+    for index in range(11):
+        base = 110.0 * 2 ** (index / 7)
+        wave = 0.25 * (np.sin(2 * np.pi * base * t) + np.sin(2 * np.pi * 1.5 * base * t)) * np.exp(-4 * (t % 0.3))
+        rate = SR if index % 2 else 22050
+        wave = wave if rate == SR else wave[::2]
+        soundfile.write(folder / f"chord{index:02d}.wav", np.stack([wave, wave], axis=1).astype(np.float32), rate)
+    return folder
+
+
+def tiny_training(**overrides) -> AudioCodecTrainingConfig:
+    return AudioCodecTrainingConfig.cpu(
+        **{
+            "codec": tiny_config().to_diff_dict(),
+            "batch_size": 2,
+            "segment_samples": 2048,
+            "learning_rate": 3e-3,
+            "lr_decay": 1.0,
+            "discriminator_periods": [2],
+            "discriminator_fft_sizes": [256],
+            "adversarial_start_step": 1000,
+            "eval_clips": 2,
+            "eval_seconds": 0.3,
+            "checkpoint_every": 1000,
+            **overrides,
+        }
+    )
+
+
+def test_training_lowers_the_held_out_mel_distance(audio_folder, tmp_path):
+    metrics = train_audio_codec(audio_folder, tmp_path, max_steps=8, seed=0, show_progress=False, config=tiny_training())
+    assert metrics["steps"] == 8 and metrics["held_out_clips"] == 2 and metrics["train_clips"] == 9
+    assert metrics["mel_distance_trained"] < 0.8 * metrics["mel_distance_untrained"], metrics
+    assert json.loads((tmp_path / "training_metrics.json").read_text())["mel_distance_trained"] == metrics["mel_distance_trained"]
+    loaded = UMustAudioCodec.from_pretrained(tmp_path)
+    from transformers import AutoFeatureExtractor
+
+    assert AutoFeatureExtractor.from_pretrained(tmp_path).sampling_rate == SR
+    from umust_hf.training.audio_codec_trainer import load_codec_training_audio, mel_distance
+
+    held = load_codec_training_audio(audio_folder)[1]
+    assert mel_distance(loaded, held, 0.3) == pytest.approx(metrics["mel_distance_trained"], rel=1e-5)
+
+
+@pytest.mark.slow  # ~30 s on a busy 2-core machine: DAC's discriminator is wide even with one period
+def test_adversarial_steps_run_and_resume_exactly(audio_folder, tmp_path):
+    config = tiny_training(adversarial_start_step=1, checkpoint_every=1)
+    straight = train_audio_codec(audio_folder, tmp_path / "a", max_steps=2, show_progress=False, config=config)
+    assert {"disc", "adv_gen", "adv_feat", "mel"} <= set(straight["losses"])
+    assert all(np.isfinite(v) for v in straight["losses"].values())
+    first = train_audio_codec(audio_folder, tmp_path / "b", max_steps=1, show_progress=False, config=config)
+    assert first["resumed_from"] is None and "disc" not in first["losses"]  # step 0 is the mel-only warm-up
+    resumed = train_audio_codec(audio_folder, tmp_path / "b", max_steps=2, show_progress=False, config=config)
+    assert resumed["resumed_from"] == 1 and resumed["steps"] == 2
+    assert resumed["mel_distance_untrained"] == straight["mel_distance_untrained"]
+    a = UMustAudioCodec.from_pretrained(tmp_path / "a").state_dict()
+    b = UMustAudioCodec.from_pretrained(tmp_path / "b").state_dict()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], msg=name)
+    with pytest.raises(UserError, match="different config"):
+        train_audio_codec(audio_folder, tmp_path / "b", max_steps=3, show_progress=False, config=tiny_training(batch_size=3))
+
+
+def test_training_input_errors(tmp_path):
+    with pytest.raises(UserError, match="no such directory"):
+        train_audio_codec(tmp_path / "missing", tmp_path / "out", max_steps=1, show_progress=False, config=tiny_training())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="neither an embedded corpus nor a folder with audio"):
+        train_audio_codec(tmp_path / "empty", tmp_path / "out", max_steps=1, show_progress=False, config=tiny_training())
+    with pytest.raises(UserError, match="multiple of the hop"):
+        tiny_training(segment_samples=1000)
+    with pytest.raises(UserError, match="unknown keys"):
+        AudioCodecTrainingConfig.from_dict({"batchsize": 3})
+
+
+@pytest.mark.slow
+def test_training_on_the_embedded_corpus(embedded_corpus_dir, tmp_path):
+    metrics = train_audio_codec(embedded_corpus_dir, tmp_path, max_steps=2, show_progress=False, config=tiny_training())
+    assert metrics["steps"] == 2 and metrics["train_clips"] > 0 and metrics["held_out_clips"] > 0
+    assert np.isfinite(metrics["mel_distance_trained"])
