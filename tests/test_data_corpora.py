@@ -249,3 +249,12 @@ def test_load_corpus_by_name(tmp_path):
     assert set(CORPORA) == {"grandstaff", "olimpic", "musicnet", "maestro", "slakh", "bpsd"}
     with pytest.raises(UserError, match="grandstaff"):
         get_corpus("lakh")
+
+
+@pytest.mark.parametrize(
+    ("loader", "parent"),
+    [(load_maestro, MAESTRO.parent), (load_slakh, SLAKH.parent), (load_bpsd, BPSD.parent)],
+)
+def test_root_may_be_the_extraction_folder(tmp_path, loader, parent):
+    """Passing the folder the archive was extracted into finds the corpus folder inside it."""
+    assert sum(len(split) for split in loader(parent, cache_dir=tmp_path).values()) > 0

@@ -63,6 +63,15 @@ def require_root(root: str | os.PathLike[str], corpus: str, layout_hint: str) ->
     return path.resolve()
 
 
+def descend_to(root: Path, pattern: str, has_layout: Callable[[Path], bool]) -> Path:
+    """``root`` if it holds the corpus layout, else the one subfolder matching ``pattern`` that
+    does (users often pass the folder they extracted the archive into)."""
+    if has_layout(root):
+        return root
+    found = [p for p in sorted(root.glob(pattern)) if p.is_dir() and has_layout(p)]
+    return found[0] if len(found) == 1 else root
+
+
 def require_dir(path: Path, corpus: str, what: str) -> Path:
     """``path`` itself; a clear error naming it if it is not a directory."""
     if not path.is_dir():

@@ -42,6 +42,7 @@ from ._layout import (
     build_dataset_dict,
     check_audio,
     check_xml,
+    descend_to,
     notes_to_midi_bytes,
     raise_if_missing,
     read_csv_rows,
@@ -170,7 +171,7 @@ def load_bpsd(
     (bytes built from ``notes``). Splits: ``train``, and ``test`` for the pieces in
     ``test_pieces`` (``Op002No3-01`` or ``Beethoven_Op002No3-01``).
     """
-    path = require_root(root, CORPUS, LAYOUT)
+    path = descend_to(require_root(root, CORPUS, LAYOUT), "*", lambda p: (p / AUDIO_DIR).is_dir())
     audio_dir = require_dir(path / AUDIO_DIR, CORPUS, "recordings folder")
     require_dir(path / NOTE_DIR, CORPUS, "aligned note annotations folder")
     require_dir(path / SCORE_DIR, CORPUS, "unfolded MusicXML scores folder")

@@ -30,6 +30,7 @@ from ._layout import (
     build_dataset_dict,
     check_audio,
     check_midi_bytes,
+    descend_to,
     raise_if_missing,
     read_csv_rows,
     require_root,
@@ -130,7 +131,7 @@ def load_maestro(
     ``year``, ``duration`` (s), ``midi`` (file bytes), ``audio`` (WAV path, not decoded;
     ``None`` with ``audio=False``). ``streaming=True`` yields ``IterableDataset`` splits.
     """
-    path = require_root(root, CORPUS, LAYOUT)
+    path = descend_to(require_root(root, CORPUS, LAYOUT), "maestro-v*", lambda p: any(p.glob("maestro-v*.[cj]s*")))
     table = _metadata_file(path)
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "validation": [], "test": []}
     for row in _read_table(table):

@@ -33,6 +33,7 @@ from ._layout import (
     build_dataset_dict,
     check_audio,
     check_midi_bytes,
+    descend_to,
     raise_if_missing,
     require_root,
     skip_corrupt,
@@ -158,7 +159,7 @@ def load_slakh(
     (``all_src.mid`` bytes), ``stems`` (per stem: the metadata fields, ``audio_path`` and
     ``midi`` bytes, ``None`` where not rendered/saved).
     """
-    path = require_root(root, CORPUS, LAYOUT)
+    path = descend_to(require_root(root, CORPUS, LAYOUT), "slakh2100*", lambda p: (p / "train").is_dir())
     names = (*SPLITS, "omitted") if include_omitted else SPLITS
     raise_if_missing((path / name for name in names), CORPUS, f"split folders (layout: {LAYOUT}) are")
     splits: dict[str, list[str]] = {}
