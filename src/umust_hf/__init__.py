@@ -27,6 +27,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "shift_variants": ".modeling.modeling_audio_codec",
     "UMustConfig": ".modeling.configuration_umust",
     "UMustForConditionalGeneration": ".modeling.modeling_umust",
+    "UMustProcessor": ".processing.processing_umust",
     "load_corpus": ".data.corpora",
 }
 

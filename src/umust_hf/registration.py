@@ -16,6 +16,7 @@ REGISTRARS: tuple[str, ...] = (
     ".modeling.modeling_audio_codec",
     ".processing.feature_extraction_umust",
     ".modeling.modeling_umust",
+    ".processing.processing_umust",
     ".modeling.modeling_rqvae",
     ".processing.image_processing_umust",
 )
