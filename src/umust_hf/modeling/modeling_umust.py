@@ -656,16 +656,19 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
 
     @staticmethod
     def loss_from_logits(logits: torch.Tensor, labels: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean cross-entropy over valid slots and per codebook; ``logits`` ``(B, T, K, V)``, ``labels`` ``(B, T, K)``."""
-        per_slot = nn.functional.cross_entropy(
-            logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX,
-            reduction="none",
-        ).view(labels.shape)
-        valid = (labels != IGNORE_INDEX).to(per_slot.dtype)
-        count = valid.sum(dim=(0, 1))
-        codebook_losses = per_slot.sum(dim=(0, 1)) / count  # NaN where a codebook had no valid slot
-        loss = per_slot.sum() / valid.sum().clamp(min=1)
-        return loss, codebook_losses
+        """Mean cross-entropy over valid slots, and per codebook (NaN where a codebook has no valid slot).
+
+        ``logits`` ``(B, T, K, V)``, ``labels`` ``(B, T, K)``; only valid slots are upcast to float32.
+        """
+        valid = labels != IGNORE_INDEX
+        if not bool(valid.any()):
+            zero = logits.sum() * 0.0  # keeps the graph; nothing to learn from this batch
+            return zero, torch.full((labels.shape[-1],), float("nan"), device=logits.device)
+        per_slot = nn.functional.cross_entropy(logits[valid].float(), labels[valid], reduction="none")
+        codebook = valid.nonzero()[:, 2]
+        sums = torch.zeros(labels.shape[-1], device=logits.device).index_add_(0, codebook, per_slot)
+        counts = torch.bincount(codebook, minlength=labels.shape[-1])
+        return per_slot.mean(), sums / counts
 
 
 def semi_orthogonal(rows: int, cols: int, seed: int) -> torch.Tensor:
