@@ -31,12 +31,18 @@ def test_pianoroll_frames():
 def test_dtw_path_on_hand_made_cost():
     # zero cost along a path that holds generated frame 0 for two reference frames
     cost = np.array([[0, 5, 5], [0, 5, 5], [5, 0, 5], [5, 5, 0]], dtype=float)
-    assert dtw_path(cost).tolist() == [[0, 0], [1, 0], [2, 1], [3, 2]]
+    assert dtw_path(cost, step_pattern="classic").tolist() == [[0, 0], [1, 0], [2, 1], [3, 2]]
+    # slope-limited: no vertical step; the (2, 1) step from (0, 0) to (2, 1) passes (1, 1) and pays its 5,
+    # as does the diagonal through (1, 1); every path costs at least 5
+    assert dtw_path(cost).tolist() == [[0, 0], [1, 1], [2, 1], [3, 2]]
     # identity on a square matrix with a zero diagonal
     square = 1.0 - np.eye(5)
     assert dtw_path(square).tolist() == [[i, i] for i in range(5)]
     with pytest.raises(ValueError, match="non-empty"):
         dtw_path(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="more than 2x"):
+        dtw_path(np.zeros((7, 3)))
+    assert len(dtw_path(np.zeros((7, 3)), step_pattern="classic")) == 7
     with pytest.raises(ValueError, match="lower fps"):
         dtw_path(np.zeros((20_000, 10_000), dtype=np.float32))
 
@@ -59,6 +65,21 @@ def test_time_stretched_copy_aligns(warp):
     for tolerance in (0.05, 0.1, 0.2):
         assert result.aligned[tolerance].f1 >= 0.95
     assert result.f1(0.05) == result.aligned[0.05].f1
+
+
+def test_more_than_double_length_falls_back_to_classic_steps():
+    reference = _melody(seed=4, count=20, seconds=5.0)
+    result = dtw_onset_f1(reference, _warped(reference, lambda t: 2.5 * t))
+    assert result.step_pattern == "classic" and result.aligned[0.05].f1 >= 0.95
+    assert dtw_onset_f1(reference, _warped(reference, lambda t: 1.5 * t)).step_pattern == "slope2"
+
+
+def test_unrelated_music_stays_near_chance_after_alignment():
+    reference = _melody(seed=5)
+    unrelated = _melody(seed=6)
+    result = dtw_onset_f1(reference, unrelated)
+    assert result.aligned[0.05].f1 < 0.2  # slope limits keep DTW from dragging notes onto matches
+    assert result.aligned[0.05].f1 < dtw_onset_f1(reference, _warped(reference, lambda t: 1.2 * t)).aligned[0.05].f1
 
 
 def test_alignment_does_not_invent_matches_for_wrong_notes():

@@ -22,6 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="[METHOD=]FILE",
         help="JSONL of gold/pred rows (layout: umust_hf.evaluation.predictions); repeat to compare methods as table rows",
     )
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        choices=("random-pairing", "ground-truth"),
+        help="score a model-free reference on --data: each excerpt against another one (chance level) "
+        "or against itself (best values); repeatable",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random pairing (default: %(default)s)")
     parser.add_argument("--method", help="row label for --model (default: the model directory name)")
     parser.add_argument("--dataset", help="dataset label for the column headers (default: the --data name, or 'test')")
     parser.add_argument(
@@ -64,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
-    if not args.predictions and not args.model:
-        raise UserError("give --predictions FILE, or --model DIR with --data DIR and --task")
+    if not args.predictions and not args.model and not args.baseline:
+        raise UserError("give --predictions FILE, --baseline NAME with --data DIR, or --model DIR with --data DIR and --task")
     embedding = _fad_embedding(args.fad_codec)
     dataset = args.dataset or (Path(args.data).name if args.data else "test")
     results = []
@@ -78,6 +86,18 @@ def run(args: argparse.Namespace) -> int:
             task_rows = [row for row in rows if row.task == task][: args.limit]
             if task_rows:
                 results.append(score_rows(task_rows, task=task, method=method, dataset=dataset, embedding=embedding))
+    if args.baseline:
+        from umust_hf.evaluation.baselines import TASK_COLUMNS, baseline_rows, load_split
+
+        if not args.data:
+            raise UserError("--baseline needs --data DIR (a saved DatasetDict such as the embedded corpus)")
+        tasks = [args.task] if args.task else list(TASK_CHOICES)
+        columns = sorted({column for task in tasks for column in TASK_COLUMNS[task]})
+        examples = load_split(args.data, args.split, args.limit, columns)
+        for kind in args.baseline:
+            for task in tasks:
+                rows = baseline_rows(examples, task, kind=kind, seed=args.seed, source=f"{args.data}[{args.split}]")
+                results.append(score_rows(rows, task=task, method=kind, dataset=dataset, embedding=embedding))
     if args.model:
         from umust_hf.evaluation.generation import predict_with_model
 

@@ -6,10 +6,13 @@ turned into piano rolls at ``fps`` frames per second, dynamic time warping finds
 cheapest monotonic frame alignment, and every generated note's onset and offset are
 mapped through that path before mir_eval's onset F1 at 50/100/200 ms.
 
-The DTW is written here in numpy (anti-diagonal sweeps, so a 20 s clip at 100 fps,
-2000 x 2000 cells, takes well under a second without a JIT). The frame cost is the cosine
-distance between frame features: the sounding pitches, the onsets (so repeated notes stay
-distinguishable) and one "silence" feature (so silence matches silence).
+Both rolls start at their first onset, so leading silence costs nothing. The frame cost is
+the cosine distance between frame features: the sounding pitches, the onsets (so repeated
+notes stay distinguishable) and one "silence" feature (so silence matches silence). The
+default step pattern limits the local tempo ratio to 1/2..2, so unrelated music cannot be
+warped into spurious matches (with free steps, random pairs of our test excerpts scored
+about 40% "onset F1"). The DTW is written here in numpy with anti-diagonal sweeps: a 20 s
+clip at 100 fps (2000 x 2000 cells) takes about a second, with no JIT compile.
 """
 
 from __future__ import annotations
@@ -79,14 +82,27 @@ def cosine_cost(reference: np.ndarray, generated: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - ref @ gen.T, 0.0, 2.0).astype(np.float32)
 
 
-def dtw_path(cost: np.ndarray) -> np.ndarray:
+#: Step patterns: "slope2" allows steps (1,1), (2,1), (1,2), so the local tempo ratio stays
+#: within 1/2..2 and a generated note cannot be dragged arbitrarily far to meet a reference
+#: note; "classic" allows (1,1), (1,0), (0,1) (any warping).
+STEP_PATTERNS = ("slope2", "classic")
+
+
+def dtw_path(cost: np.ndarray, *, step_pattern: str = "slope2") -> np.ndarray:
     """Cheapest monotonic alignment through ``cost (N, M)`` from (0, 0) to (N-1, M-1).
 
-    Steps are (1, 1), (1, 0) and (0, 1), each adding the cost of the cell entered.
+    Every cell the path visits adds its cost once (for a (2, 1) step the cell passed over
+    counts too, so a straight diagonal is not penalised against zig-zags).
 
     Returns:
         ``(L, 2)`` int array of (reference frame, generated frame) pairs in time order.
+
+    Raises:
+        ValueError: for an empty matrix, an oversized grid, or (``slope2``) lengths more than
+            a factor 2 apart, which no slope-limited path can join.
     """
+    if step_pattern not in STEP_PATTERNS:
+        raise ValueError(f"unknown step pattern {step_pattern!r}; expected one of {STEP_PATTERNS}")
     if cost.ndim != 2 or 0 in cost.shape:
         raise ValueError(f"DTW needs a non-empty (N, M) cost matrix, got shape {cost.shape}")
     n, m = cost.shape
@@ -94,27 +110,44 @@ def dtw_path(cost: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"DTW grid of {n} x {m} frames exceeds {MAX_DTW_CELLS:,} cells; lower fps or evaluate shorter excerpts"
         )
-    acc = np.full((n + 1, m + 1), np.inf, dtype=np.float64)
-    acc[0, 0] = 0.0
-    step = np.zeros((n + 1, m + 1), dtype=np.int8)  # 0 diagonal, 1 from above (i-1), 2 from left (j-1)
-    for d in range(2, n + m + 1):  # cells with i + j == d, i in 1..n, j in 1..m
-        i = np.arange(max(1, d - m), min(n, d - 1) + 1)
-        j = d - i
-        candidates = np.stack([acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]])
+    pad = 2  # acc[i + 2, j + 2] is the cheapest cost of a path ending at cell (i, j)
+    acc = np.full((n + pad, m + pad), np.inf, dtype=np.float64)
+    padded = np.zeros((n + pad, m + pad), dtype=np.float64)
+    padded[pad:, pad:] = cost
+    acc[pad, pad] = padded[pad, pad]
+    step = np.zeros((n + pad, m + pad), dtype=np.int8)
+    slope2 = step_pattern == "slope2"
+    for d in range(1, n + m - 1):  # anti-diagonal i + j == d; predecessors lie on earlier ones
+        i = np.arange(max(0, d - (m - 1)), min(n - 1, d) + 1) + pad
+        j = d + 2 * pad - i
+        if slope2:
+            candidates = np.stack(
+                [acc[i - 1, j - 1], acc[i - 2, j - 1] + padded[i - 1, j], acc[i - 1, j - 2] + padded[i, j - 1]]
+            )
+        else:
+            candidates = np.stack([acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]])
         best = np.argmin(candidates, axis=0)
-        acc[i, j] = cost[i - 1, j - 1] + candidates[best, np.arange(len(i))]
+        acc[i, j] = padded[i, j] + candidates[best, np.arange(len(i))]
         step[i, j] = best
-    path = []
-    i, j = n, m
-    while i > 0 and j > 0:
-        path.append((i - 1, j - 1))
+    if not np.isfinite(acc[-1, -1]):
+        raise ValueError(f"no slope-limited DTW path joins {n} and {m} frames (lengths differ by more than 2x)")
+    path = [(n - 1, m - 1)]
+    i, j = n - 1 + pad, m - 1 + pad
+    while (i, j) != (pad, pad):
         move = step[i, j]
         if move == 0:
             i, j = i - 1, j - 1
+        elif slope2 and move == 1:
+            path.append((i - 1 - pad, j - pad))
+            i, j = i - 2, j - 1
+        elif slope2:
+            path.append((i - pad, j - 1 - pad))
+            i, j = i - 1, j - 2
         elif move == 1:
             i -= 1
         else:
             j -= 1
+        path.append((i - pad, j - pad))
     return np.asarray(path[::-1], dtype=np.int64)
 
 
@@ -146,6 +179,7 @@ class DtwF1Result:
     unaligned: dict[float, NoteF1Result]
     warped_notes: np.ndarray = field(repr=False)
     path: np.ndarray = field(repr=False)
+    step_pattern: str = "slope2"
 
     def f1(self, tolerance: float = 0.05) -> float:
         return self.aligned[float(tolerance)].f1
@@ -161,6 +195,13 @@ def _notes_from(value: NoteInput, transcriber: Transcriber | None, sample_rate: 
     return as_note_array(value, name=name)
 
 
+def _shifted(notes: np.ndarray, seconds: float) -> np.ndarray:
+    """Notes ``(N, 3)`` moved in time by ``seconds``."""
+    moved = notes.copy()
+    moved[:, :2] += seconds
+    return moved
+
+
 def dtw_onset_f1(
     reference: NoteInput | np.ndarray,
     generated: NoteInput | np.ndarray,
@@ -169,6 +210,7 @@ def dtw_onset_f1(
     sample_rate: int | None = None,
     fps: int = DEFAULT_FPS,
     tolerances: Sequence[float] = DEFAULT_TOLERANCES,
+    step_pattern: str = "slope2",
 ) -> DtwF1Result:
     """Onset F1 of generated music against a reference after DTW time alignment.
 
@@ -181,13 +223,27 @@ def dtw_onset_f1(
         sample_rate: sample rate of audio inputs.
         fps: piano-roll frame rate for the alignment.
         tolerances: onset tolerances in seconds (paper: 50, 100, 200 ms).
+        step_pattern: ``"slope2"`` (local tempo ratio 1/2..2; default) or ``"classic"``
+            (unconstrained). When the two lengths differ by more than 2x no slope-limited
+            path exists and the classic pattern is used; ``result.step_pattern`` says which.
     """
     ref = _notes_from(reference, transcriber, sample_rate, "reference")
     gen = _notes_from(generated, transcriber, sample_rate, "generated")
     unaligned = {float(t): note_f1(ref, gen, onset_tolerance=t) for t in tolerances}
     if len(ref) == 0 or len(gen) == 0:
-        return DtwF1Result(unaligned, unaligned, gen, np.zeros((0, 2), dtype=np.int64))
-    path = dtw_path(cosine_cost(frame_features(ref, fps=fps), frame_features(gen, fps=fps)))
-    warped = warp_notes(gen, path, fps=fps)
+        return DtwF1Result(unaligned, unaligned, gen, np.zeros((0, 2), dtype=np.int64), step_pattern)
+    # Leading silence is not music to align: both rolls start at their first onset (and end
+    # at their last offset), so the anchored ends of the path sit on notes.
+    ref_start, gen_start = ref[:, 0].min(), gen[:, 0].min()
+    ref_shifted, gen_shifted = _shifted(ref, -ref_start), _shifted(gen, -gen_start)
+    cost = cosine_cost(frame_features(ref_shifted, fps=fps), frame_features(gen_shifted, fps=fps))
+    try:
+        path = dtw_path(cost, step_pattern=step_pattern)
+    except ValueError:
+        if step_pattern == "classic" or cost.size > MAX_DTW_CELLS:
+            raise
+        step_pattern = "classic"
+        path = dtw_path(cost, step_pattern=step_pattern)
+    warped = _shifted(warp_notes(gen_shifted, path, fps=fps), ref_start)
     aligned = {float(t): note_f1(ref, warped, onset_tolerance=t) for t in tolerances}
-    return DtwF1Result(aligned, unaligned, warped, path)
+    return DtwF1Result(aligned, unaligned, warped, path, step_pattern)

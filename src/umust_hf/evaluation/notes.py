@@ -20,6 +20,8 @@ NoteInput = Any  # ndarray (N, >=3), structured array, iterable of tuples or not
 
 
 def _row(note: Any) -> tuple[float, float, float]:
+    if hasattr(note, "start") and hasattr(note, "end") and hasattr(note, "pitch"):  # pretty_midi / MidiNote
+        return float(note.start), float(note.end), float(note.pitch)
     if hasattr(note, "onset") and hasattr(note, "pitch"):
         offset = getattr(note, "offset", None)
         if offset is None:
@@ -38,7 +40,8 @@ def as_note_array(notes: NoteInput, *, name: str = "notes") -> np.ndarray:
 
     Accepts an ``(N, >=3)`` array, a partitura-style structured array (fields
     ``onset_sec``, ``duration_sec``, ``pitch``), or an iterable of ``(onset, offset, pitch)``
-    tuples, dicts or objects with ``onset``/``offset`` (or ``duration``)/``pitch``.
+    tuples, dicts or objects with ``onset``/``offset`` (or ``duration``)/``pitch`` or
+    ``start``/``end``/``pitch`` (pretty_midi notes, :class:`umust_hf.data.audio_io.MidiNote`).
 
     Raises:
         ValueError: naming ``name`` when a note has a negative time, ends before it starts,

@@ -74,15 +74,16 @@ class PredictionRow:
         return path
 
     def audio(self, key: str) -> tuple[np.ndarray, int]:
-        """Mono float32 audio ``(samples,)`` and its sample rate."""
-        import soundfile
+        """Mono float32 audio ``(samples,)`` and its sample rate, from a file path (JSONL rows)
+        or an in-memory dataset cell (``{"bytes": ..., "path": ...}`` or bytes)."""
+        from ..data.audio_io import decode_audio
 
-        path = self.path(key)
+        value = self.fields.get(key)
+        source = self.path(key) if isinstance(value, str) or value is None else value
         try:
-            data, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-        except Exception as error:  # soundfile raises several types for unreadable files
-            raise UserError(f"{self.source}: cannot read {key} audio {path}: {error}") from None
-        return data.mean(axis=1), int(sample_rate)
+            return decode_audio(source)
+        except UserError as error:
+            raise UserError(f"{self.source}: cannot read {key}: {error}") from None
 
 
 def read_predictions(path: str | Path, *, task: str | None = None) -> list[PredictionRow]:
