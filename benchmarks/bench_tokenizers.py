@@ -48,6 +48,7 @@ def load_excerpts(corpus: str | None) -> tuple[list[str], list[bytes], str]:
 
     from umust_hf.data.embedded import build_embedded_corpus
 
+    name = f"given: {Path(corpus).name}" if corpus else "built: max_pieces=4, seed=0"
     if corpus is None:
         corpus = tempfile.mkdtemp(prefix="bench-tokenizers-")
         build_embedded_corpus(corpus, max_pieces=4, seed=0, num_proc=1, show_progress=False)
@@ -58,7 +59,7 @@ def load_excerpts(corpus: str | None) -> tuple[list[str], list[bytes], str]:
         for row in split.select_columns(["musicxml", "midi"]):
             xml.append(row["musicxml"])
             midi.append(row["midi"])
-    return xml, midi, corpus
+    return xml, midi, name
 
 
 def long_performance(seconds: float, seed: int = 0) -> list:

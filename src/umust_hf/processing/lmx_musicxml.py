@@ -493,7 +493,8 @@ def linearize_part(part: ET.Element, strict: bool) -> tuple[list[str], list[str]
     A measure the Linearizer cannot handle raises :class:`LMXError` (strict) or is left out
     (lenient); the second return value lists what was left out and why.
     """
-    linearizer = Linearizer(errout=io.StringIO(), fail_on_unknown_tokens=strict)
+    errors = io.StringIO()
+    linearizer = Linearizer(errout=errors, fail_on_unknown_tokens=strict)
     linearizer._part_id = part.get("id")  # process_part() would reset the same state
     skipped: list[str] = []
     measures = [m for m in part if m.tag == "measure"]
@@ -507,4 +508,8 @@ def linearize_part(part: ET.Element, strict: bool) -> tuple[list[str], list[str]
                 raise LMXError(f"cannot linearize {reason}") from error
             del linearizer.output_tokens[before:]
             skipped.append(reason)
+    # lenient: the Linearizer drops what LMX cannot express (e.g. quarter-tone accidentals)
+    dropped = errors.getvalue().count("not in the vocabulary")
+    if dropped:
+        skipped.append(f"{dropped} MusicXML value(s) with no LMX token were left out")
     return linearizer.output_tokens, skipped

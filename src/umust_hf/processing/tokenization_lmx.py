@@ -76,7 +76,7 @@ class LMXTokenizer(FixedVocabTokenizer):
         if strict and check.problems:
             raise LMXError("the MusicXML linearises to ill-formed LMX: " + "; ".join(check.problems[:5]))
         if skipped:
-            logger.warning("LMXTokenizer: skipped %d measure(s) the linearizer rejects, e.g. %s", len(skipped), skipped[0])
+            logger.warning("LMXTokenizer: left out part of the MusicXML (%s)", "; ".join(skipped[:3]))
         if check.problems:
             logger.warning("LMXTokenizer: repaired the linearised MusicXML (%s)", check.summary())
         return check.tokens

@@ -129,9 +129,7 @@ class MidiTokenizer(FixedVocabTokenizer):
         if segments and isinstance(segments[0], int):
             segments = [segments]
         try:
-            cleaned = [
-                [self._token_to_id[t] for t in self.ids_to_known_tokens(list(s), strict=strict)] for s in segments
-            ]
+            cleaned = [self.clean_ids(segment, strict=strict) for segment in segments]
         except ValueError as error:
             raise MidiDecodeError(str(error)) from error
         notes, report = decode_segments(cleaned, self.layout, steps)

@@ -152,33 +152,36 @@ class FixedVocabTokenizer(PythonBackend):
         return known
 
     def ids_to_known_tokens(self, ids: Sequence[int], strict: bool | None = None) -> list[str]:
-        """Map ids to tokens, stopping at the first ``<eos>`` and skipping ``<pad>``/``<sos>``.
+        """Map ids to tokens as :meth:`clean_ids` filters them."""
+        return [self._id_to_token[i] for i in self.clean_ids(ids, strict=strict)]
 
-        Ids outside the vocabulary and ``<sep>`` raise in strict mode and are dropped (with a
-        logged warning) in lenient mode.
+    def clean_ids(self, ids: Sequence[int], strict: bool | None = None) -> list[int]:
+        """Keep the token ids of one sequence: stop at the first ``<eos>``, skip ``<pad>``/``<sos>``.
+
+        Ids outside the vocabulary and ``<sep>`` raise :class:`UnknownTokenError` in strict
+        mode and are dropped (with a logged warning) in lenient mode.
         """
         strict = self.strict if strict is None else strict
-        out: list[str] = []
+        size = len(self._id_to_token)
+        out: list[int] = []
         bad: list[int] = []
         for position, raw in enumerate(ids):
             index = int(raw)
-            if index == EOS_ID:
+            if index >= NUM_SPECIALS and index < size:
+                out.append(index)
+            elif index == EOS_ID:
                 break
-            if index in (PAD_ID, SOS_ID):
+            elif index in (PAD_ID, SOS_ID):
                 continue
-            if index == SEP_ID or not 0 <= index < len(self._id_to_token):
-                if strict:
-                    what = "<sep>" if index == SEP_ID else "outside the vocabulary"
-                    raise UnknownTokenError(
-                        f"{type(self).__name__}: id {index} at position {position} is {what}"
-                    )
+            elif strict:
+                what = "<sep>" if index == SEP_ID else "outside the vocabulary"
+                raise UnknownTokenError(f"{type(self).__name__}: id {index} at position {position} is {what}")
+            else:
                 bad.append(index)
-                continue
-            out.append(self._id_to_token[index])
         if bad:
             logger.warning(
                 "%s: dropped %d id(s) that are <sep> or outside [0, %d), e.g. %s",
-                type(self).__name__, len(bad), len(self._id_to_token), bad[:5],
+                type(self).__name__, len(bad), size, bad[:5],
             )
         return out
 
