@@ -6,8 +6,9 @@ Two modes:
   processes every ``VIDEO_ID.mp4`` (with its audio track or a sibling ``VIDEO_ID.m4a`` /
   ``.wav`` ...) listed in the metadata CSV and matching the filters.
 * ``umust ytsv --train-detectors --out DIR [--corpus PAGES_DIR]`` trains the system and
-  staff detectors (from engraved music21 pages, or from ``NAME.png`` + ``NAME.json`` box
-  files in ``PAGES_DIR``) and reports their held-out precision, recall and mAP.
+  staff detectors (from a built embedded corpus's pages, from ``NAME.png`` + ``NAME.json``
+  box files in ``PAGES_DIR``, or by default from freshly engraved music21 pages) and
+  reports their held-out precision, recall and mAP.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     training = parser.add_argument_group("detector training (--train-detectors)")
     training.add_argument("--train-detectors", action="store_true", help="train the YOLOv8 system/staff detectors into --out")
-    training.add_argument("--corpus", type=Path, default=None, help="page folder (NAME.png + NAME.json boxes); default: engrave music21 corpus scores")
+    training.add_argument("--corpus", type=Path, default=None, help="built embedded corpus (umust build-corpus --out DIR) or a page folder (NAME.png + NAME.json boxes); default: engrave music21 corpus scores")
     training.add_argument("--scores", type=int, default=25, help="music21 scores to engrave when --corpus is not given (default: %(default)s)")
     training.add_argument("--epochs", type=int, default=15, help="training epochs per detector (default: %(default)s)")
     training.add_argument("--imgsz", type=int, default=416, help="detector input size (default: %(default)s)")
@@ -40,9 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from umust_hf.ytsv.detectors import TrainingConfig, train_detectors
-    from umust_hf.ytsv.pages import load_page_directory, render_music21_pages
+    from umust_hf.ytsv.pages import load_pages, render_music21_pages
 
-    pages = list(load_page_directory(args.corpus) if args.corpus else render_music21_pages(args.scores, seed=0))
+    pages = list(load_pages(args.corpus) if args.corpus else render_music21_pages(args.scores, seed=0))
     metrics = train_detectors(pages, args.out, TrainingConfig(epochs=args.epochs, imgsz=args.imgsz))
     print(json.dumps(metrics, indent=2))
     return 0

@@ -3,9 +3,10 @@
 The paper's hand-labelled boxes are not public, so the detectors learn from engraved pages
 whose boxes are known exactly. Any iterable of :class:`LabelledPage` can feed
 :func:`umust_hf.ytsv.detectors.write_yolo_dataset`; :func:`render_music21_pages` is a
-self-contained source (Verovio engraving of music21 corpus files) and
-:func:`load_page_directory` reads pages saved by :func:`save_page_directory` (or by any
-corpus builder that writes the same ``PNG + JSON`` pairs).
+self-contained source (Verovio engraving of music21 corpus files),
+:func:`load_embedded_corpus_pages` reads the page Dataset of a built embedded corpus
+(``umust build-corpus``), and :func:`load_page_directory` reads ``PNG + JSON`` pairs
+written by :func:`save_page_directory`. :func:`load_pages` picks the right reader.
 """
 
 from __future__ import annotations
@@ -272,3 +273,24 @@ def load_page_directory(directory: str | os.PathLike[str]) -> Iterator[LabelledP
             raise UserError(f"{meta_path}: not a page box file ({error})") from error
         image = np.asarray(Image.open(image_path).convert("L"))
         yield LabelledPage(image=image, system_boxes=systems, staff_boxes=staves, source=str(meta.get("source", image_path.name)))
+
+
+def load_embedded_corpus_pages(directory: str | os.PathLike[str]) -> Iterator[LabelledPage]:
+    """Pages of a built embedded corpus (``DIR/pages``: image, system_boxes, staff_boxes per page)."""
+    from umust_hf.data.embedded import load_embedded_pages
+
+    for row in load_embedded_pages(directory):
+        yield LabelledPage(
+            image=np.asarray(row["image"].convert("L")),
+            system_boxes=np.asarray(row["system_boxes"], dtype=np.float32).reshape(-1, 4),
+            staff_boxes=np.asarray(row["staff_boxes"], dtype=np.float32).reshape(-1, 4),
+            source=f"{row['piece_id']}#page{row['page_index']}",
+        )
+
+
+def load_pages(directory: str | os.PathLike[str]) -> Iterator[LabelledPage]:
+    """Labelled pages from a built embedded corpus folder or a ``PNG + JSON`` page folder."""
+    root = Path(directory)
+    if (root / "pages" / "dataset_info.json").is_file():
+        return load_embedded_corpus_pages(root)
+    return load_page_directory(root)

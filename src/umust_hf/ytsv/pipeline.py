@@ -167,14 +167,20 @@ def _write_json(path: Path, data: dict) -> None:
 
 def save_video_rows(rows: list[dict], summary: filters.FilterSummary, out_dir: Path, video_id: str) -> None:
     """Save one video's rows as a Dataset, then its done-marker (the marker comes last)."""
-    from datasets import Dataset
+    from datasets import Dataset, Value
 
     videos = out_dir / "videos"
     videos.mkdir(parents=True, exist_ok=True)
     if rows:
         scratch = Path(tempfile.mkdtemp(dir=videos, prefix=f".{video_id}."))
         try:
-            Dataset.from_list(rows, features=dataset_features()).save_to_disk(str(scratch / "data"))
+            # datasets 5 imports torchcodec to encode any Audio value, even ready-made bytes:
+            # write the column's storage struct, then cast (an Arrow-level cast, no codec).
+            features = dataset_features()
+            storage = features.copy()
+            storage["audio"] = {"bytes": Value("binary"), "path": Value("string")}
+            dataset = Dataset.from_list(rows, features=storage).cast_column("audio", features["audio"])
+            dataset.save_to_disk(str(scratch / "data"))
             _replace_dir(scratch / "data", videos / video_id)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

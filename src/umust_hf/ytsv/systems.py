@@ -2,14 +2,16 @@
 
 Detected system boxes are assigned their staves (the staff detector's boxes whose centre
 lies inside); the median staff box height is the system's staff height. Each crop is
-rescaled so that this height becomes ``constants.STAFF_HEIGHT_PX`` and then padded (white)
-or cropped around its centre to ``constants.SYSTEM_HEIGHT_PX`` rows, the height every
-system image of the package has.
+rescaled so that this height becomes ``constants.STAFF_HEIGHT_PX`` and then handed to the
+package's score image processor (:class:`UMustImageProcessor`), which owns the one
+normalisation of system images (refinement from staff lines, padding/cropping to
+``constants.SYSTEM_HEIGHT_PX`` rows).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -60,18 +62,28 @@ def staff_height_for(system_box: np.ndarray, staff_boxes: np.ndarray) -> float:
     return float(np.median(staff_boxes[inside, 3] - staff_boxes[inside, 1]))
 
 
+@lru_cache(maxsize=1)
+def _image_processor():
+    from umust_hf.processing.image_processing_umust import UMustImageProcessor
+
+    return UMustImageProcessor()
+
+
 def normalise_system(
     gray: np.ndarray,
     box: np.ndarray,
     staff_height: float,
     *,
     target_staff_px: int = constants.STAFF_HEIGHT_PX,
-    target_height_px: int = constants.SYSTEM_HEIGHT_PX,
 ) -> np.ndarray:
-    """Crop ``box`` from ``(H, W)`` ``gray``, scale staff height to ``target_staff_px``,
-    pad/crop vertically around the centre to ``target_height_px``.
+    """Crop ``box`` from ``(H, W)`` uint8 ``gray`` and normalise it as the score image processor does.
 
-    Returns ``(target_height_px, W')`` uint8 with ``W' = round(box width * scale)``.
+    The crop is first scaled by the *detected* staff height (``target_staff_px /
+    staff_height``, robust on blurry video frames); then
+    :meth:`UMustImageProcessor.normalize_system` refines the scale where it finds five-line
+    staves (more than 5 % off) and pads/crops around the staves to ``SYSTEM_HEIGHT_PX``
+    rows, so YTSV systems match every other system image of the package.
+    Returns ``(SYSTEM_HEIGHT_PX, W')`` uint8.
     """
     import cv2
 
@@ -84,18 +96,10 @@ def normalise_system(
         raise ValueError(f"empty crop box {box!r}")
     crop = gray[y0:y1, x0:x1]
     scale = target_staff_px / staff_height
-    new_w = max(1, int(round(crop.shape[1] * scale)))
-    new_h = max(1, int(round(crop.shape[0] * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    resized = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
-    out = np.full((target_height_px, new_w), 255, dtype=np.uint8)
-    if new_h >= target_height_px:
-        top = (new_h - target_height_px) // 2
-        out[:] = resized[top : top + target_height_px]
-    else:
-        top = (target_height_px - new_h) // 2
-        out[top : top + new_h] = resized
-    return out
+    size = (max(1, int(round(crop.shape[1] * scale))), max(1, int(round(crop.shape[0] * scale))))
+    resized = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    system, _ = _image_processor().normalize_system(resized.astype(np.float32) / 255.0)
+    return np.clip(np.round(system * 255.0), 0, 255).astype(np.uint8)
 
 
 def crop_systems(gray: np.ndarray, system_boxes: np.ndarray, staff_boxes: np.ndarray) -> list[SystemCrop]:
