@@ -117,7 +117,7 @@ def _transcribe(audio, sample_rate):
     starts = np.flatnonzero(~active[:-1] & active[1:])
     stops = np.flatnonzero(active[:-1] & ~active[1:])
     notes = []
-    for start, stop in zip(starts, stops):
+    for start, stop in zip(starts, stops, strict=True):
         segment = audio[start * hop : stop * hop]
         spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment)), n=8 * len(segment)))
         frequency = np.argmax(spectrum) * sample_rate / (8 * len(segment))

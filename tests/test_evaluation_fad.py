@@ -34,7 +34,9 @@ def test_one_dimensional_hand_case():
     # for 1-D Gaussians: (mu_a - mu_b)^2 + (sigma_a - sigma_b)^2, sample std with ddof 1 as np.cov
     expected = (a.mean() - b.mean()) ** 2 + (a.std(ddof=1) - b.std(ddof=1)) ** 2
     assert frechet_audio_distance(a, b) == pytest.approx(expected, rel=1e-9)
-    assert frechet_distance(np.array([0.0]), np.array([[4.0]]), np.array([3.0]), np.array([[1.0]])) == pytest.approx(10.0)
+    assert frechet_distance(np.array([0.0]), np.array([[4.0]]), np.array([3.0]), np.array([[1.0]])) == pytest.approx(
+        10.0
+    )
 
 
 def test_matches_fadtk_style_sqrtm_formula():
@@ -122,4 +124,6 @@ def test_codec_latent_embedding_uses_the_codec_encoder():
         direct = codec.dac.encoder(torch.tensor(padded, dtype=torch.float32)[None, None])[0].T.numpy()
     assert frames.shape == (int(np.ceil(44100 / hop)), direct.shape[1])
     np.testing.assert_allclose(frames, direct, rtol=1e-5, atol=1e-6)
-    assert frechet_audio_distance([frames, embed(tone[::-1].copy(), 44100)], [frames, embed(tone[::-1].copy(), 44100)]) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_audio_distance(
+        [frames, embed(tone[::-1].copy(), 44100)], [frames, embed(tone[::-1].copy(), 44100)]
+    ) == pytest.approx(0.0, abs=1e-6)

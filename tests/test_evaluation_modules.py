@@ -45,7 +45,12 @@ def test_ser_module(offline):
     pred = ["a x c", "x y"]
     result = _load("ser", offline).compute(predictions=pred, references=gold)
     # 2 + 2 edits over 8 gold tokens; without tuplets 2 edits over 6
-    assert result == {"ser": pytest.approx(50.0), "ser_notuplets": pytest.approx(100 * 2 / 6), "edits": 4, "gold_tokens": 8}
+    assert result == {
+        "ser": pytest.approx(50.0),
+        "ser_notuplets": pytest.approx(100 * 2 / 6),
+        "edits": 4,
+        "gold_tokens": 8,
+    }
 
 
 def test_note_f1_module(offline):
@@ -81,5 +86,7 @@ def test_fad_module_with_embeddings_and_waveforms(offline):
 
 
 def test_token_emd_module(offline):
-    result = _load("token_emd", offline).compute(predictions=["D4 half", "measure"], references=["C4 quarter", "C4 quarter"])
+    result = _load("token_emd", offline).compute(
+        predictions=["D4 half", "measure"], references=["C4 quarter", "C4 quarter"]
+    )
     assert result == {"emd_pitch": 1.0, "emd_duration": 0.0, "undefined_pitch": 1, "undefined_duration": 1}

@@ -9,7 +9,9 @@ import pytest
 
 from umust_hf.evaluation.pipelines import MultiStageImageToAudio, lmx_to_musicxml
 
-LMX = "measure key:fifths:0 time beats:4 beat-type:4 clef:G2 C4 quarter D4 quarter E4 quarter chord G4 quarter F4 quarter"
+LMX = (
+    "measure key:fifths:0 time beats:4 beat-type:4 clef:G2 C4 quarter D4 quarter E4 quarter chord G4 quarter F4 quarter"
+)
 
 
 def test_lmx_to_musicxml_round_trips_through_the_linearizer():
@@ -48,15 +50,25 @@ def test_pipeline_composes_stages_and_keeps_intermediates():
     output = MultiStageImageToAudio(omr=oracle_omr, perform=render, synthesize=synth)(image)
     assert seen["image"] is image and output.lmx == LMX
     notes = pretty_midi.PrettyMIDI(io.BytesIO(output.midi)).instruments[0].notes
-    assert sorted((round(n.start, 3), n.pitch) for n in notes) == [(0.0, 60), (0.5, 62), (1.0, 64), (1.0, 67), (1.5, 65)]
+    assert sorted((round(n.start, 3), n.pitch) for n in notes) == [
+        (0.0, 60),
+        (0.5, 62),
+        (1.0, 64),
+        (1.0, 67),
+        (1.5, 65),
+    ]
     assert output.sample_rate == 44100 and output.audio.ndim == 1
     assert output.audio.shape[0] >= 2.0 * 44100 and np.abs(output.audio).max() > 0.1
 
 
 def test_pipeline_rejects_bad_stage_outputs():
-    pipeline = MultiStageImageToAudio(omr=lambda image: None, perform=lambda x: b"", synthesize=lambda m: (np.zeros(3), 1))
+    pipeline = MultiStageImageToAudio(
+        omr=lambda image: None, perform=lambda x: b"", synthesize=lambda m: (np.zeros(3), 1)
+    )
     with pytest.raises(TypeError, match="LMX string"):
         pipeline(object())
-    stereo = MultiStageImageToAudio(omr=lambda image: LMX, perform=lambda x: b"", synthesize=lambda m: (np.zeros((2, 3)), 1))
+    stereo = MultiStageImageToAudio(
+        omr=lambda image: LMX, perform=lambda x: b"", synthesize=lambda m: (np.zeros((2, 3)), 1)
+    )
     with pytest.raises(ValueError, match="mono"):
         stereo(object())

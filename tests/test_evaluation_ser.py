@@ -54,7 +54,9 @@ def test_notuplets_drops_brackets_and_time_modifications():
     assert symbol_error_rate([gold], [pred]) == pytest.approx(100 * 5 / 11)
     assert symbol_error_rate([gold], [pred], drop_tuplets=True) == 0.0
     # a wrong pitch still counts without tuplets: 1 edit over 6 remaining gold tokens
-    assert symbol_error_rate([gold], ["C4 eighth D4 eighth F4 eighth 3in2"], drop_tuplets=True) == pytest.approx(100 / 6)
+    assert symbol_error_rate([gold], ["C4 eighth D4 eighth F4 eighth 3in2"], drop_tuplets=True) == pytest.approx(
+        100 / 6
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,10 +75,12 @@ def test_matches_independent_levenshtein_on_random_token_lists():
     for _ in range(40):
         gold.append([rng.choice(vocabulary) for _ in range(rng.randint(0, 15))])
         pred.append([rng.choice(vocabulary) for _ in range(rng.randint(0, 15))])
-    edits = sum(_reference_levenshtein(g, p) for g, p in zip(gold, pred))
+    edits = sum(_reference_levenshtein(g, p) for g, p in zip(gold, pred, strict=True))
     total = sum(len(g) for g in gold)
     assert symbol_error_rate(gold, pred) == pytest.approx(100 * edits / total)
-    assert symbol_error_rate([" ".join(g) for g in gold], [" ".join(p) for p in pred]) == pytest.approx(100 * edits / total)
+    assert symbol_error_rate([" ".join(g) for g in gold], [" ".join(p) for p in pred]) == pytest.approx(
+        100 * edits / total
+    )
 
 
 def test_mismatched_lengths_and_empty_gold():

@@ -22,12 +22,22 @@ def _write_predictions(folder):
     stretched = [[on * 1.2, off * 1.2, p] for on, off, p in NOTES]
     rows = [
         # SER: 2 deletions on 7 tokens + 1 substitution on 3 tokens = 3/10; without tuplets 1/8
-        {"task": "omr", "gold": "measure C4 quarter tuplet:start 3in2 D4 eighth", "pred": "measure C4 quarter D4 eighth"},
+        {
+            "task": "omr",
+            "gold": "measure C4 quarter tuplet:start 3in2 D4 eighth",
+            "pred": "measure C4 quarter D4 eighth",
+        },
         {"task": "omr", "gold": "measure E4 half", "pred": "measure E4 whole"},
         # AMT: one wrong pitch of three -> onset F1 2/3 (offsets all fine)
         {"task": "amt", "gold_notes": NOTES, "pred_notes": [[0.01, 0.5, 60], [0.5, 1.0, 63], [1.0, 1.5, 64]]},
         # audio generation: a 1.2x slower copy -> DTW-F1 100 at every tolerance
-        {"task": "i2a", "gold_notes": NOTES, "pred_notes": stretched, "gold_audio": "gold.wav", "pred_audio": "pred.wav"},
+        {
+            "task": "i2a",
+            "gold_notes": NOTES,
+            "pred_notes": stretched,
+            "gold_audio": "gold.wav",
+            "pred_audio": "pred.wav",
+        },
         {"task": "m2a", "gold_notes": NOTES, "pred_notes": NOTES, "gold_audio": "gold.wav", "pred_audio": "gold.wav"},
         # EMD: pitch one step; durations one type longer -> 0 after the shift
         {"task": "a2i", "gold": "C4 quarter D4 quarter", "pred": "D4 half E4 half"},
@@ -63,7 +73,12 @@ def test_evaluate_prints_every_table_and_writes_json(tmp_path, capsys):
     report = json.loads(out.read_text())
     by_task = {r["task"]: r for r in report["results"]}
     assert by_task["omr"]["metrics"]["ser"] == pytest.approx(30.0)
-    assert by_task["omr"]["details"] == {"edits": 3, "gold_tokens": 10, "edits_notuplets": 1, "gold_tokens_notuplets": 8}
+    assert by_task["omr"]["details"] == {
+        "edits": 3,
+        "gold_tokens": 10,
+        "edits_notuplets": 1,
+        "gold_tokens_notuplets": 8,
+    }
     assert by_task["amt"]["metrics"]["onset_f1"] == pytest.approx(200 / 3)
     assert by_task["i2a"]["details"]["unaligned_f1_50"] < 100
     assert by_task["a2i"]["details"]["duration_shift_counts"] == {"-1": 1, "0": 0, "1": 0}
@@ -82,7 +97,22 @@ def test_two_prediction_files_become_two_rows_and_task_filter(tmp_path, capsys):
 
 def test_limit_keeps_the_first_rows(tmp_path, capsys):
     predictions = _write_predictions(tmp_path)
-    assert main(["evaluate", "--task", "omr", "--limit", "1", "--predictions", str(predictions), "--out", str(tmp_path / "r.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--task",
+                "omr",
+                "--limit",
+                "1",
+                "--predictions",
+                str(predictions),
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     assert _row(capsys.readouterr().out, 5, "preds") == [f"{100 * 2 / 7:.2f}", "0.00"]
 
 
@@ -92,8 +122,10 @@ def test_limit_keeps_the_first_rows(tmp_path, capsys):
         ('{"task": "omr", "gold": "a"\n', r"preds\.jsonl:1: not valid JSON"),
         ('{"gold": "a", "pred": "a"}\n', r'preds\.jsonl:1: row has no "task"'),
         ('{"task": "ocr", "gold": "a", "pred": "a"}\n', r"unknown task 'ocr'"),
-        ('{"task": "amt", "gold_notes": [[1, 0.5, 60]], "pred_notes": []}\n', r"preds\.jsonl:1: bad 'gold_notes'.*ends before"),
-        ('{"task": "i2a", "gold_audio": "missing.wav", "pred_audio": "missing.wav"}\n', r"i2a onset F1 needs gold_notes"),
+        ('{"task": "amt", "gold_notes": [[1, 0.5, 60]], "pred_notes": []}\n',
+         r"preds\.jsonl:1: bad 'gold_notes'.*ends before"),
+        ('{"task": "i2a", "gold_audio": "missing.wav", "pred_audio": "missing.wav"}\n',
+         r"i2a onset F1 needs gold_notes"),
         ('{"task": "i2a", "gold_notes": [], "pred_notes": [], "gold_audio": "missing.wav", "pred_audio": "x.wav"}\n',
          r"gold_audio file not found"),
         ('{"task": "a2i", "gold": "C4 quarter", "pred_image": "x.png"}\n', r"OMR model"),
@@ -115,7 +147,17 @@ def test_missing_inputs_and_model_components(tmp_path, capsys, monkeypatch):
     import umust_hf.evaluation.generation as generation
 
     monkeypatch.setitem(generation.REQUIRED_MODULES, "umust_hf.processing.no_such_module", "the test component")
-    args = ["evaluate", "--model", str(tmp_path), "--data", str(tmp_path), "--task", "omr", "--out", str(tmp_path / "r.json")]
+    args = [
+        "evaluate",
+        "--model",
+        str(tmp_path),
+        "--data",
+        str(tmp_path),
+        "--task",
+        "omr",
+        "--out",
+        str(tmp_path / "r.json"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "the test component" in err and "--predictions" in err

@@ -11,7 +11,9 @@ TASK_CHOICES = ("omr", "amt", "m2a", "i2a", "l2i", "a2i")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=TASK_CHOICES, help="task to evaluate (default with --predictions: every task found)")
+    parser.add_argument(
+        "--task", choices=TASK_CHOICES, help="task to evaluate (default with --predictions: every task found)"
+    )
     parser.add_argument("--model", metavar="DIR", help="trained U-MUST model directory (needs --data and --task)")
     parser.add_argument("--data", metavar="DIR", help="dataset saved with save_to_disk (e.g. the embedded corpus)")
     parser.add_argument("--split", default="test", help="dataset split (default: %(default)s)")
@@ -20,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--predictions",
         action="append",
         metavar="[METHOD=]FILE",
-        help="JSONL of gold/pred rows (layout: umust_hf.evaluation.predictions); repeat to compare methods as table rows",
+        help="JSONL of gold/pred rows (layout: umust_hf.evaluation.predictions); "
+        "repeat to compare methods as table rows",
     )
     parser.add_argument(
         "--baseline",
@@ -37,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="FAD embedding: encoder latents of this saved audio codec (default: the weight-free log-mel embedding)",
     )
-    parser.add_argument("--out", metavar="JSON", default="umust-evaluation.json", help="JSON report (default: %(default)s)")
+    parser.add_argument(
+        "--out", metavar="JSON", default="umust-evaluation.json", help="JSON report (default: %(default)s)"
+    )
 
 
 def _parse_prediction_arg(value: str) -> tuple[str, Path]:
@@ -73,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     if not args.predictions and not args.model and not args.baseline:
-        raise UserError("give --predictions FILE, --baseline NAME with --data DIR, or --model DIR with --data DIR and --task")
+        raise UserError(
+            "give --predictions FILE, --baseline NAME with --data DIR, or --model DIR with --data DIR and --task"
+        )
     embedding = _fad_embedding(args.fad_codec)
     dataset = args.dataset or (Path(args.data).name if args.data else "test")
     results = []

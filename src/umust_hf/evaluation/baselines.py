@@ -51,7 +51,12 @@ def _fields(task: str, gold: dict[str, Any], pred: dict[str, Any], kind: str) ->
 
 
 def baseline_rows(
-    examples: Sequence[dict[str, Any]], task: str, *, kind: str = "random-pairing", seed: int = 0, source: str = "dataset"
+    examples: Sequence[dict[str, Any]],
+    task: str,
+    *,
+    kind: str = "random-pairing",
+    seed: int = 0,
+    source: str = "dataset",
 ) -> list[PredictionRow]:
     """Gold/prediction rows for ``task`` built from dataset examples (embedded-corpus columns
     ``id``, ``lmx``, ``midi``, ``audio``)."""
@@ -61,7 +66,11 @@ def baseline_rows(
     rows = []
     for index, other in enumerate(partner):
         gold, pred = examples[index], examples[int(other)]
-        fields = {"id": gold.get("id", str(index)), "pred_id": pred.get("id", str(other)), **_fields(task, gold, pred, kind)}
+        fields = {
+            "id": gold.get("id", str(index)),
+            "pred_id": pred.get("id", str(other)),
+            **_fields(task, gold, pred, kind),
+        }
         rows.append(PredictionRow(task, fields, f"{source}[{index}]", Path(".")))
     return rows
 

@@ -82,7 +82,9 @@ class TokenEmdResult:
         return asdict(self)
 
 
-def token_emd(gold_lmx: str | Sequence[str], pred_lmx: str | Sequence[str], *, shifts: Sequence[int] = DURATION_SHIFTS) -> TokenEmdResult:
+def token_emd(
+    gold_lmx: str | Sequence[str], pred_lmx: str | Sequence[str], *, shifts: Sequence[int] = DURATION_SHIFTS
+) -> TokenEmdResult:
     """Pitch and duration token EMD between gold and predicted LMX (paper Appendix B.2)."""
     pitch = histogram_emd(token_histogram(gold_lmx, PITCH_TOKENS), token_histogram(pred_lmx, PITCH_TOKENS))
     gold_durations = token_histogram(gold_lmx, DURATION_TOKENS)

@@ -200,7 +200,9 @@ def embed_audio_set(
     from tqdm.auto import tqdm
 
     embedding = embedding or LogMelEmbedding()
-    return [np.asarray(embedding(audio, sr)) for audio, sr in tqdm(clips, desc="FAD embeddings", disable=not show_progress)]
+    return [
+        np.asarray(embedding(audio, sr)) for audio, sr in tqdm(clips, desc="FAD embeddings", disable=not show_progress)
+    ]
 
 
 class CodecLatentEmbedding:

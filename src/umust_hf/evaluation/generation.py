@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+
 from ..errors import UserError
 from .predictions import PredictionRow
 

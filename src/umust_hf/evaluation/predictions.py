@@ -110,7 +110,7 @@ def read_predictions(path: str | Path, *, task: str | None = None) -> list[Predi
                 raise UserError(f"{source}: each line must be a JSON object")
             row_task = fields.get("task", task)
             if row_task is None:
-                raise UserError(f"{source}: row has no \"task\" field; add one or pass --task")
+                raise UserError(f'{source}: row has no "task" field; add one or pass --task')
             if row_task not in TASK_NAMES:
                 raise UserError(f"{source}: unknown task {row_task!r}; expected one of {', '.join(TASK_NAMES)}")
             if task is not None and row_task != task:

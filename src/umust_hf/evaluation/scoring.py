@@ -129,13 +129,18 @@ def score_token_emd(
 
             pred = omr(Image.open(row.path("pred_image")).convert("L"))
         else:
-            raise UserError(f"{row.source}: {task} row needs 'pred' (LMX read from the generated image) "
-                            "or 'pred_image' plus an OMR model")  # fmt: skip
+            raise UserError(
+                f"{row.source}: {task} row needs 'pred' (LMX read from the generated image) "
+                "or 'pred_image' plus an OMR model"
+            )
         results.append(token_emd(row.text("gold"), pred))
     mean = mean_token_emd(results)
     metrics = {"emd_pitch": mean.pitch, "emd_duration": mean.duration}
-    details = {"undefined_pitch": mean.num_undefined_pitch, "undefined_duration": mean.num_undefined_duration,
-               "duration_shift_counts": {str(s): sum(r.duration_shift == s for r in results) for s in (-1, 0, 1)}}  # fmt: skip
+    details = {
+        "undefined_pitch": mean.num_undefined_pitch,
+        "undefined_duration": mean.num_undefined_duration,
+        "duration_shift_counts": {str(s): sum(r.duration_shift == s for r in results) for s in (-1, 0, 1)},
+    }
     return metrics, details
 
 
@@ -160,4 +165,6 @@ def score_rows(
         metrics, details = score_token_emd(rows, task=task, omr=omr)
     else:
         raise UserError(f"unknown task {task!r}")
-    return MethodResult(task=task, method=method, dataset=dataset, metrics=metrics, num_samples=len(rows), details=details)
+    return MethodResult(
+        task=task, method=method, dataset=dataset, metrics=metrics, num_samples=len(rows), details=details
+    )

@@ -72,7 +72,7 @@ def ser_counts(
         raise ValueError(f"SER needs one prediction per gold sample: got {len(gold)} gold and {len(pred)} predictions")
     edits = 0
     total = 0
-    for gold_text, pred_text in zip(gold, pred):
+    for gold_text, pred_text in zip(gold, pred, strict=True):
         gold_tokens = split_tokens(gold_text, drop_tuplets=drop_tuplets)
         pred_tokens = split_tokens(pred_text, drop_tuplets=drop_tuplets)
         edits += token_edit_distance(gold_tokens, pred_tokens)

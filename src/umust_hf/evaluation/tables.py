@@ -94,7 +94,7 @@ def _format(value: float | None, fmt: str) -> str:
 def _spans(labels: list[str], parents: list[tuple[str, ...]]) -> list[tuple[str, int, int]]:
     """Merge runs of equal labels under the same parent into (label, first, last) spans."""
     spans: list[tuple[str, int, int]] = []
-    for i, (label, parent) in enumerate(zip(labels, parents)):
+    for i, (label, parent) in enumerate(zip(labels, parents, strict=True)):
         if spans and spans[-1][0] == label and parents[spans[-1][1]] == parent:
             spans[-1] = (label, spans[-1][1], i)
         else:
@@ -111,7 +111,10 @@ def render_table(layout: TableLayout, results: Sequence[MethodResult]) -> str:
     lookup = {(r.method, r.task, r.dataset): r for r in results}
     row_labels = [f"{m} [{t}]" if show_task else m for m, t in methods]
     cells = [
-        [_format((lookup.get((m, t, c.dataset)) or MethodResult(t, m, c.dataset, {})).metrics.get(c.key), c.fmt) for c in columns]
+        [
+            _format((lookup.get((m, t, c.dataset)) or MethodResult(t, m, c.dataset, {})).metrics.get(c.key), c.fmt)
+            for c in columns
+        ]
         for m, t in methods
     ]
     levels = len(columns[0].header)
@@ -139,8 +142,10 @@ def render_table(layout: TableLayout, results: Sequence[MethodResult]) -> str:
     rule = "-" * label_width + "-+-" + "-+-".join("-" * w for w in widths)
     lines.insert(1, rule)
     lines.append(rule)
-    for label, row in zip(row_labels, cells):
-        lines.append(label.ljust(label_width) + " | " + " | ".join(value.rjust(w) for value, w in zip(row, widths)))
+    for label, row in zip(row_labels, cells, strict=True):
+        lines.append(
+            label.ljust(label_width) + " | " + " | ".join(value.rjust(w) for value, w in zip(row, widths, strict=True))
+        )
     lines.append(rule)
     return "\n".join(lines)
 

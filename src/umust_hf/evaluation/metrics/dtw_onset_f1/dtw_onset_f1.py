@@ -36,7 +36,9 @@ class DtwOnsetF1(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, tolerances=DEFAULT_TOLERANCES):
-        results = [dtw_onset_f1(ref, pred, tolerances=tolerances) for pred, ref in zip(predictions, references)]
+        results = [
+            dtw_onset_f1(ref, pred, tolerances=tolerances) for pred, ref in zip(predictions, references, strict=True)
+        ]
         scores = {}
         for tolerance in tolerances:
             key = round(float(tolerance) * 1000)

@@ -38,7 +38,7 @@ class NoteF1(evaluate.Metric):
     def _compute(self, predictions, references, onset_tolerance=0.05, with_offsets=False):
         results = [
             note_f1(reference, prediction, onset_tolerance=onset_tolerance, with_offsets=with_offsets)
-            for prediction, reference in zip(predictions, references)
+            for prediction, reference in zip(predictions, references, strict=True)
         ]
         mean = mean_note_f1(results)
         return {"f1": mean.f1, "precision": mean.precision, "recall": mean.recall}

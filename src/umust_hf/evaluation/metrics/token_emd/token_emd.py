@@ -30,11 +30,13 @@ class TokenEmd(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references):
-        mean = mean_token_emd([token_emd(ref, pred) for pred, ref in zip(predictions, references)])
+        mean = mean_token_emd([token_emd(ref, pred) for pred, ref in zip(predictions, references, strict=True)])
         return {
             "emd_pitch": mean.pitch,
             "emd_duration": mean.duration,
