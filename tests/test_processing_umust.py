@@ -164,3 +164,20 @@ def test_bad_calls_raise_clear_errors(processor):
         processor(text=[LMX, LMX], target_modality=["audio"])
     with pytest.raises(ValueError, match=r"bundles must have shape \(B, T, 4\)"):
         processor.decode(torch.zeros(2, 3, 5, dtype=torch.long), "audio")
+
+
+def test_model_embeddings_initialise_from_the_processor_codecs(processor):
+    torch.manual_seed(0)
+    model = UMustForConditionalGeneration(UMustConfig.from_preset("tiny")).eval()
+    image_codebooks = processor.image_codec.get_codebooks()  # (4, 1024, latent)
+    audio_codebooks = processor.audio_codec.get_codebook_embeddings()
+    model.init_codec_embeddings(image_codebooks=image_codebooks, audio_codebooks=audio_codebooks)
+    vocabulary = model.config.vocabulary
+    weight = model.get_input_embeddings().weight
+    for name, codebooks in (("image", image_codebooks), ("audio", audio_codebooks)):
+        rows = vocabulary.id_range(name, 3)
+        embedded = weight[rows.start : rows.stop]
+        if codebooks.shape[-1] <= model.config.d_model:  # a semi-orthogonal map keeps the geometry
+            torch.testing.assert_close(embedded @ embedded.T, codebooks[3] @ codebooks[3].T, atol=1e-3, rtol=1e-3)
+        else:
+            assert embedded.shape == (1024, model.config.d_model) and not torch.equal(embedded, torch.zeros_like(embedded))
