@@ -40,6 +40,14 @@ def test_collator_pads_shifts_and_masks():
     assert batch["task_ids"].tolist() == [TASK_ORDER.index("omr"), TASK_ORDER.index("m2a")]
 
 
+def test_a_target_that_ends_with_eos_is_not_given_a_second_one():
+    examples, (_, lmx, _, _) = _examples()
+    with_eos = np.concatenate([lmx, [[EOS_ID, PAD_ID, PAD_ID, PAD_ID]]])
+    plain, ended = BundleCollator()([examples[0]]), BundleCollator()([{**examples[0], "labels": with_eos}])
+    for key in ("labels", "decoder_input_ids", "decoder_attention_mask"):
+        assert torch.equal(plain[key], ended[key]), key
+
+
 def test_collator_pad_multiple_and_errors():
     examples, _ = _examples()
     batch = BundleCollator(pad_to_multiple_of=8)(examples)

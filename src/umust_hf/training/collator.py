@@ -28,6 +28,10 @@ def _as_bundle(value: Any, name: str, num_codebooks: int) -> np.ndarray:
     return array
 
 
+def _without_final_eos(bundle: np.ndarray) -> np.ndarray:
+    return bundle[:-1] if len(bundle) and bundle[-1, 0] == EOS_ID else bundle
+
+
 def _modality_index(value: Any) -> int:
     if isinstance(value, (int, np.integer)):
         return int(value)
@@ -38,7 +42,7 @@ def _modality_index(value: Any) -> int:
 class BundleCollator:
     """Collate examples ``{"input_ids": (S, K), "labels": (T, K), "source_modality", "target_modality"[, "task"]}``.
 
-    ``labels`` is the target bundle without SOS/EOS. Returns tensors::
+    ``labels`` is the target bundle, with or without a final EOS bundle. Returns tensors::
 
         input_ids            (B, S_max, K)    PAD-padded
         attention_mask       (B, S_max)
@@ -61,7 +65,8 @@ class BundleCollator:
             raise ValueError("cannot collate an empty batch")
         k = self.num_codebooks
         sources = [_as_bundle(f["input_ids"], "input_ids", k) for f in features]
-        targets = [_as_bundle(f["labels"], "labels", k) for f in features]
+        # a target may already end with EOS (the tokenizers add it): train on it once, not twice
+        targets = [_without_final_eos(_as_bundle(f["labels"], "labels", k)) for f in features]
         batch = len(features)
         source_len = self._padded_length(max(len(s) for s in sources))
         target_len = self._padded_length(max(len(t) for t in targets) + 1)
