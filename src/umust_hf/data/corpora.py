@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass
-from typing import Any
-
-import datasets
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+
+if TYPE_CHECKING:  # the CLI reads CORPORA for --help without importing datasets
+    import datasets
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""``umust bake``: turn a public corpus into task examples (token bundles) for ``umust train``."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "encode a public corpus (GrandStaff, OLiMPiC, MusicNet, MAESTRO, Slakh, BPSD) into task examples for training"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from umust_hf.data.corpora import CORPORA
+
+    parser.add_argument("--corpus", required=True, choices=sorted(CORPORA), help="which corpus ROOT holds")
+    parser.add_argument("--root", required=True, metavar="DIR", help="the extracted corpus (see the README table)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output DatasetDict (save_to_disk), input of umust train --data")
+    parser.add_argument(
+        "--processor", metavar="DIR",
+        help="a saved UMustProcessor with trained codecs (image_codec/, audio_codec/); without it only "
+             "tasks between notation and MIDI can be baked, and no corpus offers those",
+    )
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks (omr, l2i, amt, m2a, ...)")
+    parser.add_argument("--preset", metavar="NAME",
+                        help="UMustConfig preset whose position tables bound the sequence lengths (default: paper lengths)")
+    parser.add_argument("--limit", type=int, metavar="N", help="read at most N rows per split (for a trial run)")
+    parser.add_argument("--streaming", action="store_true", help="stream the corpus instead of caching it as Arrow first")
+    parser.add_argument("--device", default=None, help="device of the codecs (default: cuda when available, else cpu)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+
+
+def _processor(path: str | None, device: str | None):
+    """The saved processor, or one with the default tokenizers and no codecs."""
+    import torch
+
+    from umust_hf.errors import UserError
+    from umust_hf.processing.processing_umust import UMustProcessor
+
+    if path is None:
+        from umust_hf.processing.feature_extraction_umust import UMustFeatureExtractor
+        from umust_hf.processing.image_processing_umust import UMustImageProcessor
+        from umust_hf.processing.tokenization_lmx import LMXTokenizer
+        from umust_hf.processing.tokenization_midi import MidiTokenizer
+
+        return UMustProcessor(UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer())
+    try:
+        processor = UMustProcessor.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot load a UMustProcessor from {path!r}: {error}") from None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    for name in ("image_codec", "audio_codec"):
+        codec = getattr(processor, name)
+        if codec is not None:
+            setattr(processor, name, codec.to(device).eval())
+    return processor
+
+
+def run(args: argparse.Namespace) -> int:
+    from umust_hf.data.baking import bake_corpus
+    from umust_hf.data.corpora import load_corpus
+    from umust_hf.errors import UserError
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    config = None
+    if args.preset:
+        from umust_hf.modeling.configuration_umust import UMustConfig
+
+        try:
+            config = UMustConfig.from_preset(args.preset)
+        except (KeyError, ValueError) as error:
+            raise UserError(f"--preset: {error}") from None
+    processor = _processor(args.processor, args.device)
+    data = load_corpus(args.corpus, args.root, streaming=args.streaming)
+    summary = bake_corpus(
+        args.corpus, data, processor, args.out, tasks=args.tasks, limit=args.limit, config=config, overwrite=args.overwrite
+    )
+    for split, counts in summary.examples.items():
+        print(f"{split}: {sum(counts.values())} examples {counts}, {summary.skipped_rows[split]} rows skipped")
+    if summary.too_long:
+        print(f"dropped as too long: {summary.too_long}")
+    print(f"baked {summary.corpus} into {summary.out_dir} in {summary.wall_seconds:.1f} s")
+    return 0
