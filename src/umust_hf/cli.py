@@ -19,6 +19,7 @@ from .errors import UserError
 # subcommand name -> module under umust_hf.commands
 COMMANDS: dict[str, str] = {
     "build-corpus": "build_corpus",
+    "bake": "bake",
     "evaluate": "evaluate",
     "ytsv": "ytsv",
 }
