@@ -181,3 +181,5 @@ def test_generate_rejects_missing_or_bad_modalities():
         model.generate(**inputs, target_modality="video", max_new_tokens=2)
     with pytest.raises(ValueError, match="num_beams=1"):
         model.generate(**inputs, target_modality="audio", num_beams=2)
+    with pytest.raises(ValueError, match="num_beams=1"):
+        model.generate(**inputs, target_modality="audio", generation_config=GenerationConfig(num_beams=3))

@@ -52,13 +52,10 @@ class UMustGenerationMixin(GenerationMixin):
             kwargs[name] = modality_indices(kwargs.get(name), source.shape[0], source.device, name)
         if kwargs.get("streamer") is not None:
             raise ValueError("UMust generation does not support streamers")
-        if kwargs.get("num_beams", 1) not in (None, 1):
-            raise ValueError("UMust generation supports greedy search and sampling only (num_beams=1)")
-        length_given = any(
-            source_of_lengths.get(key) is not None
-            for source_of_lengths in (kwargs, vars(generation_config or GenerationConfig()), vars(self.generation_config))
-            for key in ("max_length", "max_new_tokens")
-        )
+        configs = (kwargs, vars(generation_config or GenerationConfig()), vars(self.generation_config))
+        if any(c.get("num_beams") not in (None, 1) for c in configs) or kwargs.get("assistant_model") is not None:
+            raise ValueError("UMust generation supports greedy search and sampling only (num_beams=1, no assistant)")
+        length_given = any(c.get(key) is not None for c in configs for key in ("max_length", "max_new_tokens"))
         if not length_given:
             longest = int(self.embeddings.position_limits[kwargs["target_modality"]].max())
             if generation_config is None:
