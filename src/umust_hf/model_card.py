@@ -1,0 +1,138 @@
+"""Hugging Face model cards (README.md with YAML metadata) for trained U-MUST directories.
+
+Templates live in the repository's top-level ``model_cards/`` folder and use
+:class:`string.Template` placeholders (``$name``); the metrics block is filled with the values
+just measured, so a saved directory can be pushed to the hub as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from .data.tasks import get_task
+from .io_utils import atomic_write_text
+
+#: HF pipeline tag per direction: what the model's main output is.
+_PIPELINE_TAGS = {"i2a": "text-to-audio", "a2i": "audio-to-audio", "all": "any-to-any"}
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One measured number: ``task`` (e.g. "omr"), ``metric`` (e.g. "SER"), its value and a baseline."""
+
+    task: str
+    metric: str
+    value: float
+    baseline: float | None = None
+    baseline_name: str = ""
+    dataset: str = "umust-embedded"
+    split: str = "test"
+    lower_is_better: bool = False
+
+
+def template_dir() -> Path:
+    """The ``model_cards/`` folder of the source tree (the package is installed from a clone)."""
+    folder = Path(os.environ.get("UMUST_MODEL_CARDS", Path(__file__).resolve().parents[2] / "model_cards"))
+    if not (folder / "translator.md").is_file():
+        raise FileNotFoundError(
+            f"model card templates not found in {folder}; install umust-hf from a clone (pip install -e .) "
+            "or point UMUST_MODEL_CARDS at the repository's model_cards/ folder"
+        )
+    return folder
+
+
+def _yaml_results(metrics: Sequence[MetricResult]) -> str:
+    lines = []
+    for m in metrics:
+        task = get_task(m.task)
+        lines += [
+            "  - task:",
+            f"      type: {m.task}",
+            f"      name: {json.dumps(task.description)}",
+            "    dataset:",
+            f"      name: {json.dumps(m.dataset)}",
+            f"      type: {m.dataset}",
+            f"      split: {m.split}",
+            "    metrics:",
+            f"    - type: {m.metric.lower().replace(' ', '_')}",
+            f"      name: {json.dumps(m.metric)}",
+            f"      value: {m.value:.4g}",
+        ]
+    return "\n".join(lines) if lines else "  []"
+
+
+def _markdown_metrics(metrics: Sequence[MetricResult]) -> str:
+    if not metrics:
+        return "No evaluation was run."
+    rows = ["| task | metric | this model | baseline |", "|---|---|---|---|"]
+    for m in metrics:
+        arrow = "↓" if m.lower_is_better else "↑"
+        baseline = "–" if m.baseline is None else f"{m.baseline:.4g} ({m.baseline_name})"
+        rows.append(f"| {m.task} | {m.metric} {arrow} | {m.value:.4g} | {baseline} |")
+    return "\n".join(rows)
+
+
+def render_model_card(
+    *,
+    name: str,
+    path: str,
+    recipe: Any,
+    config: Any,
+    num_parameters: int,
+    metrics: Sequence[MetricResult] = (),
+    datasets: Sequence[str] = ("umust-embedded",),
+    steps: int | None = None,
+    training_time: str = "unknown",
+    data_description: str = "the embedded corpus (scores shipped in PyPI packages, rendered and synthesised locally)",
+    limits: str = "A small model trained briefly on a small corpus: a demonstration of the pipeline, not a usable transcriber or synthesiser.",
+    template: str = "translator.md",
+) -> str:
+    """Fill the template for a model trained from ``recipe`` (a :class:`~umust_hf.training.recipe.Recipe`)."""
+    tasks = [get_task(t) for t in recipe.curriculum.tasks]
+    directions = {t.direction for t in tasks}
+    direction = directions.pop() if len(directions) == 1 else "all"
+    first = tasks[0]
+    usage = (
+        f'inputs = processor(...)  # the source modality: {first.source.value}\n'
+        f'bundles = model.generate(**inputs, target_modality="{first.target.value}")\n'
+        f'outputs = processor.decode(bundles, "{first.target.value}")'
+    )
+    cli = {"omr": "umust omr", "amt": "umust transcribe", "m2a": "umust synthesize", "l2i": "umust render",
+           "i2a": "umust score2audio", "a2i": "umust audio2score"}.get(first.name, "umust")
+    values = {
+        "name": name,
+        "path": path,
+        "pipeline_tag": _PIPELINE_TAGS[direction],
+        "datasets": "\n".join(f"- {d}" for d in datasets),
+        "results": _yaml_results(metrics),
+        "direction": direction.upper() if direction != "all" else "both",
+        "recipe": recipe.name,
+        "recipe_description": recipe.description,
+        "tasks": ", ".join(f"{t.name} ({t.description})" for t in tasks),
+        "usage": usage,
+        "cli": f"{cli} --model {path} INPUT OUTPUT",
+        "preset": recipe.model_preset,
+        "parameters": f"{num_parameters / 1e6:.1f} M",
+        "d_model": config.d_model,
+        "layers": config.encoder_layers,
+        "num_codebooks": config.num_codebooks,
+        "curriculum": ", ".join(f"{s.task}: {s.start_step}" + (f"→{s.full_step}" if s.full_step else "")
+                                for s in recipe.curriculum.schedules),
+        "steps": steps if steps is not None else recipe.training.get("max_steps", "unknown"),
+        "data_description": data_description,
+        "training_time": training_time,
+        "metrics_table": _markdown_metrics(metrics),
+        "limits": limits,
+    }
+    return Template((template_dir() / template).read_text(encoding="utf-8")).substitute(values)
+
+
+def write_model_card(model_dir: str | os.PathLike, **kwargs: Any) -> Path:
+    """Render the card and write it atomically as ``model_dir/README.md``."""
+    return atomic_write_text(Path(model_dir) / "README.md", render_model_card(**kwargs))
