@@ -12,7 +12,7 @@ notes stay distinguishable) and one "silence" feature (so silence matches silenc
 default step pattern limits the local tempo ratio to 1/2..2, so unrelated music cannot be
 warped into spurious matches (with free steps, random pairs of our test excerpts scored
 about 40% "onset F1"). The DTW is written here in numpy with anti-diagonal sweeps: a 20 s
-clip at 100 fps (2000 x 2000 cells) takes about a second, with no JIT compile.
+clip at 100 fps (2000 x 2000 cells) takes about half a second of CPU, with no JIT compile.
 """
 
 from __future__ import annotations
