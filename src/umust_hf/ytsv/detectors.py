@@ -130,9 +130,12 @@ def write_yolo_dataset(
 class TrainingConfig:
     """Training settings; defaults fit a few CPU minutes per detector."""
 
-    epochs: int = 10
-    imgsz: int = 640
-    batch: int = 8
+    epochs: int = 12
+    imgsz: int = 416
+    #: Small batches without gradient accumulation (``nbs = batch``): ultralytics otherwise
+    #: accumulates to 64 images per step, i.e. about one optimiser step per epoch here.
+    batch: int = 4
+    warmup_epochs: float = 1.0
     device: str = "cpu"
     seed: int = 0
     model_yaml: str = "yolov8n.yaml"
@@ -151,6 +154,8 @@ def train_detector(data_yaml: str | os.PathLike[str], kind: str, out_dir: str | 
         epochs=config.epochs,
         imgsz=config.imgsz,
         batch=config.batch,
+        nbs=config.batch,
+        warmup_epochs=config.warmup_epochs,
         device=config.device,
         workers=0,
         amp=False,
