@@ -227,3 +227,55 @@ def test_output_parses_with_music21(tok):
     score = music21.converter.parseData(tok.to_musicxml(SCALE), format="musicxml")
     pitches = [p.nameWithOctave for n in score.recurse().notes for p in n.pitches]
     assert pitches[:3] == ["G4", "A4", "B4"]
+
+
+@st.composite
+def well_formed_lmx(draw) -> list[str]:
+    """Random LMX as the Linearizer writes it: attributes, notes, chords, rests, dots, tuplets, ties, grace notes."""
+    pitches = [f"{step}{octave}" for octave in range(2, 7) for step in "CDEFGAB"]
+    types = ["16th", "eighth", "quarter", "half", "whole"]
+    tokens: list[str] = []
+    for m in range(draw(st.integers(1, 4))):
+        tokens.append("measure")
+        if m == 0 or draw(st.booleans()):
+            if draw(st.booleans()):
+                tokens.append(f"key:fifths:{draw(st.integers(-7, 7))}")
+            if m == 0 or draw(st.booleans()):
+                tokens += ["time", f"beats:{draw(st.integers(1, 12))}", f"beat-type:{draw(st.sampled_from([2, 4, 8]))}"]
+            if draw(st.booleans()):
+                tokens.append(draw(st.sampled_from(["clef:G2", "clef:F4", "clef:C3"])))
+        if draw(st.integers(0, 5)) == 0:
+            tokens += ["rest", "rest:measure"]
+            continue
+        voice = draw(st.booleans())
+        previous_pitched = False
+        for n in range(draw(st.integers(0, 8))):
+            kind = draw(st.sampled_from(["note", "note", "chord", "rest", "grace"]))
+            if kind == "chord" and not previous_pitched:
+                kind = "note"
+            item = {"note": [], "chord": ["chord"], "grace": ["grace"], "rest": []}[kind]
+            item.append("rest" if kind == "rest" else draw(st.sampled_from(pitches)))
+            if voice and n == 0:
+                item.append("voice:1")
+            item.append(draw(st.sampled_from(types)))
+            if kind != "grace" and draw(st.booleans()):
+                item.append(draw(st.sampled_from(["3in2", "5in4"])))
+            item += ["dot"] * draw(st.integers(0, 2))
+            if kind != "rest" and draw(st.booleans()):
+                item.append(draw(st.sampled_from(["sharp", "flat", "natural"])))
+            for mark in ("tied:stop", "tied:start", "tuplet:stop", "tuplet:start", "fermata", "staccato"):
+                if draw(st.integers(0, 5)) == 0:
+                    item.append(mark)
+            tokens += item
+            previous_pitched = kind != "rest"
+    return tokens
+
+
+@settings(max_examples=120, deadline=None)
+@given(well_formed_lmx())
+def test_well_formed_random_lmx_round_trips_strictly(tokens):
+    tok = LMXTokenizer(strict=True)
+    assert check_lmx(tokens).problems == []
+    xml = tok.to_musicxml(tokens)
+    assert_valid_musicxml(xml)
+    assert tok.from_musicxml(xml) == tokens

@@ -359,6 +359,7 @@ def _fix_part(part: ET.Element) -> None:
     """Make the Delinearizer's part schema-valid without changing its linearisation."""
     max_staff = 1
     measure_quarters = Fraction(4)
+    lengths = [measure_quarters]  # measure lengths must be whole divisions too (the Linearizer asserts it)
     for number, measure in enumerate(part.iter("measure"), start=1):
         measure.set("number", str(number))
         for attributes in measure.iter("attributes"):
@@ -366,6 +367,7 @@ def _fix_part(part: ET.Element) -> None:
             time = attributes.find("time")
             if time is not None:
                 measure_quarters = Fraction(4 * int(time.findtext("beats")), int(time.findtext("beat-type")))
+                lengths.append(measure_quarters)
         for note in measure.iter("note"):
             if note.find("grace") is None and note.find("duration") is None:
                 # a measure rest before any time signature: assume the last known measure length
@@ -393,15 +395,18 @@ def _fix_part(part: ET.Element) -> None:
         for note in part.iter("note"):
             for staff in note.findall("staff"):
                 note.remove(staff)
-    _fractional_to_divisions(part, head)
+    _fractional_to_divisions(part, head, lengths)
     sort_attributes(head)
 
 
-def _fractional_to_divisions(part: ET.Element, head: ET.Element) -> None:
-    """Replace fractional quarter durations by integers and add ``<divisions>`` (empty-safe)."""
+def _fractional_to_divisions(part: ET.Element, head: ET.Element, lengths: list[Fraction]) -> None:
+    """Replace fractional quarter durations by integers and add ``<divisions>`` (empty-safe).
+
+    ``divisions`` is the least common denominator of every duration and measure length.
+    """
     durations = [Fraction(e.text) for e in part.iter("duration")]
     divisions = 1
-    for value in durations:
+    for value in [*durations, *lengths]:
         divisions = divisions * value.denominator // gcd(divisions, value.denominator)
     element = ET.SubElement(head, "divisions")
     element.text = str(divisions)
