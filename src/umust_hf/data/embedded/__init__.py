@@ -1,9 +1,32 @@
 """The embedded four-modality corpus: scores shipped in PyPI packages -> aligned
-score image, MusicXML/LMX, performance MIDI and audio (see :mod:`.builder`)."""
+score image, MusicXML/LMX, performance MIDI and audio (see :mod:`.builder`).
+
+Names resolve lazily so that the CLI can read :data:`DEFAULT_MAX_PIECES` without
+importing numpy, datasets or music21.
+"""
 
 from __future__ import annotations
 
-from .builder import DEFAULT_MAX_PIECES, BuildSummary, build_embedded_corpus, load_embedded_corpus, load_embedded_pages
-from .preview import write_preview
+import importlib
+from typing import Any
 
-__all__ = ["DEFAULT_MAX_PIECES", "BuildSummary", "build_embedded_corpus", "load_embedded_corpus", "load_embedded_pages", "write_preview"]
+#: Pieces in the default build (about 600 excerpts, a few minutes on 2 cores).
+DEFAULT_MAX_PIECES = 80
+
+_LAZY = {
+    "BuildSummary": ".builder",
+    "build_embedded_corpus": ".builder",
+    "load_embedded_corpus": ".builder",
+    "load_embedded_pages": ".builder",
+    "write_preview": ".preview",
+}
+__all__ = ["DEFAULT_MAX_PIECES", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

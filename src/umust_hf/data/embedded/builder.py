@@ -21,18 +21,18 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ...errors import UserError
+from . import DEFAULT_MAX_PIECES
 from .pieces import PIECE_FILE, SKIPPED_FILE, PieceResult, piece_key, process_piece
 from .sources import SourceScore, find_sources, order_sources
 
 logger = logging.getLogger(__name__)
 
-#: Pieces in the default build (about 600 excerpts, a few minutes on 2 cores).
-DEFAULT_MAX_PIECES = 80
 SPLITS = ("train", "validation", "test")
 #: Share of pieces in validation and in test.
 HELD_OUT_FRACTION = 0.1
@@ -126,12 +126,15 @@ def build_embedded_corpus(
     num_proc: int = 2,
     show_progress: bool = True,
     humanize: bool = True,
+    only: Sequence[str] | None = None,
 ) -> BuildSummary:
     """Build (or resume) the corpus in ``out_dir`` and save the DatasetDict there.
 
     ``max_pieces`` pieces are kept (``None``: every candidate in the corpus); candidates
     that fail are skipped with a reason and the next ones in the seeded order take their
     place. Finished pieces are reused, so a killed build restarts where it stopped.
+    ``only`` restricts the candidates to these piece ids (``source`` paths, ``#X`` for
+    one tune of a multi-tune ABC file), in the given order.
     """
     from tqdm.auto import tqdm
 
@@ -150,7 +153,15 @@ def build_embedded_corpus(
     _check_build_file(out, {"format": _FORMAT_VERSION, "seed": seed, "humanize": humanize})
 
     candidates, file_skips = find_sources()
-    ordered = order_sources(candidates, seed)
+    if only is not None:
+        by_id = {c.piece_id: c for c in candidates}
+        missing = [piece for piece in only if piece not in by_id]
+        if missing:
+            raise UserError(f"not candidate pieces of the music21 corpus: {', '.join(missing)}")
+        ordered = [by_id[piece] for piece in only]
+        file_skips = []
+    else:
+        ordered = order_sources(candidates, seed)
     target = len(ordered) if max_pieces is None else max_pieces
     kept: list[SourceScore] = []
     skipped: list[tuple[str, str]] = []

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -37,8 +38,9 @@ MAX_EXCERPTS_PER_PIECE = 12
 PAGE_MEASURES, MAX_PAGES = 40, 2
 #: Quarter-note tempo used when the score has no metronome mark.
 DEFAULT_BPM = 100.0
-#: A piece taking longer than this (parsing pathological files) is skipped.
-PIECE_TIMEOUT_SECONDS = 120
+#: A piece using more CPU time than this (pathological files) is skipped. CPU time, not
+#: wall time, so that the decision does not depend on how busy the machine is.
+PIECE_TIMEOUT_SECONDS = 90
 PIECE_FILE = "piece.json"
 SKIPPED_FILE = "skipped.json"
 
@@ -107,7 +109,7 @@ def _first_score(parsed):
 
 
 def _timeout(signum, frame):  # pragma: no cover - only on pathological files
-    raise TimeoutError(f"piece took longer than {PIECE_TIMEOUT_SECONDS} s")
+    raise TimeoutError(f"piece used more than {PIECE_TIMEOUT_SECONDS} s of CPU time")
 
 
 def _write(path: Path, data: bytes | str) -> None:
@@ -122,9 +124,10 @@ def process_piece(source: SourceScore, raw_dir: Path, seed: int, humanize: bool 
     """
     final = raw_dir / piece_key(source.piece_id)
     work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=raw_dir))
-    previous = signal.signal(signal.SIGALRM, _timeout) if hasattr(signal, "SIGALRM") else None
-    if previous is not None:
-        signal.alarm(PIECE_TIMEOUT_SECONDS)
+    timer = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGVTALRM, _timeout) if timer else None
+    if timer:
+        signal.setitimer(signal.ITIMER_VIRTUAL, PIECE_TIMEOUT_SECONDS)
     try:
         result = _build_piece(source, work, seed, humanize, max_excerpts)
     except ScoreSkipped as error:
@@ -132,9 +135,9 @@ def process_piece(source: SourceScore, raw_dir: Path, seed: int, humanize: bool 
     except Exception as error:  # noqa: BLE001 - one bad score must never stop the build
         result = PieceResult(source.piece_id, False, f"{type(error).__name__}: {str(error)[:300]}")
     finally:
-        if previous is not None:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
+        if timer:
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, previous)
     if not result.ok:
         shutil.rmtree(work, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=raw_dir))

@@ -33,7 +33,7 @@ def write_preview(directory: str | os.PathLike, out_png: str | os.PathLike, inde
     samples, rate = decode_audio(row["audio"])
     notes = read_midi_notes(row["midi"])
 
-    figure, axes = plt.subplots(3, 1, figsize=(12, 8), gridspec_kw={"height_ratios": [1.2, 1, 1]})
+    figure, axes = plt.subplots(3, 1, figsize=(12, 8), gridspec_kw={"height_ratios": [1.4, 1, 1]})
     axes[0].imshow(np.asarray(row["image"]), cmap="gray", vmin=0, vmax=255, aspect="equal")
     axes[0].set_title(f"{row['id']}  ({row['composer'] or 'anon.'}: {row['title']}, measures {row['start_measure']}-{row['end_measure']})", fontsize=9)
     axes[0].axis("off")
@@ -44,7 +44,8 @@ def write_preview(directory: str | os.PathLike, out_png: str | os.PathLike, inde
     axes[1].set_ylim(min(pitches) - 2, max(pitches) + 2)
     axes[1].set_ylabel("MIDI pitch")
     axes[1].set_title(f"performance MIDI: {len(notes)} notes at {row['tempo_bpm']:.0f} BPM", fontsize=9)
-    axes[2].specgram(samples, NFFT=2048, Fs=rate, noverlap=1536, cmap="magma", vmin=-120)
+    with np.errstate(divide="ignore"):
+        axes[2].specgram(samples + 1e-7, NFFT=2048, Fs=rate, noverlap=1536, cmap="magma", vmin=-120)
     axes[2].set_ylim(0, 5000)
     axes[2].set_xlim(0, len(samples) / rate)
     axes[2].set_xlabel("seconds")

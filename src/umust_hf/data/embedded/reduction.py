@@ -48,8 +48,8 @@ GM_PROGRAMS: tuple[tuple[str, int], ...] = (
     ("canto", 52),
 )
 PIANO, CHURCH_ORGAN = 0, 19
-_VOCAL_WORDS = ("soprano", "alto", "tenor", "bass", "baritone", "cantus", "altus", "bassus", "canto", "voice", "superius")
-_KEYBOARD_WORDS = ("piano", "keyboard", "harpsichord", "organ", "pianoforte", "cembalo")
+VOCAL_WORDS = ("soprano", "alto", "tenor", "bass", "baritone", "cantus", "altus", "bassus", "canto", "voice", "superius")
+KEYBOARD_WORDS = ("piano", "keyboard", "harpsichord", "organ", "pianoforte", "cembalo")
 
 
 class ScoreSkipped(Exception):
@@ -91,7 +91,7 @@ def _is_keyboard(part) -> bool:
     found = part.getInstrument(returnDefault=False)
     if isinstance(found, instrument.KeyboardInstrument):
         return True
-    return any(word in _name(part).lower() for word in _KEYBOARD_WORDS)
+    return any(word in _name(part).lower() for word in KEYBOARD_WORDS)
 
 
 def _is_vocal(part) -> bool:
@@ -100,7 +100,7 @@ def _is_vocal(part) -> bool:
     found = part.getInstrument(returnDefault=False)
     if isinstance(found, instrument.Vocalist):
         return True
-    return any(word in _name(part).lower() for word in _VOCAL_WORDS)
+    return any(word in _name(part).lower() for word in VOCAL_WORDS)
 
 
 def _mean_pitch(part) -> float:
@@ -212,7 +212,7 @@ def reduce_score(score, *, rng_choice: int = 0) -> ReducedScore:
     if len(parts) == 1 and not part_staffs:
         reduced = stream.Score([parts[0]])
         name = _name(parts[0])
-        layout_name, kind, instruments, program = "single_staff", "melody", [name] if name else [], gm_program(name)
+        layout_name, kind, instruments, program = "single_staff", "melody", [name or "Piano"], gm_program(name)
     elif len(part_staffs) == 2 or (len(parts) == 2 and len(keyboards) == 2):
         pair = part_staffs if len(part_staffs) == 2 else keyboards
         upper, lower = sorted(pair, key=_mean_pitch, reverse=True)

@@ -1,4 +1,4 @@
-"""Verovio SVG -> grayscale PNG at a fixed staff height, system crops and page boxes.
+"""Verovio SVG -> (resvg) grayscale PNG at a fixed staff height, system crops and page boxes.
 
 Scale: verovio draws staff lines as ``<path d="M x y L x2 y">`` inside ``g.staff``; the
 distance from top to bottom line, in SVG user units, fixes the raster scale so that it
@@ -126,8 +126,13 @@ def staff_lines(svg: str) -> tuple[list[StaffLines], tuple[float, float], tuple[
 
 
 def _rasterize(svg: str, pixels_per_unit: float, view_size: tuple[float, float], dy_units: float = 0.0) -> np.ndarray:
-    """Grayscale uint8 array ``(H, W)`` of the whole SVG at ``pixels_per_unit``."""
-    import cairosvg
+    """Grayscale uint8 array ``(H, W)`` of the whole SVG at ``pixels_per_unit``.
+
+    resvg (Rust) is about 3x faster than cairosvg here. System fonts are skipped: the
+    renderings must carry no text (titles, lyrics and measure numbers are removed
+    upstream), and music symbols are SMuFL glyph paths, not text.
+    """
+    import resvg_py
 
     if dy_units:
         svg = re.sub(
@@ -138,8 +143,11 @@ def _rasterize(svg: str, pixels_per_unit: float, view_size: tuple[float, float],
         )
     width = max(1, round(view_size[0] * pixels_per_unit))
     height = max(1, round(view_size[1] * pixels_per_unit))
-    png = cairosvg.svg2png(bytestring=svg.encode("utf-8"), output_width=width, output_height=height, background_color="white")
-    return np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    try:
+        png = resvg_py.svg_to_bytes(svg_string=svg, width=width, height=height, background="#ffffff", skip_system_fonts=True)
+    except ValueError as error:
+        raise ScoreSkipped(f"SVG rasterisation failed: {error}") from error
+    return np.asarray(Image.open(io.BytesIO(bytes(png))).convert("L"))
 
 
 def _scale_and_shift(lines: list[StaffLines], offset_y: float) -> tuple[float, float]:
@@ -213,7 +221,7 @@ def render_pages(musicxml: bytes, *, max_pages: int = 2, page_width: int = 2100,
 
     Staff boxes span the staff lines (top line to bottom line, first to last x). System
     boxes span the system's staves horizontally and all of its ink vertically, limited
-    to the band halfway to the neighbouring systems.
+    to the band between the emptiest rows of the gaps to the neighbouring systems.
     """
     pages = _svg_pages(musicxml, {"breaks": "auto", "pageWidth": page_width, "pageHeight": page_height, "adjustPageHeight": False})
     results: list[PageRendering] = []
@@ -232,10 +240,17 @@ def render_pages(musicxml: bytes, *, max_pages: int = 2, page_width: int = 2100,
         for system in systems:
             members = [b for b, s in zip(staff_boxes, lines) if s.system == system]
             spans.append((min(b[0] for b in members), min(b[1] for b in members), max(b[2] for b in members), max(b[3] for b in members)))
+        # split the page between neighbouring systems at the emptiest row of the gap
+        splits = [0]
+        for (x0, _, x1, y1), (nx0, ny0, nx1, _) in zip(spans, spans[1:]):
+            counts = ink[y1:ny0, min(x0, nx0) : max(x1, nx1)].sum(axis=1)
+            middle = (y1 + ny0) / 2
+            rows = np.arange(y1, ny0)
+            splits.append(int(rows[np.lexsort((np.abs(rows - middle), counts))[0]]) if rows.size else y1)
+        splits.append(pixels.shape[0])
         system_boxes = []
         for index, (x0, y0, x1, y1) in enumerate(spans):
-            upper = 0 if index == 0 else (spans[index - 1][3] + y0) // 2
-            lower = pixels.shape[0] if index == len(spans) - 1 else (y1 + spans[index + 1][1]) // 2
+            upper, lower = splits[index], splits[index + 1]
             rows = np.flatnonzero(ink[upper:lower, x0:x1].any(axis=1))
             top = upper + int(rows[0]) if rows.size else y0
             bottom = upper + int(rows[-1]) + 1 if rows.size else y1

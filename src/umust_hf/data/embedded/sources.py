@@ -70,6 +70,26 @@ def sniff_part_count(path: Path, text: str | None = None) -> int:
     return len(re.findall(r"<score-part[\s>]", text))
 
 
+def sniff_ensemble(path: Path, text: str) -> str | None:
+    """Reason to skip a MusicXML file whose several parts are neither voices nor a keyboard.
+
+    Mirrors the decision of :func:`.reduction.reduce_score` (which sees the parsed score)
+    so that string quartets are not parsed just to be rejected.
+    """
+    from .reduction import KEYBOARD_WORDS, VOCAL_WORDS
+
+    if path.suffix not in (".mxl", ".xml", ".musicxml"):
+        return None
+    names = [re.sub(r"<[^>]+>", "", n).strip().lower() for n in re.findall(r"<part-name[^>]*>(.*?)</part-name>", text, flags=re.S)]
+    if len(names) < 2:
+        return None
+    keyboards = sum(any(w in n for w in KEYBOARD_WORDS) for n in names)
+    vocal = sum(any(w in n for w in VOCAL_WORDS) for n in names)
+    if keyboards or vocal >= 4:
+        return None
+    return f"ensemble of {len(names)} parts ({', '.join(sorted(set(names)))})"
+
+
 def abc_tune_numbers(text: str) -> list[int]:
     """The ``X:`` numbers of an ABC file, in file order (duplicates dropped)."""
     numbers: list[int] = []
@@ -103,6 +123,10 @@ def find_sources(root: Path | None = None) -> tuple[list[SourceScore], list[tupl
             continue
         if parts > MAX_SNIFFED_PARTS:
             skipped.append((source, f"ensemble of {parts} parts"))
+            continue
+        ensemble = sniff_ensemble(path, text)
+        if ensemble:
+            skipped.append((source, ensemble))
             continue
         tunes = abc_tune_numbers(text) if path.suffix == ".abc" else []
         if len(tunes) > 1:
