@@ -16,12 +16,21 @@ from collections.abc import Sequence
 from ._version import __version__
 from .errors import UserError
 
-# subcommand name -> module under umust_hf.commands
+# subcommand name -> module under umust_hf.commands ("module:NAME" for an object in a module)
 COMMANDS: dict[str, str] = {
     "build-corpus": "build_corpus",
     "bake": "bake",
+    "demo": "demo",
     "evaluate": "evaluate",
+    "train": "train",
+    "omr": "translate:OMR",
+    "transcribe": "translate:TRANSCRIBE",
+    "synthesize": "translate:SYNTHESIZE",
+    "render": "translate:RENDER",
+    "score2audio": "translate:SCORE2AUDIO",
+    "audio2score": "translate:AUDIO2SCORE",
     "ytsv": "ytsv",
+    "train-codec": "train_codec",
 }
 
 
@@ -34,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
+        module_name, _, attribute = module_name.partition(":")
         module = importlib.import_module(f"umust_hf.commands.{module_name}")
+        if attribute:
+            module = getattr(module, attribute)
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
