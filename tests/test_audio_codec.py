@@ -290,3 +290,8 @@ def test_training_on_the_embedded_corpus(embedded_corpus_dir, tmp_path):
     metrics = train_audio_codec(embedded_corpus_dir, tmp_path, max_steps=2, show_progress=False, config=tiny_training())
     assert metrics["steps"] == 2 and metrics["train_clips"] > 0 and metrics["held_out_clips"] > 0
     assert np.isfinite(metrics["mel_distance_trained"])
+
+
+def test_a_time_budget_alone_stops_training(audio_folder, tmp_path):
+    metrics = train_audio_codec(audio_folder, tmp_path, minutes=1e-4, show_progress=False, config=tiny_training())
+    assert metrics["steps"] == 1  # the budget is checked after each step

@@ -18,6 +18,7 @@ feature extractor and ``out_dir/training_metrics.json``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -309,8 +310,9 @@ def train_audio_codec(
     Args:
         data_dir: an embedded corpus directory (``load_embedded_corpus``) or a folder of audio files.
         out_dir: where the codec, ``training_metrics.json`` and ``checkpoint/`` go.
-        max_steps: total steps to reach (counting resumed ones); default ``config.max_steps``.
-        minutes: wall-clock budget for this call; stops early (after a whole step) when spent.
+        max_steps: total steps to reach (counting resumed ones). Default: no cap when
+            ``minutes`` is given, else ``config.max_steps``.
+        minutes: wall-clock budget for this call; stops after the step that spends it.
         seed: seeds initialisation and data order.
         show_progress: tqdm bar.
         config: ``"cpu"`` (default), ``"paper"``, an :class:`AudioCodecTrainingConfig`, a codec
@@ -321,7 +323,10 @@ def train_audio_codec(
         (held-out multi-scale mel distance), last ``losses``, ``out_dir``.
     """
     cfg = resolve_training_config(config)
-    target_steps = cfg.max_steps if max_steps is None else int(max_steps)
+    if max_steps is not None:
+        target_steps = int(max_steps)
+    else:  # a time budget alone runs until it is spent; neither runs the config's step count
+        target_steps = cfg.max_steps if minutes is None else math.inf
     if target_steps < 0 or (minutes is not None and minutes <= 0):
         raise UserError(f"max_steps must be >= 0 and minutes > 0, got {max_steps} / {minutes}")
     out_dir = Path(out_dir)
@@ -380,10 +385,8 @@ def train_audio_codec(
     discriminator.train()
     started = time.monotonic()
     losses: dict[str, float] = {}
-    bar = tqdm(total=target_steps, initial=step, desc="train audio codec", disable=not show_progress, unit="step")
+    bar = tqdm(total=None if math.isinf(target_steps) else target_steps, initial=step, desc="train audio codec", disable=not show_progress, unit="step")
     while step < target_steps:
-        if minutes is not None and time.monotonic() - started >= minutes * 60:
-            break
         real = random_crops(train_clips, rng, cfg.batch_size, cfg.segment_samples, cfg.min_crop_rms)
         out = codec(real)
         recons, signal = AudioSignal(out.audio_values, sr), AudioSignal(real, sr)
@@ -415,6 +418,8 @@ def train_audio_codec(
         bar.set_postfix(mel=f"{losses['mel']:.3f}", total=f"{losses['total']:.2f}")
         if step % cfg.checkpoint_every == 0:
             checkpoint()
+        if minutes is not None and time.monotonic() - started >= minutes * 60:
+            break
     bar.close()
     seconds = time.monotonic() - started
     checkpoint()

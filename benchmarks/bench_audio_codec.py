@@ -1,0 +1,97 @@
+"""Audio codec speed: audio-seconds encoded/decoded per wall-clock second, paper and CPU presets.
+
+    python benchmarks/bench_audio_codec.py [--seconds 10] [--repeats 2] [--threads N]
+
+Writes ``benchmarks/results/audio_codec.json``. Speed does not depend on the weights, so
+randomly initialised codecs are timed; one warm-up call precedes the timed ones, and the
+median of ``--repeats`` calls is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from umust_hf import UMustAudioCodec, UMustAudioCodecConfig
+
+RESULTS = Path(__file__).resolve().parent / "results" / "audio_codec.json"
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench(preset: str, seconds: float, repeats: int) -> dict:
+    config = getattr(UMustAudioCodecConfig, preset)()
+    torch.manual_seed(0)
+    codec = UMustAudioCodec(config).eval()
+    samples = int(seconds * config.sampling_rate)
+    audio = 0.1 * torch.randn(1, 1, samples)
+    with torch.inference_mode():
+        codes = codec.encode(audio[..., : config.sampling_rate])  # warm-up (also compiles DAC's scripted Snake)
+        codec.decode(codes)
+        codes = codec.encode(audio)
+        encode_s = _median_seconds(lambda: codec.encode(audio), repeats)
+        decode_s = _median_seconds(lambda: codec.decode(codes), repeats)
+    return {
+        "preset": preset,
+        "parameters_millions": round(sum(p.numel() for p in codec.parameters()) / 1e6, 3),
+        "encoder_dim": config.encoder_dim,
+        "decoder_dim": config.decoder_dim,
+        "audio_seconds": seconds,
+        "frames": codes.shape[1],
+        "encode_seconds": round(encode_s, 3),
+        "decode_seconds": round(decode_s, 3),
+        "encode_audio_seconds_per_second": round(seconds / encode_s, 3),
+        "decode_audio_seconds_per_second": round(seconds / decode_s, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the timed audio")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--presets", nargs="+", default=["cpu", "paper"], choices=["cpu", "paper"])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = {
+        "benchmark": "audio codec encode/decode throughput (audio-seconds per second, higher is faster)",
+        "device": "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "repeats": args.repeats,
+        "results": [],
+    }
+    for preset in args.presets:
+        row = bench(preset, args.seconds, args.repeats)
+        print(json.dumps(row))
+        results["results"].append(row)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(results, handle, indent=2)
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
