@@ -184,7 +184,11 @@ def evaluate_detector(weights: str | os.PathLike[str], data_yaml: str | os.PathL
     """Precision, recall, mAP50 and mAP50-95 on the dataset's held-out ``val`` pages."""
     YOLO = _offline_ultralytics()
     model = YOLO(str(weights))
-    metrics = model.val(data=str(data_yaml), split="val", imgsz=imgsz, batch=8, device=device, workers=0, plots=False, verbose=False)
+    project = Path(weights).resolve().parent / "runs"  # keep ultralytics from writing ./runs
+    metrics = model.val(
+        data=str(data_yaml), split="val", imgsz=imgsz, batch=8, device=device, workers=0, plots=False, verbose=False,
+        project=str(project), name=f"val-{Path(weights).stem}", exist_ok=True,
+    )
     box = metrics.box
     return {"precision": float(box.mp), "recall": float(box.mr), "map50": float(box.map50), "map50_95": float(box.map)}
 
