@@ -260,3 +260,51 @@ def test_call_with_notes_returns_padded_segments(tok):
         len(s) for s in tok.encode_notes([Note(0.5, 25.0, 60), Note(1, 2, 62)])
     ]
     assert tok.decode_segments(batch["input_ids"]) == tok.quantize([Note(0.5, 25.0, 60), Note(1, 2, 62)])
+
+
+def test_read_midi_follows_tempo_and_program_changes_like_pretty_midi():
+    import mido
+
+    midi = mido.MidiFile(ticks_per_beat=480)
+    conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0),
+                                mido.MetaMessage("set_tempo", tempo=250_000, time=960)])
+    player = mido.MidiTrack()
+    events = [  # (absolute tick, message)
+        (0, mido.Message("program_change", program=5, channel=0)),
+        (0, mido.Message("note_on", note=60, velocity=70, channel=0)),
+        (480, mido.Message("note_off", note=60, channel=0)),
+        (1440, mido.Message("note_on", note=62, velocity=70, channel=0)),
+        (1600, mido.Message("program_change", program=20, channel=0)),
+        (1700, mido.Message("note_on", note=64, velocity=70, channel=0)),
+        (1920, mido.Message("note_off", note=62, channel=0)),
+        (2000, mido.Message("note_off", note=64, channel=0)),
+        (2000, mido.Message("note_on", note=38, velocity=90, channel=9)),
+        (2100, mido.Message("note_off", note=38, channel=9)),
+    ]
+    tick = 0
+    for at, message in events:
+        player.append(message.copy(time=at - tick))
+        tick = at
+    midi.tracks += [conductor, player]
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+
+    notes = read_midi(buffer.getvalue())
+    ours = sorted((round(n.onset, 4), round(n.offset, 4), n.pitch, n.is_drum) for n in notes)
+    parsed = pretty_midi.PrettyMIDI(io.BytesIO(buffer.getvalue()))
+    theirs = sorted((round(n.start, 4), round(n.end, 4), n.pitch, i.is_drum) for i in parsed.instruments for n in i.notes)
+    assert ours == theirs  # times through the tempo change agree with an independent reader
+    # a note keeps the program active at its onset (pretty_midi would use the one at its release)
+    assert {(n.pitch, n.program) for n in notes} == {(60, 5), (62, 5), (64, 20), (38, 0)}
+
+
+def test_sustain_pedal_extends_offsets_only_when_asked():
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes.append(pretty_midi.Note(80, 60, 0.0, 0.5))
+    piano.control_changes += [pretty_midi.ControlChange(64, 127, 0.1), pretty_midi.ControlChange(64, 0, 2.0)]
+    midi.instruments.append(piano)
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    assert [n.offset for n in read_midi(buffer.getvalue())] == [pytest.approx(0.5, abs=2e-3)]
+    assert [n.offset for n in read_midi(buffer.getvalue(), sustain_pedal=True)] == [pytest.approx(2.0, abs=2e-3)]
