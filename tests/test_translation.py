@@ -1,0 +1,98 @@
+"""The six translation commands run end to end on a saved (untrained) tiny model and its processor."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from PIL import Image
+
+from umust_hf import (
+    LMXTokenizer,
+    MidiTokenizer,
+    UMustAudioCodec,
+    UMustAudioCodecConfig,
+    UMustConfig,
+    UMustFeatureExtractor,
+    UMustForConditionalGeneration,
+    UMustImageCodec,
+    UMustImageCodecConfig,
+    UMustImageProcessor,
+    UMustProcessor,
+)
+from umust_hf.cli import main
+from umust_hf.processing.notes import Note
+from umust_hf.translation import UMustTranslator
+
+LMX = "measure key:fifths:0 time beats:4 beat-type:4 clef:G2 C4 voice:1 quarter stem:up E4 half stem:up"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("umust-tiny")
+    processor = UMustProcessor(
+        UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
+        image_codec=UMustImageCodec(UMustImageCodecConfig.cpu()).eval(),
+        audio_codec=UMustAudioCodec(UMustAudioCodecConfig.cpu()).eval(),
+    )
+    config = UMustConfig.from_preset("tiny", **processor.unified_vocabulary.to_dict())
+    UMustForConditionalGeneration(config).save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, model_dir):
+    folder = tmp_path_factory.mktemp("inputs")
+    image = np.full((192, 160), 255, np.uint8)
+    for line in range(5):
+        image[80 + 8 * line] = 0
+    Image.fromarray(image).save(folder / "system.png")
+    soundfile.write(folder / "clip.wav", 0.1 * np.sin(np.linspace(0, 2000, 22050)).astype(np.float32), 22050)
+    midi = MidiTokenizer().notes_to_midi([Note(0.0, 0.5, 60), Note(0.5, 1.0, 64)])
+    (folder / "notes.mid").write_bytes(midi)
+    (folder / "system.lmx").write_text(LMX)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command, source, output",
+    [
+        ("omr", "system.png", "out.musicxml"),
+        ("transcribe", "clip.wav", "out.mid"),
+        ("synthesize", "notes.mid", "out.wav"),
+        ("render", "system.lmx", "out.png"),
+        ("score2audio", "system.png", "out.wav"),
+        ("audio2score", "clip.wav", "out.png"),
+    ],
+)
+def test_translation_commands_write_valid_files(command, source, output, model_dir, inputs, tmp_path, capsys):
+    target = tmp_path / output
+    assert main([command, str(inputs / source), str(target), "--model", str(model_dir), "--max-new-tokens", "24"]) == 0
+    assert f"wrote {target}" in capsys.readouterr().out
+    data = target.read_bytes()
+    if output.endswith(".musicxml"):
+        assert "<score-partwise" in data.decode() and (tmp_path / "out.lmx").is_file()
+    elif output.endswith(".mid"):
+        assert data.startswith(b"MThd")
+    elif output.endswith(".wav"):
+        audio, rate = soundfile.read(io.BytesIO(data))
+        assert rate == 44100 and np.isfinite(audio).all()
+    else:
+        assert Image.open(io.BytesIO(data)).mode == "L"
+
+
+def test_translator_python_api_and_errors(model_dir, inputs, tmp_path, capsys):
+    translator = UMustTranslator.from_pretrained(model_dir)
+    xml = translator.translate(Image.open(inputs / "system.png"), task="omr", max_new_tokens=8)[0]
+    assert "<score-partwise" in xml
+    assert main(["omr", str(inputs / "missing.png"), str(tmp_path / "x.musicxml"), "--model", str(model_dir)]) == 2
+    assert "input" in capsys.readouterr().err
+    assert main(["omr", str(inputs / "system.png"), str(tmp_path / "x.wav"), "--model", str(model_dir)]) == 2
+    assert "should be a notation file" in capsys.readouterr().err
+    assert main(["omr", str(inputs / "system.png"), str(tmp_path / "x.musicxml"), "--model", str(tmp_path)]) == 2
+    assert "is not a saved U-MUST model" in capsys.readouterr().err
