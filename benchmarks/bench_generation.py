@@ -11,7 +11,8 @@ weights and no download:
   steps to complete the same number of frames (counted in its time); it has no encoder, so only
   UMust's times include the encoder pass.
 
-frames/s = batch x generated frames / wall seconds (best of ``--repeats`` after a warm-up).
+frames/s = batch x generated frames / wall seconds (best of ``--repeats`` after a warm-up); also
+per CPU second of this process, which other processes on a shared machine disturb less.
 Writes ``benchmarks/results/generation.json`` (atomically).
 
     python benchmarks/bench_generation.py                     # tiny + amt_a2i on CPU
@@ -34,19 +35,28 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results" / "generation.json"
 
 
-def best_time(run: Callable[[], Any], repeats: int, device: torch.device) -> float:
-    """Best wall time of ``run`` over ``repeats`` calls after one warm-up call."""
+def best_time(run: Callable[[], Any], repeats: int, device: torch.device) -> tuple[float, float]:
+    """Best wall time and best process CPU time of ``run`` over ``repeats`` calls after a warm-up.
+
+    On a shared CPU the process time (this process's own CPU seconds) is the steadier figure.
+    """
     run()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
         if device.type == "cuda":
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - start_cpu)
+    return min(walls), min(cpus)
+
+
+def rates(frames: int, seconds: tuple[float, float]) -> dict[str, float]:
+    wall, cpu = seconds
+    return {"seconds": wall, "frames_per_second": frames / wall, "cpu_seconds": cpu, "frames_per_cpu_second": frames / cpu}
 
 
 def bench_umust(preset: str, batch: int, source_len: int, frames: int, repeats: int, device: torch.device,
@@ -67,8 +77,7 @@ def bench_umust(preset: str, batch: int, source_len: int, frames: int, repeats: 
             assert out.shape == (batch, frames + 1, config.num_codebooks), out.shape
             return out
 
-        seconds = best_time(run, repeats, device)
-        result["cached" if use_cache else "uncached"] = {"seconds": seconds, "frames_per_second": batch * frames / seconds}
+        result["cached" if use_cache else "uncached"] = rates(batch * frames, best_time(run, repeats, device))
     return result
 
 
@@ -104,8 +113,7 @@ def bench_musicgen(preset: str, batch: int, source_len: int, frames: int, repeat
             assert out.shape == (batch, config.num_codebooks, frames), out.shape
             return out
 
-        seconds = best_time(run, repeats, device)
-        result["cached" if use_cache else "uncached"] = {"seconds": seconds, "frames_per_second": batch * frames / seconds}
+        result["cached" if use_cache else "uncached"] = rates(batch * frames, best_time(run, repeats, device))
     return result
 
 
