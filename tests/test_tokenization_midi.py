@@ -260,6 +260,9 @@ def test_call_with_notes_returns_padded_segments(tok):
         len(s) for s in tok.encode_notes([Note(0.5, 25.0, 60), Note(1, 2, 62)])
     ]
     assert tok.decode_segments(batch["input_ids"]) == tok.quantize([Note(0.5, 25.0, 60), Note(1, 2, 62)])
+    # one segment given as a flat array or a list of numpy ints is one segment, not a batch
+    first = batch["input_ids"][0].numpy()
+    assert tok.decode_segments(first) == tok.decode_segments([first.tolist()]) == tok.decode_segments(list(first))
 
 
 def test_read_midi_follows_tempo_and_program_changes_like_pretty_midi():

@@ -12,6 +12,7 @@ Velocity is on/off only (MT3 with one velocity bin): decoding writes ``default_v
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -126,7 +127,7 @@ class MidiTokenizer(FixedVocabTokenizer):
         steps = self._segment_steps(segment_seconds)
         if hasattr(segments, "tolist"):
             segments = segments.tolist()
-        if segments and isinstance(segments[0], int):
+        if len(segments) and isinstance(segments[0], numbers.Integral):
             segments = [segments]
         try:
             cleaned = [self.clean_ids(segment, strict=strict) for segment in segments]
