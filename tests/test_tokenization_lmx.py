@@ -186,8 +186,10 @@ def test_well_formed_sequences_pass_the_check_unchanged():
 
 def test_empty_and_trailing_empty_measures_survive(tok):
     assert tok.from_musicxml(tok.to_musicxml([])) == ["measure"]
-    seq = "measure clef:G2 C4 whole measure measure".split()
-    assert tok.from_musicxml(tok.to_musicxml(seq, strict=True)) == seq
+    for text in ("measure clef:G2 C4 whole measure measure", "measure measure", "measure measure C4 half"):
+        seq = text.split()
+        assert check_lmx(seq).tokens == seq
+        assert tok.from_musicxml(tok.to_musicxml(seq, strict=True)) == seq
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

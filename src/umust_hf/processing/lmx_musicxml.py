@@ -104,9 +104,14 @@ def check_lmx(tokens: Sequence[str]) -> LMXCheck:
     first ``measure`` gets a ``measure`` inserted; prefixes without a root (a note without a
     type) and suffixes without a root are dropped; an item with tokens its root does not take
     loses them; a note without pitch/rest/forward/backup is dropped; ``chord`` on a rest or
-    after a non-pitched note is dropped; ``time`` without ``beats``/``beat-type`` gets 4/4; an
-    empty sequence becomes one empty measure. A well-formed sequence comes back unchanged
-    with no problems.
+    after a non-pitched note is dropped; ``time`` without ``beats``/``beat-type`` gets 4/4;
+    key/time/clef are put in the Linearizer's order; an empty sequence becomes one empty
+    measure.
+
+    Normalisations that do not change the delinearised MusicXML are silent: note prefixes in
+    canonical order, stop before start for slurs/ties/tuplets on one note, no stem on whole
+    notes and rests, runs of forward/backup re-split longest first. A sequence the Linearizer
+    wrote comes back unchanged with no problems.
     """
     check = LMXCheck(tokens=[])
     known: list[tuple[int, str]] = []
@@ -124,13 +129,12 @@ def check_lmx(tokens: Sequence[str]) -> LMXCheck:
         known.insert(0, (-1, "measure"))
 
     measure: list[tuple[int, str]] = []
-    for position, token in known:
+    for position, token in known[1:]:  # known[0] is "measure"
         if token == "measure":
-            if measure or check.tokens:
-                _check_measure(measure, check)
+            _check_measure(measure, check)
             measure = []
-            continue
-        measure.append((position, token))
+        else:
+            measure.append((position, token))
     _check_measure(measure, check)
     check.tokens = _merge_forward_backup(check.tokens)
     return check
