@@ -134,6 +134,8 @@ def test_bake_command(tmp_path, processor, capsys):
     capsys.readouterr()
     assert main(args) == 2  # OUT exists: refuse without --overwrite
     assert "--overwrite" in capsys.readouterr().err
+    assert main([*args[:-4], "--processor", str(tmp_path / "missing")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
     assert main([*args, "--overwrite", "--limit", "1"]) == 0
     assert {k: len(v) for k, v in datasets.load_from_disk(str(out)).items()} == {"train": 2, "test": 2}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 HELP = "encode a public corpus (GrandStaff, OLiMPiC, MusicNet, MAESTRO, Slakh, BPSD) into task examples for training"
 
@@ -14,9 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, metavar="DIR", help="the extracted corpus (see the README table)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output DatasetDict (save_to_disk), input of umust train --data")
     parser.add_argument(
-        "--processor", metavar="DIR",
-        help="a saved UMustProcessor with trained codecs (image_codec/, audio_codec/); without it only "
-             "tasks between notation and MIDI can be baked, and no corpus offers those",
+        "--processor", required=True, metavar="DIR",
+        help="a saved UMustProcessor with trained codecs in image_codec/ (score corpora) and audio_codec/ (recordings)",
     )
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks (omr, l2i, amt, m2a, ...)")
     parser.add_argument("--preset", metavar="NAME",
@@ -27,20 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
 
-def _processor(path: str | None, device: str | None):
-    """The saved processor, or one with the default tokenizers and no codecs."""
+def _processor(path: str, device: str | None):
+    """The saved processor with its codecs on ``device``."""
     import torch
 
     from umust_hf.errors import UserError
     from umust_hf.processing.processing_umust import UMustProcessor
 
-    if path is None:
-        from umust_hf.processing.feature_extraction_umust import UMustFeatureExtractor
-        from umust_hf.processing.image_processing_umust import UMustImageProcessor
-        from umust_hf.processing.tokenization_lmx import LMXTokenizer
-        from umust_hf.processing.tokenization_midi import MidiTokenizer
-
-        return UMustProcessor(UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer())
+    if not os.path.isdir(path):
+        raise UserError(f"--processor {path!r} is not a directory (save one with UMustProcessor.save_pretrained)")
     try:
         processor = UMustProcessor.from_pretrained(path)
     except (OSError, ValueError) as error:
