@@ -123,9 +123,13 @@ def test_images_become_sep_joined_system_bundles(processor):
 
 
 def test_saves_and_loads_with_auto_processor(processor, tmp_path):
-    from transformers import AutoProcessor
+    from transformers import AutoModel, AutoProcessor
 
+    torch.manual_seed(0)
+    model = UMustForConditionalGeneration(UMustConfig.from_preset("tiny")).eval()
+    model.save_pretrained(tmp_path)  # model and processor share one directory
     processor.save_pretrained(tmp_path)
+    assert type(AutoModel.from_pretrained(tmp_path)) is UMustForConditionalGeneration
     assert (tmp_path / "image_codec" / "model.safetensors").exists()
     loaded = AutoProcessor.from_pretrained(tmp_path)
     assert type(loaded) is UMustProcessor
