@@ -8,6 +8,7 @@ alignment, and that the notation/MIDI targets decode back to the fixture's conte
 from __future__ import annotations
 
 import io
+import json
 import math
 import shutil
 from pathlib import Path
@@ -138,6 +139,20 @@ def test_bake_command(tmp_path, processor, capsys):
     assert "is not a directory" in capsys.readouterr().err
     assert main([*args, "--overwrite", "--limit", "1"]) == 0
     assert {k: len(v) for k, v in datasets.load_from_disk(str(out)).items()} == {"train": 2, "test": 2}
+    maestro = ["bake", "--corpus", "maestro", "--root", str(MAESTRO), "--out", str(out), "--processor", str(saved), "--append"]
+    assert main(maestro) == 0  # a second corpus joins the same training set
+    combined = datasets.load_from_disk(str(out))
+    assert {k: len(v) for k, v in combined.items()} == {"train": 4, "test": 4, "validation": 2}
+    assert sorted(set(combined["train"]["id"])) == sorted({"1727", data_id(MAESTRO, "train")})
+    assert [s["corpus"] for s in json.loads((out / "bake_summary.json").read_text())] == ["musicnet", "maestro"]
+
+
+def data_id(root: Path, split: str) -> str:
+    """The id (file stem) of the first row of ``split`` in a MAESTRO table, read with csv."""
+    import csv
+
+    with open(root / "maestro-v3.0.0.csv", newline="") as handle:
+        return next(Path(r["midi_filename"]).stem for r in csv.DictReader(handle) if r["split"] == split)
 
 
 def test_bake_needs_the_codecs_it_uses(tmp_path, processor):

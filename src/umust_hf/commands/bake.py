@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="read at most N rows per split (for a trial run)")
     parser.add_argument("--streaming", action="store_true", help="stream the corpus instead of caching it as Arrow first")
     parser.add_argument("--device", default=None, help="device of the codecs (default: cuda when available, else cpu)")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    group.add_argument("--append", action="store_true", help="add to the bake in OUT (several corpora, one training set)")
 
 
 def _processor(path: str, device: str | None):
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     processor = _processor(args.processor, args.device)
     data = load_corpus(args.corpus, args.root, streaming=args.streaming)
     summary = bake_corpus(
-        args.corpus, data, processor, args.out, tasks=args.tasks, limit=args.limit, config=config, overwrite=args.overwrite
+        args.corpus, data, processor, args.out, tasks=args.tasks, limit=args.limit, config=config,
+        overwrite=args.overwrite, append=args.append,
     )
     for split, counts in summary.examples.items():
         print(f"{split}: {sum(counts.values())} examples {counts}, {summary.skipped_rows[split]} rows skipped")

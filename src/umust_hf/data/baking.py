@@ -71,7 +71,7 @@ BAKED_FEATURES = datasets.Features(
 
 @dataclass
 class BakeSummary:
-    """What a bake wrote and what it left out (saved as ``bake_summary.json`` beside the data)."""
+    """What a bake wrote and what it left out (``bake_summary.json`` beside the data lists one per bake)."""
 
     corpus: str
     out_dir: str
@@ -183,13 +183,15 @@ def bake_corpus(
     limit: int | None = None,
     config: Any = None,
     overwrite: bool = False,
+    append: bool = False,
     show_progress: bool = True,
 ) -> BakeSummary:
     """Encode every split of a loaded corpus into task examples and save them to ``out_dir``.
 
     ``data`` is what ``umust_hf.data.<corpus>.load_<corpus>`` returned; ``limit`` caps the rows
     read per split; ``config`` (a ``UMustConfig``) sets the length limits. Rows that fail to
-    encode are skipped with a warning naming them.
+    encode are skipped with a warning naming them. ``append`` adds the examples to a bake
+    already in ``out_dir`` (split by split), so several corpora make one training set.
     """
     from tqdm.auto import tqdm
 
@@ -207,8 +209,14 @@ def bake_corpus(
                 f"with a trained {codec.replace('_', ' ')} (umust train-codec), or --tasks without {modality.value}"
             )
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"--out {out} exists and is not empty; pass --overwrite to replace it")
+    previous: list[dict[str, Any]] = []
+    if append and out.exists():
+        if not (out / "bake_summary.json").is_file():
+            raise UserError(f"--append: {out} holds no earlier bake (no bake_summary.json)")
+        previous = json.loads((out / "bake_summary.json").read_text())
+        previous = previous if isinstance(previous, list) else [previous]
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"--out {out} exists and is not empty; pass --overwrite to replace it or --append to add to it")
     limits = position_limits(config)
     summary = BakeSummary(corpus=name, out_dir=str(out), tasks=[t.name for t in chosen])
     too_long: Counter = Counter()
@@ -245,11 +253,15 @@ def bake_corpus(
             splits[split] = datasets.concatenate_datasets(shards) if len(shards) > 1 else shards[0]
         if not splits:
             raise UserError(f"{name}: no task examples were baked (see the warnings above)")
+        if previous:
+            earlier = datasets.load_from_disk(str(out))
+            for split in earlier:
+                splits[split] = datasets.concatenate_datasets([earlier[split], splits[split]]) if split in splits else earlier[split]
         final = staging / "dataset"
         datasets.DatasetDict(splits).save_to_disk(str(final))
         summary.too_long = dict(too_long)
         summary.wall_seconds = round(time.perf_counter() - started, 3)
-        (final / "bake_summary.json").write_text(json.dumps(asdict(summary), indent=2))
+        (final / "bake_summary.json").write_text(json.dumps([*previous, asdict(summary)], indent=2))
         if out.exists():
             shutil.rmtree(out)
         os.replace(final, out)
