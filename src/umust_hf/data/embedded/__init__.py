@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-#: Pieces in the default build (about 600 excerpts, a few minutes on 2 cores).
-DEFAULT_MAX_PIECES = 80
+#: Pieces in the default build (about 650 excerpts, a few minutes on 2 cores).
+DEFAULT_MAX_PIECES = 100
 
 _LAZY = {
     "BuildSummary": ".builder",

@@ -29,7 +29,7 @@ from pathlib import Path
 from ...errors import UserError
 from . import DEFAULT_MAX_PIECES
 from .pieces import PIECE_FILE, SKIPPED_FILE, PieceResult, piece_key, process_piece
-from .sources import SourceScore, find_sources, order_sources
+from .sources import SourceScore, corpus_root, find_sources, order_sources
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,18 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _source_for(piece_id: str, candidates: list[SourceScore]) -> SourceScore:
+    """The candidate with this id, or (for files the sniffing left out) the corpus file itself."""
+    for candidate in candidates:
+        if candidate.piece_id == piece_id:
+            return candidate
+    source, _, tune = piece_id.partition("#")
+    path = corpus_root() / source
+    if not path.is_file() or (tune and not tune.isdigit()):
+        raise UserError(f"{piece_id!r} is not a score of the music21 corpus (looked for {path})")
+    return SourceScore(source, path, int(tune) if tune else None)
+
+
 def _state(raw_dir: Path, source: SourceScore) -> str | None:
     folder = raw_dir / piece_key(source.piece_id)
     if (folder / PIECE_FILE).exists():
@@ -154,11 +166,7 @@ def build_embedded_corpus(
 
     candidates, file_skips = find_sources()
     if only is not None:
-        by_id = {c.piece_id: c for c in candidates}
-        missing = [piece for piece in only if piece not in by_id]
-        if missing:
-            raise UserError(f"not candidate pieces of the music21 corpus: {', '.join(missing)}")
-        ordered = [by_id[piece] for piece in only]
+        ordered = [_source_for(piece, candidates) for piece in only]
         file_skips = []
     else:
         ordered = order_sources(candidates, seed)
@@ -284,8 +292,9 @@ def _assemble(out: Path, raw_dir: Path, kept: list[SourceScore], seed: int, show
         pages = _dataset(_page_rows(raw_dir, pieces), page_features())
         staging = out / f".tmp-datasets-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        splits.save_to_disk(str(staging / "excerpts"))
-        pages.save_to_disk(str(staging / "pages"))
+        # an empty split needs one (empty) shard, or load_from_disk fails on it
+        splits.save_to_disk(str(staging / "excerpts"), num_shards={name: 1 for name in SPLITS if len(splits[name]) == 0} or None)
+        pages.save_to_disk(str(staging / "pages"), num_shards=1 if len(pages) == 0 else None)
     finally:
         if not show_progress:
             enable_progress_bar()

@@ -53,7 +53,7 @@ def clean_score(xml: bytes) -> ET.Element:
     """Parse music21's export and drop what must not reach the renderer or the LMX.
 
     Removes titles, credits, encoding dates (they would break determinism), directions,
-    lyrics, fingerings and volta texts, and hides the part name.
+    lyrics, fingerings and volta texts, hides the part name and names the part "P1".
     """
     try:
         root = ET.fromstring(xml)
@@ -69,7 +69,9 @@ def clean_score(xml: bytes) -> ET.Element:
         from .reduction import ScoreSkipped
 
         raise ScoreSkipped(f"expected one part after reduction, found {len(parts)}")
+    parts[0].set("id", "P1")  # music21 writes random ids; fixed ones keep builds byte-identical
     for score_part in root.iter("score-part"):
+        score_part.set("id", "P1")
         for element in list(score_part):
             if element.tag not in ("part-name",):
                 score_part.remove(element)

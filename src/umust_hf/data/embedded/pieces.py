@@ -182,8 +182,8 @@ def _build_piece(source: SourceScore, work: Path, seed: int, humanize: bool, max
         try:
             row, count = _build_excerpt(cutter, start, count, seconds, bpm, excerpt_rng, humanize, reduced.program)
         except ScoreSkipped as error:
-            reason = str(error)
-            skips[reason.split(":")[0][:80]] += 1
+            reason = str(error).split(" b'")[0].split("\n")[0]
+            skips[reason[:100]] += 1
             start += count
             continue
         name = f"m{start + 1:04d}-{start + count:04d}"
