@@ -84,7 +84,9 @@ class UMustImageEncoder(nn.Module):
     def __init__(self, config: UMustImageCodecConfig):
         super().__init__()
         widths = [config.base_channels * m for m in config.channel_multipliers]
-        self.conv_in = nn.Conv2d(config.num_channels, widths[0], 3, padding=1)
+        stem = config.stem_patch_size
+        self.unshuffle = nn.PixelUnshuffle(stem) if stem > 1 else nn.Identity()
+        self.conv_in = nn.Conv2d(config.num_channels * stem * stem, widths[0], 3, padding=1)
         blocks: list[nn.Module] = []
         in_width = widths[0]
         for level, width in enumerate(widths):
@@ -99,7 +101,7 @@ class UMustImageEncoder(nn.Module):
         self.conv_out = nn.Conv2d(in_width, config.latent_dim, 3, padding=1)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        hidden = self.blocks(self.conv_in(pixel_values))
+        hidden = self.blocks(self.conv_in(self.unshuffle(pixel_values)))
         return self.conv_out(F.silu(self.norm_out(hidden)))
 
 
@@ -131,11 +133,13 @@ class UMustImageDecoder(nn.Module):
                 blocks.append(UMustUpsample(width))
         self.blocks = nn.Sequential(*blocks)
         self.norm_out = UMustChannelNorm(in_width)
-        self.conv_out = nn.Conv2d(in_width, config.num_channels, 3, padding=1)
+        stem = config.stem_patch_size
+        self.conv_out = nn.Conv2d(in_width, config.num_channels * stem * stem, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(stem) if stem > 1 else nn.Identity()
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         hidden = self.blocks(self.conv_in(latents))
-        return self.conv_out(F.silu(self.norm_out(hidden)))
+        return self.shuffle(self.conv_out(F.silu(self.norm_out(hidden))))
 
 
 class UMustImageCodecPreTrainedModel(PreTrainedModel):
@@ -243,6 +247,16 @@ class UMustImageCodec(UMustImageCodecPreTrainedModel):
         batch, rows, columns, _ = codes.shape
         latents = self.quantizer.get_output_from_indices(codes.long().reshape(batch, rows * columns, -1))
         return latents.transpose(1, 2).reshape(batch, -1, rows, columns)  # (B, D, h, w)
+
+    @torch.no_grad()
+    def reset_codebook_usage(self) -> None:
+        """Mark every code unused, so the next training forward re-seeds all codebooks from the batch.
+
+        Used once before training: a data-dependent start through the quantiser's own dead-code
+        re-seeding (a step replaces at most as many codes as it has latent vectors).
+        """
+        for layer in self.quantizer.layers:
+            layer._codebook.cluster_size.zero_()
 
     def get_codebooks(self) -> torch.FloatTensor:
         """`(num_codebooks, codebook_size, latent_dim)` code vectors, e.g. to seed token embeddings."""

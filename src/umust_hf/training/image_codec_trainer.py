@@ -78,7 +78,7 @@ def load_system_images(data_dir: str | os.PathLike, holdout_fraction: float = 0.
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise UserError(f"--data {data_dir}: no such directory")
-    files = _list_image_files(data_dir)
+    files = [] if (data_dir / "dataset_dict.json").is_file() else _list_image_files(data_dir)
     if files:
         raw = {"train": [], "heldout": []}
         cut = len(files) - max(1, int(round(holdout_fraction * len(files)))) if len(files) > 1 else len(files)
@@ -108,8 +108,8 @@ def _load_corpus_images(data_dir: Path) -> dict[str, list[np.ndarray]]:
         raise UserError(f"--data {data_dir}: no image files, and the embedded corpus loader is unavailable ({error})") from None
     try:
         corpus = load_embedded_corpus(data_dir)
-    except (FileNotFoundError, ValueError) as error:
-        raise UserError(f"--data {data_dir}: neither image files nor an embedded corpus ({error})") from None
+    except UserError as error:
+        raise UserError(f"--data {data_dir}: no image files, and {error}") from None
     heldout_split = next((name for name in ("validation", "test") if name in corpus), None)
     if "train" not in corpus or "image" not in corpus["train"].column_names:
         raise UserError(f"--data {data_dir}: the corpus has no train split with an 'image' column")
@@ -282,6 +282,7 @@ def train_image_codec(
         logger.info("resuming from %s at step %d", checkpoint, state["step"])
     else:
         model = UMustImageCodec(resolve_codec_config(config))
+        model.reset_codebook_usage()  # seed the codebooks from the first batches
         state = None
     if perceptual is None:
         perceptual = PerceptualLoss(random_conv_features(), args.perceptual_layer_weights)
