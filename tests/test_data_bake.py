@@ -177,3 +177,34 @@ def test_unencodable_rows_are_skipped(tmp_path, processor, caplog):
     assert summary.skipped_rows == {"train": 0, "test": 1}
     assert any("2303" in record.getMessage() for record in caplog.records)
     assert set(datasets.load_from_disk(str(tmp_path / "baked"))) == {"train"}  # the emptied split is left out
+
+
+def test_bpsd_measure_windows():
+    from umust_hf.data.bpsd import measure_windows, score_measure_index
+
+    marks = [{"measure": float(m), "time": t} for m, t in zip(range(1, 8), (0, 2, 4, 6, 8, 10, 31))]
+    # measure k ends where k+1 starts; the last at the recording's end (35 s)
+    windows = measure_windows(marks, 35.0, max_seconds=20.0, max_measures=4)
+    assert windows == [(0, 4, 0.0, 8.0), (4, 5, 8.0, 10.0), (6, 7, 31.0, 35.0)]  # measure 6 (21 s) fits no window
+    assert measure_windows(marks[:6], 30.0, max_seconds=20.0, max_measures=4)[-1] == (5, 6, 10.0, 30.0)  # 20 s fits
+    assert score_measure_index(1.0, has_pickup=False) == 0 and score_measure_index(1.0, has_pickup=True) == 1
+
+
+def test_bake_bpsd_all_four_modalities(tmp_path, processor):
+    data = load_corpus("bpsd", FIXTURES / "bpsd", cache_dir=tmp_path / "cache")
+    summary = bake_corpus("bpsd", data, processor, tmp_path / "baked", show_progress=False)
+    rows = len(data["train"])
+    assert summary.examples["train"] == {task: rows for task in ("omr", "l2i", "amt", "m2a", "i2a", "a2i")}
+    baked = datasets.load_from_disk(str(tmp_path / "baked"))["train"]
+    vocabulary = processor.unified_vocabulary
+    recording = data["train"][0]
+    examples = {e["task"]: e for e in baked if e["id"] == recording["id"]}
+    # the fixture recordings are one measure long: the notation target holds exactly one measure
+    tokens = processor.tokenizer.convert_ids_to_tokens(
+        vocabulary.from_bundle(np.asarray(examples["omr"]["labels"]), Modality.NOTATION).tolist()
+    )
+    assert tokens.count("measure") == 1
+    assert _in_range(np.asarray(examples["a2i"]["labels"]), Modality.IMAGE, vocabulary)
+    midi = processor.decode(np.asarray(examples["amt"]["labels"]), "midi")[0]
+    decoded = sorted(n.pitch for inst in pretty_midi.PrettyMIDI(io.BytesIO(midi)).instruments for n in inst.notes)
+    assert decoded == sorted(n["pitch"] for n in recording["notes"])

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", metavar="NAME",
                         help="UMustConfig preset whose position tables bound the sequence lengths (default: paper lengths)")
     parser.add_argument("--limit", type=int, metavar="N", help="read at most N rows per split (for a trial run)")
+    parser.add_argument("--max-measures", type=int, default=4, metavar="N",
+                        help="BPSD: measures per aligned excerpt (default: %(default)s)")
     parser.add_argument("--streaming", action="store_true", help="stream the corpus instead of caching it as Arrow first")
     parser.add_argument("--device", default=None, help="device of the codecs (default: cuda when available, else cpu)")
     group = parser.add_mutually_exclusive_group()
@@ -57,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
+    if args.max_measures < 1:
+        raise UserError(f"--max-measures must be at least 1, got {args.max_measures}")
     config = None
     if args.preset:
         from umust_hf.modeling.configuration_umust import UMustConfig
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_corpus(args.corpus, args.root, streaming=args.streaming)
     summary = bake_corpus(
         args.corpus, data, processor, args.out, tasks=args.tasks, limit=args.limit, config=config,
-        overwrite=args.overwrite, append=args.append,
+        overwrite=args.overwrite, append=args.append, max_measures=args.max_measures,
     )
     for split, counts in summary.examples.items():
         print(f"{split}: {sum(counts.values())} examples {counts}, {summary.skipped_rows[split]} rows skipped")

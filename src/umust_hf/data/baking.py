@@ -8,11 +8,13 @@ paper Table 11 whose source and target modality the row has becomes one example:
     input_ids (S, K) unified ids (the source, as the processor encodes it at inference),
     labels    (T, K) unified ids (the target without SOS/EOS: ``BundleCollator`` adds them)
 
-Recordings (MusicNet, MAESTRO, Slakh, BPSD) are cut into consecutive windows of the MIDI
+Recordings (MusicNet, MAESTRO, Slakh) are cut into consecutive windows of the MIDI
 tokenizer's segment length (20 s, the paper's slice length); window ``k`` of the audio pairs
 with MIDI segment ``k``. Score corpora (GrandStaff, OLiMPiC) give one image/notation pair per
-system. BPSD's whole-movement score is not baked (it would need measure-aligned excerpting),
-so BPSD contributes its MIDI/audio pairs only.
+system. BPSD, whose recordings are aligned to its score measure by measure, is cut into
+windows of whole measures (at most ``max_measures`` and 20 s): each window's audio, its
+notes as MIDI, the score excerpt of those measures as notation, and that excerpt rendered
+as one system image (the embedded corpus's cutter and renderer) -- all four modalities.
 
 Examples longer than the model's position tables (``max_<modality>_positions`` of a
 :class:`~umust_hf.modeling.configuration_umust.UMustConfig`) are dropped and counted.
@@ -48,8 +50,12 @@ BAKE_MODALITIES: dict[str, tuple[Modality, ...]] = {
     "musicnet": (Modality.MIDI, Modality.AUDIO),
     "maestro": (Modality.MIDI, Modality.AUDIO),
     "slakh": (Modality.MIDI, Modality.AUDIO),
-    "bpsd": (Modality.MIDI, Modality.AUDIO),
+    "bpsd": (Modality.IMAGE, Modality.NOTATION, Modality.MIDI, Modality.AUDIO),
 }
+
+#: Measures per BPSD excerpt by default (a system of about that many measures fits the
+#: renderer's width limit; the paper's BPSD images are single systems).
+DEFAULT_MAX_MEASURES = 4
 
 #: Rows (task examples) written per Arrow shard before the shards are joined.
 _SHARD_ROWS = 2000
@@ -110,13 +116,17 @@ def _window(samples: np.ndarray, rate: int, seconds: float) -> list[np.ndarray]:
     return [samples[start : start + size] for start in range(0, max(len(samples), 1), size)]
 
 
-def encode_row(row: Mapping[str, Any], processor: Any, modalities: Sequence[Modality]) -> list[dict[Modality, np.ndarray]]:
+def encode_row(
+    row: Mapping[str, Any], processor: Any, modalities: Sequence[Modality], max_measures: int = DEFAULT_MAX_MEASURES
+) -> list[dict[Modality, np.ndarray]]:
     """Unified bundles of one corpus row: one dict per segment (score rows have one segment)."""
     import torch
 
     from .audio_io import decode_audio
 
     with torch.no_grad():
+        if row.get("measures") is not None and row.get("notes") is not None and row.get("musicxml"):
+            return _encode_aligned_score(row, processor, modalities, max_measures)
         if Modality.IMAGE in modalities or Modality.NOTATION in modalities:
             encoded: dict[Modality, np.ndarray] = {}
             if Modality.IMAGE in modalities and row.get("image") is not None:
@@ -140,6 +150,65 @@ def encode_row(row: Mapping[str, Any], processor: Any, modalities: Sequence[Moda
             streams[Modality.AUDIO] = bundles
     count = min((len(v) for v in streams.values()), default=0)
     return [{modality: bundles[k] for modality, bundles in streams.items()} for k in range(count)]
+
+
+def _encode_aligned_score(
+    row: Mapping[str, Any], processor: Any, modalities: Sequence[Modality], max_measures: int
+) -> list[dict[Modality, np.ndarray]]:
+    """A BPSD recording in windows of whole measures, each with up to all four modalities."""
+    from ._layout import notes_to_midi_bytes
+    from .audio_io import decode_audio
+    from .bpsd import measure_windows, score_measure_index
+    from .embedded.excerpts import ExcerptCutter, clean_score
+    from .embedded.reduction import ScoreSkipped
+    from .embedded.rendering import render_system
+
+    samples, rate = decode_audio(row["audio"])
+    marks = sorted(row["measures"], key=lambda m: m["time"])
+    windows = measure_windows(
+        marks, len(samples) / rate, max_seconds=processor.midi_tokenizer.segment_seconds, max_measures=max_measures
+    )
+    cutter = None
+    if Modality.NOTATION in modalities or Modality.IMAGE in modalities:
+        try:
+            cutter = ExcerptCutter(clean_score(row["musicxml"].encode("utf-8")))
+        except ScoreSkipped as error:
+            logger.warning("%s: score not usable for excerpts (%s); notation and image left out", row.get("id"), error)
+    pickup = bool(cutter and cutter.measures) and (
+        cutter.measures[0].get("implicit") == "yes" or cutter.measures[0].get("number") == "0"
+    )
+    segments = []
+    for first, stop, start, end in windows:
+        encoded: dict[Modality, np.ndarray] = {}
+        if Modality.AUDIO in modalities:
+            clip = samples[int(start * rate) : int(end * rate)]
+            encoded[Modality.AUDIO] = processor.encode_audio([clip], sampling_rate=[rate])[0]
+        if Modality.MIDI in modalities:
+            notes = [
+                {"onset": n["start"] - start, "offset": min(n["end"], end) - start, "pitch": n["pitch"], "program": 0}
+                for n in row["notes"]
+                if start <= n["start"] < end
+            ]
+            if notes:
+                encoded[Modality.MIDI] = processor.encode_midi([notes_to_midi_bytes(notes)])[0]
+        if cutter is not None:
+            try:
+                excerpt = cutter.cut(
+                    score_measure_index(marks[first]["measure"], pickup),
+                    score_measure_index(marks[stop - 1]["measure"], pickup) + 1,
+                )
+            except ValueError as error:  # an annotation past the score's end (e.g. a final marker)
+                logger.debug("%s: window %.2f-%.2f s has no score excerpt: %s", row.get("id"), start, end, error)
+                excerpt = None
+            if excerpt is not None and Modality.NOTATION in modalities:
+                encoded[Modality.NOTATION] = processor.encode_notation(musicxml=[excerpt])[0]
+            if excerpt is not None and Modality.IMAGE in modalities:
+                try:
+                    encoded[Modality.IMAGE] = processor.encode_images([render_system(excerpt)])[0]
+                except ScoreSkipped as error:
+                    logger.debug("%s: window %.2f-%.2f s not rendered as one system: %s", row.get("id"), start, end, error)
+        segments.append(encoded)
+    return segments
 
 
 def task_examples(
@@ -184,6 +253,7 @@ def bake_corpus(
     config: Any = None,
     overwrite: bool = False,
     append: bool = False,
+    max_measures: int = DEFAULT_MAX_MEASURES,
     show_progress: bool = True,
 ) -> BakeSummary:
     """Encode every split of a loaded corpus into task examples and save them to ``out_dir``.
@@ -192,6 +262,7 @@ def bake_corpus(
     read per split; ``config`` (a ``UMustConfig``) sets the length limits. Rows that fail to
     encode are skipped with a warning naming them. ``append`` adds the examples to a bake
     already in ``out_dir`` (split by split), so several corpora make one training set.
+    ``max_measures`` bounds BPSD's measure-aligned excerpts.
     """
     from tqdm.auto import tqdm
 
@@ -232,7 +303,7 @@ def bake_corpus(
                 if limit is not None and number >= limit:
                     break
                 try:
-                    segments = encode_row(row, processor, [m for m in modalities if m in needed])
+                    segments = encode_row(row, processor, [m for m in modalities if m in needed], max_measures)
                 except (UserError, ValueError, OSError, RuntimeError) as error:
                     logger.warning("skipping %s/%s row %s: %s", name, split, row.get("id"), error)
                     skipped += 1

@@ -156,6 +156,35 @@ def _generate(items: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
         }
 
 
+def measure_windows(
+    measures: Sequence[dict[str, float]], duration: float, *, max_seconds: float, max_measures: int
+) -> list[tuple[int, int, float, float]]:
+    """Windows of whole measures for excerpting: ``(first, stop, start_s, end_s)`` with ``first``/``stop``
+    indices into ``measures`` (sorted by time), at most ``max_measures`` measures and ``max_seconds`` long.
+
+    A measure ends where the next one starts (the last one at ``duration``). A single measure
+    longer than ``max_seconds`` gives no window (the excerpt would not fit one segment).
+    """
+    marks = sorted(measures, key=lambda m: m["time"])
+    starts = [float(m["time"]) for m in marks]
+    ends = [*starts[1:], float(duration)]
+    windows, first = [], 0
+    while first < len(marks):
+        stop = first + 1
+        while stop < len(marks) and stop + 1 - first <= max_measures and ends[stop] - starts[first] <= max_seconds:
+            stop += 1
+        if ends[stop - 1] - starts[first] <= max_seconds and ends[stop - 1] > starts[first]:
+            windows.append((first, stop, starts[first], ends[stop - 1]))
+        first = stop
+    return windows
+
+
+def score_measure_index(measure: float, has_pickup: bool) -> int:
+    """Position in the unfolded score of BPSD measure ``measure``: BPSD numbers an upbeat 0 and
+    the first full measure 1 (``04_xml_to_csv``: "subtract 1 measure (Auftakt)")."""
+    return int(round(measure)) - (0 if has_pickup else 1)
+
+
 def load_bpsd(
     root: str | os.PathLike[str],
     *,
