@@ -50,3 +50,51 @@ def test_evaluate_embedded_test_split_prints_every_table(embedded_corpus_dir, tm
     assert metrics["i2a"]["f1_50"] < 90 and metrics["i2a"]["fad"] is None
     assert metrics["a2i"]["emd_pitch"] > 0
     assert _row(text, 3, "random-pairing")[-1] == "–"
+
+
+@pytest.mark.slow  # generation with a small untrained model for all six tasks
+def test_evaluate_model_on_embedded_split_prints_every_table(embedded_corpus_dir, tmp_path, capsys):
+    import torch
+
+    from umust_hf import (
+        LMXTokenizer,
+        MidiTokenizer,
+        UMustAudioCodec,
+        UMustAudioCodecConfig,
+        UMustConfig,
+        UMustFeatureExtractor,
+        UMustForConditionalGeneration,
+        UMustImageCodec,
+        UMustImageCodecConfig,
+        UMustImageProcessor,
+        UMustProcessor,
+    )
+
+    torch.manual_seed(0)
+    processor = UMustProcessor(
+        UMustImageProcessor(),
+        UMustFeatureExtractor(),
+        LMXTokenizer(),
+        MidiTokenizer(),
+        image_codec=UMustImageCodec(UMustImageCodecConfig.cpu()).eval(),
+        audio_codec=UMustAudioCodec(UMustAudioCodecConfig.cpu()).eval(),
+    )
+    limits = {f"max_{m}_positions": 2048 for m in ("image", "audio", "notation", "midi")}
+    model = UMustForConditionalGeneration(UMustConfig.from_preset("tiny", **limits)).eval()
+    model_dir = tmp_path / "untrained"
+    model.save_pretrained(model_dir)
+    processor.save_pretrained(model_dir)
+    out = tmp_path / "model.json"
+    args = ["evaluate", "--model", str(model_dir), "--data", str(embedded_corpus_dir), "--limit", "1"]
+    assert main([*args, "--max-new-tokens", "24", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for number in (3, 4, 5, 6, 7):
+        assert f"Table {number}:" in text
+    results = {r["task"]: r for r in json.loads(out.read_text())["results"]}
+    assert set(results) == {"omr", "amt", "m2a", "i2a", "l2i", "a2i"}
+    assert all(r["method"] == "untrained" and r["num_samples"] == 1 for r in results.values())
+    # an untrained model cannot read music: far from the ground-truth values
+    assert results["omr"]["metrics"]["ser"] > 50
+    assert results["amt"]["metrics"]["onset_f1"] < 50
+    # 24 generated audio frames (0.28 s) still give FAD its two embedding frames
+    assert results["i2a"]["metrics"]["fad"] is not None and results["i2a"]["metrics"]["fad"] > 0

@@ -11,10 +11,17 @@ TASK_CHOICES = ("omr", "amt", "m2a", "i2a", "l2i", "a2i")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=TASK_CHOICES, help="task to evaluate (default: every task)")
+    parser.add_argument("--model", metavar="DIR", help="trained U-MUST model directory (needs --data)")
     parser.add_argument(
-        "--task", choices=TASK_CHOICES, help="task to evaluate (default with --predictions: every task found)"
+        "--processor", metavar="DIR", help="saved UMustProcessor for --model (default: the model directory)"
     )
-    parser.add_argument("--model", metavar="DIR", help="trained U-MUST model directory (needs --data and --task)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        metavar="N",
+        help="cap on generated tokens per output (default: the model's limits)",
+    )
     parser.add_argument("--data", metavar="DIR", help="dataset saved with save_to_disk (e.g. the embedded corpus)")
     parser.add_argument("--split", default="test", help="dataset split (default: %(default)s)")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate at most N examples per task")
@@ -78,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     if not args.predictions and not args.model and not args.baseline:
-        raise UserError(
-            "give --predictions FILE, --baseline NAME with --data DIR, or --model DIR with --data DIR and --task"
-        )
+        raise UserError("give --predictions FILE, --baseline NAME with --data DIR, or --model DIR with --data DIR")
     embedding = _fad_embedding(args.fad_codec)
     dataset = args.dataset or (Path(args.data).name if args.data else "test")
     results = []
@@ -106,13 +111,17 @@ def run(args: argparse.Namespace) -> int:
                 rows = baseline_rows(examples, task, kind=kind, seed=args.seed, source=f"{args.data}[{args.split}]")
                 results.append(score_rows(rows, task=task, method=kind, dataset=dataset, embedding=embedding))
     if args.model:
-        from umust_hf.evaluation.generation import predict_with_model
+        from umust_hf.evaluation.generation import ModelRunner, predict_with_model
 
-        if not args.data or not args.task:
-            raise UserError("--model needs --data DIR and --task TASK")
-        rows = predict_with_model(args.model, args.data, task=args.task, split=args.split, limit=args.limit)
+        if not args.data:
+            raise UserError("--model needs --data DIR (a saved DatasetDict such as the embedded corpus)")
+        runner = ModelRunner(args.model, args.processor, max_new_tokens=args.max_new_tokens)
         method = args.method or Path(args.model).name
-        results.append(score_rows(rows, task=args.task, method=method, dataset=dataset, embedding=embedding))
+        for task in [args.task] if args.task else TASK_CHOICES:
+            rows = predict_with_model(
+                args.model, args.data, task=task, split=args.split, limit=args.limit, runner=runner
+            )
+            results.append(score_rows(rows, task=task, method=method, dataset=dataset, embedding=embedding))
     print(render_tables(results))
     out = write_json_atomic(args.out, results_to_json(results))
     print(f"\nwrote {out}")

@@ -1,18 +1,24 @@
 """Run a trained U-MUST model over a test split and collect gold/prediction rows.
 
-This is the ``umust evaluate --model DIR --data DIR`` path. It needs the model
-(``umust_hf.modeling.modeling_umust``) and the processor
-(``umust_hf.processing.processing_umust``); when either is missing from this install it
-raises a :class:`~umust_hf.errors.UserError` naming it, and the predictions-file path
-(``--predictions``) remains available. The model-running part follows the processor API
-of the blueprint (``processor(images=|audio=|text=|midi=, target_modality=)`` and
-``processor.decode(bundles, modality)``).
+This is the ``umust evaluate --model DIR --data DIR`` path. The model translates each test
+example for the task; where a metric needs a symbolic reading of a generated output, the
+same model reads it back, as in the paper (an OMR model reads generated images for EMD; a
+transcriber turns generated audio into notes for DTW-F1, here the model's AMT task in place
+of Onsets and Frames). References come straight from the dataset: LMX, and notes from the
+performance MIDI. Decoding is greedy, so a run is deterministic.
+
+Rows use the predictions layout of :mod:`.predictions`, with in-memory audio
+(``(samples, sample_rate)`` tuples) instead of file paths.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import UserError
 from .predictions import PredictionRow
@@ -22,14 +28,16 @@ REQUIRED_MODULES = {
     "umust_hf.processing.processing_umust": "the U-MUST processor",
 }
 
-#: task -> (source column of the embedded corpus, gold column, processor keyword of the source)
+#: task -> dataset columns it reads (embedded-corpus names)
+logger = logging.getLogger(__name__)
+
 TASK_COLUMNS = {
-    "omr": ("image", "lmx", "images"),
-    "amt": ("audio", "midi", "audio"),
-    "m2a": ("midi", "audio", "midi"),
-    "i2a": ("image", "audio", "images"),
-    "l2i": ("lmx", "lmx", "text"),
-    "a2i": ("audio", "lmx", "audio"),
+    "omr": ("image", "lmx"),
+    "amt": ("audio", "midi"),
+    "m2a": ("midi", "audio"),
+    "i2a": ("image", "midi", "audio"),
+    "l2i": ("lmx",),
+    "a2i": ("audio", "lmx"),
 }
 
 
@@ -48,28 +56,127 @@ def require_model_components() -> None:
         )
 
 
-def predict_with_model(
-    model_dir: str | Path, data_dir: str | Path, *, task: str, split: str = "test", limit: int | None = None
-) -> list[PredictionRow]:
-    """Generate predictions for ``task`` on ``data_dir[split]`` (an embedded-corpus DatasetDict)."""
-    require_model_components()
-    model_dir, data_dir = Path(model_dir), Path(data_dir)
-    if not model_dir.is_dir():
-        raise UserError(f"model directory not found: {model_dir}")
-    from datasets import load_from_disk
+class ModelRunner:
+    """One loaded model and processor, with a method per translation the evaluation needs."""
 
-    try:
-        dataset = load_from_disk(str(data_dir))
-    except (FileNotFoundError, ValueError) as error:
-        raise UserError(f"{data_dir} is not a saved dataset (datasets.load_from_disk failed: {error})") from None
-    if split not in dataset:
-        raise UserError(f"{data_dir} has no split {split!r}; it has {', '.join(dataset)}")
-    missing = [column for column in TASK_COLUMNS[task][:2] if column not in dataset[split].column_names]
-    if missing:
-        raise UserError(f"{data_dir}[{split}] lacks the column(s) {', '.join(missing)} that {task} needs")
-    # The generation loop needs UMustProcessor.decode's output formats, which are not fixed
-    # yet; until they are, say so instead of guessing.
-    raise UserError(
-        f"running the model for {task} is not wired yet: write its outputs to a predictions JSONL "
-        "(layout in umust_hf.evaluation.predictions) and run umust evaluate --predictions FILE"
-    )
+    def __init__(
+        self, model_dir: str | Path, processor_dir: str | Path | None = None, *, max_new_tokens: int | None = None
+    ):
+        require_model_components()
+        from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
+        from umust_hf.processing.processing_umust import UMustProcessor
+
+        model_dir = Path(model_dir)
+        processor_dir = Path(processor_dir) if processor_dir is not None else model_dir
+        if not model_dir.is_dir():
+            raise UserError(f"model directory not found: {model_dir}")
+        try:
+            self.model = UMustForConditionalGeneration.from_pretrained(str(model_dir)).eval()
+        except (OSError, ValueError) as error:
+            raise UserError(f"{model_dir} does not hold a saved U-MUST model ({error})") from None
+        try:
+            self.processor = UMustProcessor.from_pretrained(str(processor_dir))
+        except (OSError, ValueError, TypeError) as error:
+            raise UserError(
+                f"{processor_dir} does not hold a saved UMustProcessor ({error}); pass --processor DIR"
+            ) from None
+        self.max_new_tokens = max_new_tokens
+
+    def _generate(self, target: str, **source: Any) -> Any:
+        """Translate one source item: generated bundles ``(rows, T, K)`` (MIDI gives a row per segment)."""
+        import torch
+
+        kwargs = {"do_sample": False}
+        if self.max_new_tokens is not None:
+            kwargs["max_new_tokens"] = self.max_new_tokens
+        try:
+            inputs = self.processor(**source, target_modality=target)
+            with torch.no_grad():
+                return self.model.generate(**inputs, **kwargs)
+        except ValueError as error:  # e.g. a source longer than the model's position limit
+            raise UserError(f"translating {', '.join(source)} to {target} failed: {error}") from None
+
+    def read_notation(self, image: Any) -> str:
+        """OMR: score image -> LMX string (raw model tokens, not repaired, as OLiMPiC scores them)."""
+        from umust_hf.modeling.vocabulary_umust import Modality
+
+        generated = self._generate("notation", images=[image])
+        ids = self.processor.unified_vocabulary.from_bundle(generated[0].cpu().numpy(), Modality.NOTATION)
+        # the shared specials keep their ids: as_tokens skips SOS/PAD and stops at EOS
+        return " ".join(self.processor.tokenizer.as_tokens(ids, strict=False))
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """AMT: mono audio -> notes ``(N, 3)`` (onset s, offset s, MIDI pitch)."""
+        from ..data.audio_io import read_midi_notes
+        from .notes import as_note_array
+
+        generated = self._generate("midi", audio=[np.asarray(audio, dtype=np.float32)], sampling_rate=sample_rate)
+        midi = self.processor.decode(generated, "midi")[0]
+        try:
+            notes = read_midi_notes(midi) if midi else []
+        except UserError as error:  # an output without a single readable note
+            logger.warning("transcription gave no readable MIDI (%s); counting it as no notes", error)
+            notes = []
+        return as_note_array(notes, name="transcription")
+
+    def synthesize(self, **source: Any) -> tuple[np.ndarray, int]:
+        """Source (``midi=`` or ``images=``) -> generated audio; segment rows are joined in order."""
+        waves = self.processor.decode(self._generate("audio", **source), "audio")
+        audio = np.concatenate(waves) if waves else np.zeros(0, np.float32)
+        return audio, int(self.processor.feature_extractor.sampling_rate)
+
+    def render(self, **source: Any) -> Any:
+        """Source (``text=`` LMX or ``audio=``) -> generated score image (PIL)."""
+        return self.processor.decode(self._generate("image", **source), "image")[0]
+
+
+def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner) -> dict[str, Any]:
+    """Gold and predicted fields for one example (the layout of :mod:`.predictions`)."""
+    from ..data.audio_io import decode_audio, read_midi_notes
+
+    if task == "omr":
+        return {"gold": example["lmx"], "pred": runner.read_notation(example["image"])}
+    if task == "l2i":
+        return {"gold": example["lmx"], "pred": runner.read_notation(runner.render(text=[example["lmx"]]))}
+    if task == "a2i":
+        audio, rate = decode_audio(example["audio"])
+        return {"gold": example["lmx"], "pred": runner.read_notation(runner.render(audio=[audio], sampling_rate=rate))}
+    gold_notes = read_midi_notes(example["midi"])
+    if task == "amt":
+        audio, rate = decode_audio(example["audio"])
+        return {"gold_notes": gold_notes, "pred_notes": runner.transcribe(audio, rate)}
+    source = {"midi": [example["midi"]]} if task == "m2a" else {"images": [example["image"]]}
+    generated, rate = runner.synthesize(**source)
+    pred_notes = runner.transcribe(generated, rate) if generated.size else []
+    return {
+        "gold_notes": gold_notes,
+        "pred_notes": pred_notes,
+        "gold_audio": example["audio"],
+        "pred_audio": (generated, rate),
+    }
+
+
+def predict_with_model(
+    model_dir: str | Path,
+    data_dir: str | Path,
+    *,
+    task: str,
+    split: str = "test",
+    limit: int | None = None,
+    processor_dir: str | Path | None = None,
+    max_new_tokens: int | None = None,
+    runner: ModelRunner | None = None,
+) -> list[PredictionRow]:
+    """Generate predictions for ``task`` on ``data_dir[split]`` (an embedded-corpus DatasetDict);
+    pass ``runner`` to reuse a loaded model across tasks."""
+    from tqdm.auto import tqdm
+
+    from .baselines import load_split
+
+    examples = load_split(data_dir, split, limit, TASK_COLUMNS[task])
+    runner = runner or ModelRunner(model_dir, processor_dir, max_new_tokens=max_new_tokens)
+    rows = []
+    for index, example in enumerate(tqdm(examples, desc=f"{task} generation", disable=len(examples) < 2)):
+        fields = {"id": example.get("id", str(index)), **_example_fields(task, example, runner)}
+        rows.append(PredictionRow(task, fields, f"{data_dir}[{split}][{index}]", Path(".")))
+    return rows

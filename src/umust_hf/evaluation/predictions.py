@@ -79,6 +79,8 @@ class PredictionRow:
         from ..data.audio_io import decode_audio
 
         value = self.fields.get(key)
+        if isinstance(value, tuple) and len(value) == 2:  # (samples, sample_rate) from a model run
+            return np.asarray(value[0], dtype=np.float32), int(value[1])
         source = self.path(key) if isinstance(value, str) or value is None else value
         try:
             return decode_audio(source)

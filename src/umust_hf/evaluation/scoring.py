@@ -89,10 +89,13 @@ def score_audio_generation(
             reference_embeddings.append(embedding(*row.audio("gold_audio")))
             generated_embeddings.append(embedding(*row.audio("pred_audio")))
     metrics: Metrics = {f"f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in aligned.items()}
-    metrics["fad"] = (
-        frechet_audio_distance(reference_embeddings, generated_embeddings) if reference_embeddings else None
-    )
     details: dict[str, Any] = {f"unaligned_f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in unaligned.items()}
+    metrics["fad"] = None
+    if reference_embeddings:
+        try:
+            metrics["fad"] = frechet_audio_distance(reference_embeddings, generated_embeddings)
+        except ValueError as error:  # e.g. generated clips too short for a covariance
+            details["fad_error"] = str(error)
     details["fad_embedding"] = getattr(embedding, "name", type(embedding).__name__) if reference_embeddings else None
     return metrics, details
 
