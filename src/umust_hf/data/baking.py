@@ -201,7 +201,10 @@ def _encode_aligned_score(
                 logger.debug("%s: window %.2f-%.2f s has no score excerpt: %s", row.get("id"), start, end, error)
                 excerpt = None
             if excerpt is not None and Modality.NOTATION in modalities:
-                encoded[Modality.NOTATION] = processor.encode_notation(musicxml=[excerpt])[0]
+                try:
+                    encoded[Modality.NOTATION] = processor.encode_notation(musicxml=[excerpt])[0]
+                except ValueError as error:  # e.g. a multi-part score LMX cannot hold; audio and MIDI still count
+                    logger.warning("%s: window %.2f-%.2f s has no LMX: %s", row.get("id"), start, end, error)
             if excerpt is not None and Modality.IMAGE in modalities:
                 try:
                     encoded[Modality.IMAGE] = processor.encode_images([render_system(excerpt)])[0]

@@ -19,8 +19,9 @@ authors' scripts ``groupmm/BPSD_scripts`` read and write: ``01_audio_modificatio
 
 ``<piece>`` is e.g. ``Op002No1-01``, ``<performer>`` a code such as ``WK64`` (Kempff 1964).
 Paper Table 1 uses image + MXL + MIDI (△: the aligned note table) + audio. BPSD ships no
-system images (the paper's came from detecting systems on score pages); the image modality
-is rendered from ``musicxml`` downstream. BPSD has **no official split**: every performance is
+system images (the paper's came from detecting systems on score pages); ``umust bake`` cuts
+each recording into windows of whole measures (:func:`measure_windows`) and renders each
+window's score excerpt as one system. BPSD has **no official split**: every performance is
 in ``train`` unless its piece is named in ``test_pieces``.
 
 Uncertain: the column names of ``ann_audio_measure`` (taken from the scripts, not the
