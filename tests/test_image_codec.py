@@ -221,3 +221,11 @@ def test_bake_shift_variant_codes(codec):
     variants = shift_variants(system)
     assert torch.equal(codes[5], codec.encode(variants[5:6])[0])
     assert not torch.equal(codes[0], codes[9])  # shifted content gives other tokens
+
+
+def test_training_on_the_embedded_corpus(embedded_corpus_dir, tmp_path):
+    args = ImageCodecTrainingArguments(**FAST_ARGS)
+    summary = train_image_codec(embedded_corpus_dir, tmp_path, max_steps=2, show_progress=False, training_args=args)
+    assert summary["steps"] == 2 and summary["train_images"] > 0 and summary["heldout_images"] > 0
+    assert np.isfinite(summary["heldout_psnr_db"])
+    assert (tmp_path / "config.json").is_file() and (tmp_path / "preprocessor_config.json").is_file()

@@ -266,3 +266,19 @@ def test_systems_join_with_sep_and_split_back():
         restored = bundle_to_systems(candidate, vocabulary, rows=12)
         assert len(restored) == 2
         assert all(np.array_equal(a, b) for a, b in zip(restored, systems))
+
+
+# ------------------------------------------------------------------ embedded corpus
+def test_corpus_systems_are_already_normalised(embedded_corpus_dir):
+    """Corpus renderings are 192 px tall with 32 px staves: the processor must leave them as they are."""
+    from umust_hf.data.embedded import load_embedded_corpus
+
+    images = load_embedded_corpus(embedded_corpus_dir)["train"]["image"][:6]
+    processor = UMustImageProcessor()
+    for image in images:
+        gray = to_grayscale(image)
+        assert gray.shape[0] == SYSTEM_HEIGHT_PX
+        assert estimate_staff_height(gray) == pytest.approx(STAFF_HEIGHT_PX, rel=processor.staff_height_tolerance)
+        out = processor(image)
+        assert out["scale"].tolist() == [1.0]
+        assert torch.allclose(out["pixel_values"][0, 0, :, : gray.shape[1]], torch.from_numpy(gray) * 2 - 1)
