@@ -60,7 +60,8 @@ class Modality(str, Enum):
         """Accept a :class:`Modality`, its value or a common alias ("lmx", "score", "wav"...)."""
         if isinstance(value, Modality):
             return value
-        key = str(value).strip().lower()
+        # a Modality from another copy of this module (remote-code loading imports it twice)
+        key = str(getattr(value, "value", value)).strip().lower()
         aliases = {
             "img": "image", "score": "image", "score_image": "image", "pixel_values": "image",
             "wav": "audio", "sound": "audio",
