@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -108,6 +109,13 @@ def _first_score(parsed):
     return score
 
 
+def _reason_key(reason: str) -> str:
+    """Short, countable form of a skip reason (no XML dumps, positions or numbers)."""
+    reason = reason.split(" b'")[0].split("\n")[0]
+    reason = re.sub(r"\[ERROR\]\[[^\]]*\]:\s*", "", reason)
+    return re.sub(r"\d+(\.\d+)?", "N", reason)[:100]
+
+
 def _timeout(signum, frame):  # pragma: no cover - only on pathological files
     raise TimeoutError(f"piece used more than {PIECE_TIMEOUT_SECONDS} s of CPU time")
 
@@ -182,8 +190,7 @@ def _build_piece(source: SourceScore, work: Path, seed: int, humanize: bool, max
         try:
             row, count = _build_excerpt(cutter, start, count, seconds, bpm, excerpt_rng, humanize, reduced.program)
         except ScoreSkipped as error:
-            reason = str(error).split(" b'")[0].split("\n")[0]
-            skips[reason[:100]] += 1
+            skips[_reason_key(str(error))] += 1
             start += count
             continue
         name = f"m{start + 1:04d}-{start + count:04d}"

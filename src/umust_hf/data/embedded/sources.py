@@ -15,6 +15,8 @@ from pathlib import Path
 
 #: File suffixes of the score formats music21 parses and the corpus ships.
 SCORE_SUFFIXES = (".krn", ".mxl", ".xml", ".musicxml", ".abc")
+#: Corpus folders of music21 test and demo files rather than music.
+EXCLUDED_FOLDERS = ("demos", "theoryExercises")
 #: Most parts/spines a source may have: a 4-voice chorale plus one doubling instrument.
 MAX_SNIFFED_PARTS = 5
 
@@ -110,7 +112,7 @@ def find_sources(root: Path | None = None) -> tuple[list[SourceScore], list[tupl
     skipped: list[tuple[str, str]] = []
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in SCORE_SUFFIXES and p.is_file()):
         source = path.relative_to(root).as_posix()
-        if source.startswith("_"):
+        if source.startswith("_") or source.split("/", 1)[0] in EXCLUDED_FOLDERS:
             continue
         try:
             text = _read_text(path)
