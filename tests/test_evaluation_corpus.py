@@ -86,11 +86,15 @@ def test_evaluate_model_on_embedded_split_prints_every_table(embedded_corpus_dir
     processor.save_pretrained(model_dir)
     out = tmp_path / "model.json"
     args = ["evaluate", "--model", str(model_dir), "--data", str(embedded_corpus_dir), "--limit", "1"]
-    assert main([*args, "--max-new-tokens", "24", "--out", str(out)]) == 0
+    assert main([*args, "--max-new-tokens", "24", "--multi-stage", "soundfont", "--out", str(out)]) == 0
     text = capsys.readouterr().out
+    assert "untrained multi-stage (OMR -> MIDI -> soundfont) |" in text.split("Table 3:")[1].split("Table 4:")[0]
     for number in (3, 4, 5, 6, 7):
         assert f"Table {number}:" in text
-    results = {r["task"]: r for r in json.loads(out.read_text())["results"]}
+    report = json.loads(out.read_text())["results"]
+    multi_stage = [r for r in report if "multi-stage" in r["method"]]
+    assert len(multi_stage) == 1 and multi_stage[0]["task"] == "i2a" and multi_stage[0]["num_samples"] == 1
+    results = {r["task"]: r for r in report if r not in multi_stage}
     assert set(results) == {"omr", "amt", "m2a", "i2a", "l2i", "a2i"}
     assert all(r["method"] == "untrained" and r["num_samples"] == 1 for r in results.values())
     # an untrained model cannot read music: far from the ground-truth values

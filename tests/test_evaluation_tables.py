@@ -144,6 +144,9 @@ def test_missing_inputs_and_model_components(tmp_path, capsys, monkeypatch):
     assert "give --predictions FILE" in capsys.readouterr().err
     assert main(["evaluate", "--predictions", str(tmp_path / "nope.jsonl")]) == 2
     assert "predictions file not found" in capsys.readouterr().err
+    predictions = _write_predictions(tmp_path)
+    assert main(["evaluate", "--predictions", str(predictions), "--multi-stage", "soundfont"]) == 2
+    assert "--multi-stage needs --model" in capsys.readouterr().err
     import umust_hf.evaluation.generation as generation
 
     monkeypatch.setitem(generation.REQUIRED_MODULES, "umust_hf.processing.no_such_module", "the test component")

@@ -22,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="cap on generated tokens per output (default: the model's limits)",
     )
+    parser.add_argument(
+        "--multi-stage",
+        choices=("soundfont", "model"),
+        help="with --model, also score Table 3's multi-stage baseline: the model's OMR -> performance MIDI -> "
+        "audio from the SoundFont or the model's MIDI-to-audio task",
+    )
     parser.add_argument("--data", metavar="DIR", help="dataset saved with save_to_disk (e.g. the embedded corpus)")
     parser.add_argument("--split", default="test", help="dataset split (default: %(default)s)")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate at most N examples per task")
@@ -122,6 +128,15 @@ def run(args: argparse.Namespace) -> int:
                 args.model, args.data, task=task, split=args.split, limit=args.limit, runner=runner
             )
             results.append(score_rows(rows, task=task, method=method, dataset=dataset, embedding=embedding))
+        if args.multi_stage and args.task in (None, "i2a"):
+            rows = predict_with_model(
+                args.model, args.data, task="i2a", split=args.split, limit=args.limit, runner=runner,
+                multi_stage=args.multi_stage,
+            )  # fmt: skip
+            label = f"{method} multi-stage (OMR -> MIDI -> {args.multi_stage})"
+            results.append(score_rows(rows, task="i2a", method=label, dataset=dataset, embedding=embedding))
+    elif args.multi_stage:
+        raise UserError("--multi-stage needs --model DIR (its OMR reads the score images)")
     print(render_tables(results))
     out = write_json_atomic(args.out, results_to_json(results))
     print(f"\nwrote {out}")

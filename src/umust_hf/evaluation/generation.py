@@ -125,12 +125,46 @@ class ModelRunner:
         audio = np.concatenate(waves) if waves else np.zeros(0, np.float32)
         return audio, int(self.processor.feature_extractor.sampling_rate)
 
+    def multi_stage(
+        self, image: Any, *, synthesis: str = "soundfont", tempo_bpm: float = 100.0
+    ) -> tuple[np.ndarray, int]:
+        """Table 3's multi-stage baseline: this model's OMR -> MusicXML -> rule-based performance
+        MIDI (the embedded corpus's performer, fixed tempo, no humanising) -> audio from the
+        SoundFont synthesiser (``"soundfont"``) or this model's MIDI-to-audio task (``"model"``)."""
+        from ..data.embedded.performance import perform, to_midi_bytes
+        from .pipelines import MultiStageImageToAudio
+
+        def performance(musicxml: str) -> bytes:
+            notes = perform(musicxml.encode(), tempo_bpm=tempo_bpm, rng=np.random.default_rng(0), humanize=False)
+            return to_midi_bytes(notes, program=0, tempo_bpm=tempo_bpm)
+
+        def soundfont(midi: bytes) -> tuple[np.ndarray, int]:
+            from ..constants import SAMPLE_RATE
+            from ..data.audio_io import read_midi_notes
+            from ..data.embedded.synthesis import synthesize
+
+            notes = read_midi_notes(midi)
+            if not notes:
+                return np.zeros(0, np.float32), SAMPLE_RATE
+            return synthesize(midi, max(note.end for note in notes)), SAMPLE_RATE
+
+        def model(midi: bytes) -> tuple[np.ndarray, int]:
+            return self.synthesize(midi=[midi])
+
+        if synthesis not in ("soundfont", "model"):
+            raise UserError(f"unknown multi-stage synthesis {synthesis!r}; expected soundfont or model")
+        pipeline = MultiStageImageToAudio(
+            omr=self.read_notation, perform=performance, synthesize=soundfont if synthesis == "soundfont" else model
+        )
+        output = pipeline(image)
+        return output.audio, output.sample_rate
+
     def render(self, **source: Any) -> Any:
         """Source (``text=`` LMX or ``audio=``) -> generated score image (PIL)."""
         return self.processor.decode(self._generate("image", **source), "image")[0]
 
 
-def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner) -> dict[str, Any]:
+def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner, multi_stage: str | None) -> dict[str, Any]:
     """Gold and predicted fields for one example (the layout of :mod:`.predictions`)."""
     from ..data.audio_io import decode_audio, read_midi_notes
 
@@ -145,8 +179,11 @@ def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner) -> 
     if task == "amt":
         audio, rate = decode_audio(example["audio"])
         return {"gold_notes": gold_notes, "pred_notes": runner.transcribe(audio, rate)}
-    source = {"midi": [example["midi"]]} if task == "m2a" else {"images": [example["image"]]}
-    generated, rate = runner.synthesize(**source)
+    if multi_stage is not None:
+        generated, rate = runner.multi_stage(example["image"], synthesis=multi_stage)
+    else:
+        source = {"midi": [example["midi"]]} if task == "m2a" else {"images": [example["image"]]}
+        generated, rate = runner.synthesize(**source)
     pred_notes = runner.transcribe(generated, rate) if generated.size else []
     return {
         "gold_notes": gold_notes,
@@ -166,9 +203,13 @@ def predict_with_model(
     processor_dir: str | Path | None = None,
     max_new_tokens: int | None = None,
     runner: ModelRunner | None = None,
+    multi_stage: str | None = None,
 ) -> list[PredictionRow]:
     """Generate predictions for ``task`` on ``data_dir[split]`` (an embedded-corpus DatasetDict);
-    pass ``runner`` to reuse a loaded model across tasks."""
+    pass ``runner`` to reuse a loaded model across tasks. ``multi_stage`` (``"soundfont"`` or
+    ``"model"``, i2a only) produces the audio with :meth:`ModelRunner.multi_stage` instead."""
+    if multi_stage is not None and task != "i2a":
+        raise UserError("the multi-stage baseline is an image-to-audio (i2a) method")
     from tqdm.auto import tqdm
 
     from .baselines import load_split
@@ -177,6 +218,6 @@ def predict_with_model(
     runner = runner or ModelRunner(model_dir, processor_dir, max_new_tokens=max_new_tokens)
     rows = []
     for index, example in enumerate(tqdm(examples, desc=f"{task} generation", disable=len(examples) < 2)):
-        fields = {"id": example.get("id", str(index)), **_example_fields(task, example, runner)}
+        fields = {"id": example.get("id", str(index)), **_example_fields(task, example, runner, multi_stage)}
         rows.append(PredictionRow(task, fields, f"{data_dir}[{split}][{index}]", Path(".")))
     return rows

@@ -78,6 +78,7 @@ def score_audio_generation(
     reference_embeddings, generated_embeddings = [], []
     embedding = embedding or LogMelEmbedding()
     rows_with_audio = [row for row in rows if row.has("gold_audio") or row.has("pred_audio")]
+    empty_clips = 0
     for row in tqdm(rows, desc=f"{task} DTW-F1", disable=len(rows) < 20):
         gold = _notes_or_transcription(row, "gold", transcriber)
         pred = _notes_or_transcription(row, "pred", transcriber)
@@ -87,10 +88,15 @@ def score_audio_generation(
             unaligned[t].append(result.unaligned[t].f1)
         if rows_with_audio:
             reference_embeddings.append(embedding(*row.audio("gold_audio")))
-            generated_embeddings.append(embedding(*row.audio("pred_audio")))
+            generated, rate = row.audio("pred_audio")
+            if generated.size == 0:  # nothing generated: FAD sees one second of silence
+                empty_clips += 1
+                generated = np.zeros(rate, dtype=np.float32)
+            generated_embeddings.append(embedding(generated, rate))
     metrics: Metrics = {f"f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in aligned.items()}
     details: dict[str, Any] = {f"unaligned_f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in unaligned.items()}
     metrics["fad"] = None
+    details["empty_generated_clips"] = empty_clips
     if reference_embeddings:
         try:
             metrics["fad"] = frechet_audio_distance(reference_embeddings, generated_embeddings)
