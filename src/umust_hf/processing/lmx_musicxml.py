@@ -109,8 +109,9 @@ def check_lmx(tokens: Sequence[str]) -> LMXCheck:
     measure.
 
     Normalisations that do not change the delinearised MusicXML are silent: note prefixes in
-    canonical order, stop before start for slurs/ties/tuplets on one note, no stem on whole
-    notes and rests, runs of forward/backup re-split longest first. A sequence the Linearizer
+    canonical order, stop before start for slurs/ties/tuplets on one note, stems where the
+    Linearizer would write them after a Delinearizer pass (see :class:`_StemState`), runs of
+    forward/backup re-split longest first. A sequence the Linearizer
     wrote comes back unchanged with no problems.
     """
     check = LMXCheck(tokens=[])
@@ -168,6 +169,7 @@ def _check_measure(tokens: list[tuple[int, str]], check: LMXCheck) -> None:
 
     check.tokens.append("measure")
     previous_pitched = False
+    stems = _StemState()
     attributes: list[tuple[int, list[str]]] = []  # a run of key/time/clef items: one <attributes>
     for item in items:
         root = item.root[1]
@@ -175,7 +177,7 @@ def _check_measure(tokens: list[tuple[int, str]], check: LMXCheck) -> None:
             check.tokens.extend(_canonical_attributes(attributes, check))
             attributes = []
             kept, previous_pitched = _check_note(item, previous_pitched, check)
-            check.tokens.extend(kept)
+            check.tokens.extend(stems.canonical(kept))
         elif root == "time":
             attributes.append((item.root[0], _check_time(item, check)))
         else:  # key or clef
@@ -219,6 +221,42 @@ def _merge_forward_backup(tokens: list[str]) -> list[str]:
         out.append(kind)
         i += 1
     return out
+
+
+class _StemState:
+    """Rewrite stem tokens as Linearizer(Delinearizer(tokens)) would write them (silent).
+
+    The Delinearizer gives every pitched, non-whole note the last stem seen in the measure
+    and ignores stems on rests and whole notes; the Linearizer writes a stem when it changes
+    and forgets it at each measure and ``backup``. Simulating both makes stems a fixed point.
+    """
+
+    _BEFORE_STEM = frozenset([*V.TIME_MODIFICATION_TOKENS, "dot", *V.ACCIDENTAL_TOKENS])
+
+    def __init__(self) -> None:
+        self.written: str | None = None  # the Delinearizer's running stem
+        self.emitted: str | None = None  # the Linearizer's last written stem
+
+    def canonical(self, tokens: list[str]) -> list[str]:
+        if not tokens or "forward" in tokens:
+            return tokens
+        if "backup" in tokens:
+            self.emitted = None
+            return tokens
+        given = [t for t in tokens if t in V.STEM_TOKENS]
+        tokens = [t for t in tokens if t not in V.STEM_TOKENS]
+        root = next(i for i, t in enumerate(tokens) if t in NOTE_ROOTS)
+        if "rest" in tokens[:root] or tokens[root] == "whole":
+            return tokens
+        if given:
+            self.written = given[0]
+        if self.written is None or self.written == self.emitted:
+            return tokens
+        self.emitted = self.written
+        at = root + 1
+        while at < len(tokens) and tokens[at] in self._BEFORE_STEM:
+            at += 1
+        return [*tokens[:at], self.written, *tokens[at:]]
 
 
 def _canonical_attributes(run: list[tuple[int, list[str]]], check: LMXCheck) -> list[str]:
@@ -319,9 +357,6 @@ def _check_note(item: _Item, previous_pitched: bool, check: LMXCheck) -> tuple[l
     # canonical (Linearizer) order; the Delinearizer ignores prefix order, so this is silent
     prefixes = [chosen[group][1] for group in sorted(chosen)]
     suffixes = _single_suffixes(item, _SINGLE_SUFFIX_GROUPS, check, _MULTI_SUFFIXES)
-    if root == "whole" or kind == "rest":
-        # the Delinearizer ignores stems on whole notes and rests (state included): drop them
-        suffixes = [t for t in suffixes if t not in V.STEM_TOKENS]
     # slur stops before starts: the Delinearizer numbers slurs in token order, so a start
     # written before a stop on one note would be closed by that very stop
     slur_slots = [i for i, t in enumerate(suffixes) if t.startswith("slur:")]
