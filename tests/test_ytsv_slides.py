@@ -108,3 +108,15 @@ def test_unreadable_inputs_are_clear_errors(tmp_path):
         probe_video(bogus)
     with pytest.raises(UserError, match="broken.mp4: cannot decode audio"):
         decode_audio(bogus)
+
+
+def test_slow_crossfades_including_from_a_title_card(music_slides, tmp_path):
+    """A 2.5 s fade spreads its ink change thinly over 25 samples; a fade out of a nearly
+    empty title card barely changes ink at its start. Both are found by their motion."""
+    slides = [title_card(SIZE), music_slides[0], music_slides[1]]
+    video = build_synthetic_video(
+        tmp_path / "slow.mp4", slides, [4.0, 5.0, 4.0], ["fade", "fade"], fps=10, size=SIZE, fade_s=2.5, cursor=[False, True, True]
+    )
+    found = [s.start for s in segment_slides(video.path)[1:]]
+    assert len(found) == 2
+    assert np.max(np.abs(np.array(found) - np.array(video.boundaries))) <= 0.1

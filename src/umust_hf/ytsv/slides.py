@@ -14,8 +14,9 @@ that they depend neither on how much music a slide holds nor on small local chan
   During an animated transition (crossfade, fade through white) it stays high for every
   sample of the transition, which gives the transition's extent.
 
-A transition is a run of samples with ``ink_change`` above ``active_threshold``, widened by
-the neighbouring samples whose ``motion`` is high. It is a slide change only if the stable
+A transition is a run of samples with ``ink_change`` above ``active_threshold`` or
+``motion`` above ``motion_threshold`` (a slow crossfade spreads its ink change over many
+samples, but every one of them moves). It is a slide change only if the stable
 frames before and after it differ by more than ``slide_threshold`` (so cursor jitter that
 returns to the same page is ignored). The boundary is placed at the *midpoint* of the
 transition: for a hard cut that is the first frame of the new slide, for a crossfade the
@@ -49,7 +50,7 @@ class SegmentationConfig:
     #: Ink change (share of inked cells replaced) between consecutive samples that makes a
     #: sample part of a transition.
     active_threshold: float = 0.3
-    #: Motion share (of inked cells) that extends a transition on either side.
+    #: Motion share (of inked or moving cells) that marks a sample as part of a transition.
     motion_threshold: float = 0.35
     #: Ink change between the stable frames around a transition that makes it a slide change.
     slide_threshold: float = 0.5
@@ -83,19 +84,21 @@ def _cell_sums(mask: np.ndarray, cell: int) -> np.ndarray:
 
 
 def _changed_cell_share(changed: np.ndarray, ink_union: np.ndarray, cell: int, min_ink: int) -> float:
-    """Share of the inked cells in which most of the ink (and cursor) pixels changed.
+    """Share of the relevant cells in which most pixels changed.
 
-    Counting cells rather than pixels keeps a thin moving cursor (a column or two of
-    cells) from looking like a slide change. The denominator is at least a tenth of all
-    cells, so on a nearly empty slide (a title card) the cursor cannot dominate either.
+    A cell is relevant when it holds ink in either frame or when pixels in it changed; it
+    changed when at least half of its ink (and ``min_ink`` pixels) changed. Counting cells
+    rather than pixels keeps a thin moving cursor (a column or two of cells) from looking
+    like a slide change. The denominator is at least a tenth of all cells, so on a nearly
+    empty slide (a title card) the cursor cannot dominate either.
     """
     union = _cell_sums(ink_union, cell)
     moved = _cell_sums(changed, cell)
-    inked = union >= min_ink
-    if not inked.any():
+    relevant = (union >= min_ink) | (moved >= min_ink)
+    if not relevant.any():
         return 0.0
-    denominator = max(np.count_nonzero(inked), 0.1 * union.size)
-    return float(min(1.0, np.count_nonzero(moved[inked] > 0.5 * union[inked]) / denominator))
+    hit = relevant & (moved >= np.maximum(min_ink, 0.5 * union))
+    return float(min(1.0, np.count_nonzero(hit) / max(np.count_nonzero(relevant), 0.1 * union.size)))
 
 
 def ink_change(a: np.ndarray, b: np.ndarray, *, level: int = 160, cell: int = 24, min_ink: int = 4) -> float:
@@ -142,31 +145,27 @@ def segment_frames(
         changes[t] = ink_change(grays[t - 1], grays[t], level=config.ink_level, cell=config.cell)
         motions[t] = motion(grays[t - 1], grays[t], level=config.ink_level, pixel_threshold=config.pixel_threshold, cell=config.cell)
 
+    # a sample is in a transition when its ink was replaced or most of it is moving
+    active = (changes > config.active_threshold) | (motions > config.motion_threshold)
+    active[0] = False
     boundaries: list[tuple[float, str]] = []
     t = 1
-    previous_end = 0  # first sample index after the previous transition
     while t < n:
-        if changes[t] <= config.active_threshold:
+        if not active[t]:
             t += 1
             continue
         first = last = t
-        while last + 1 < n and changes[last + 1] > config.active_threshold:
-            last += 1
-        # widen by the animated part of the transition (high motion on either side)
-        while first - 1 > previous_end and motions[first - 1] > config.motion_threshold:
-            first -= 1
-        while last + 1 < n and motions[last + 1] > config.motion_threshold:
+        while last + 1 < n and active[last + 1]:
             last += 1
         before, after = grays[first - 1], grays[last]
         if ink_change(before, after, level=config.ink_level, cell=config.cell) > config.slide_threshold:
             if first == last:  # hard cut: the new slide starts at sample `first`
                 boundary = times[first] - (stride - 1) / (2 * fps)
                 kind = "cut"
-            else:
+            else:  # animated: the midpoint between the last old and the first new stable sample
                 boundary = (times[first - 1] + times[last]) / 2
                 kind = "animated"
             boundaries.append((boundary, kind))
-        previous_end = last
         t = last + 1
 
     edges = [(0.0, "start"), *boundaries, (duration, "end")]

@@ -126,7 +126,7 @@ def build_synthetic_video(
     width, height = size
 
     def frame_at(i: int) -> np.ndarray:
-        t = i / fps
+        t = i / fps + 1e-9  # a boundary that is a whole frame time belongs to the new slide
         k = int(np.searchsorted(boundaries, t, side="right"))
         frame = canvases[k].astype(np.float32)
         for j, (b, kind) in enumerate(zip(boundaries, transitions)):
