@@ -102,3 +102,29 @@ def test_evaluate_model_on_embedded_split_prints_every_table(embedded_corpus_dir
     assert results["amt"]["metrics"]["onset_f1"] < 50
     # 24 generated audio frames (0.28 s) still give FAD its two embedding frames
     assert results["i2a"]["metrics"]["fad"] is not None and results["i2a"]["metrics"]["fad"] > 0
+
+
+@pytest.mark.slow  # uses the shared embedded test corpus
+def test_saved_predictions_rescore_to_the_same_tables(embedded_corpus_dir, tmp_path, capsys):
+    saved = tmp_path / "truth.jsonl"
+    args = [
+        "evaluate",
+        "--data",
+        str(embedded_corpus_dir),
+        "--baseline",
+        "ground-truth",
+        "--baseline",
+        "random-pairing",
+    ]
+    assert main([*args, "--save-predictions", str(saved), "--out", str(tmp_path / "a.json")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--predictions", f"ground-truth={saved}", "--out", str(tmp_path / "b.json")]) == 0
+    capsys.readouterr()
+    first = [r for r in json.loads((tmp_path / "a.json").read_text())["results"] if r["method"] == "ground-truth"]
+    second = json.loads((tmp_path / "b.json").read_text())["results"]
+    assert [(r["task"], r["metrics"]) for r in first] == [(r["task"], pytest.approx(r["metrics"])) for r in second]
+    rows = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert {row["task"] for row in rows} == {"omr", "amt", "m2a", "i2a", "l2i", "a2i"}
+    assert all(len(note) == 3 for row in rows if row["task"] == "amt" for note in row["gold_notes"])
+    audio = [row["pred_audio"] for row in rows if row["task"] == "i2a"]
+    assert audio and all((tmp_path / path).is_file() and path.endswith(".wav") for path in audio)

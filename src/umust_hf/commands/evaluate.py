@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="FAD embedding: encoder latents of this saved audio codec (default: the weight-free log-mel embedding)",
     )
     parser.add_argument(
+        "--save-predictions",
+        metavar="JSONL",
+        help="also save the gold/pred rows scored from --model or --baseline (audio as WAV beside it), "
+        "to re-score later with --predictions",
+    )
+    parser.add_argument(
         "--out", metavar="JSON", default="umust-evaluation.json", help="JSON report (default: %(default)s)"
     )
 
@@ -95,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
     embedding = _fad_embedding(args.fad_codec)
     dataset = args.dataset or (Path(args.data).name if args.data else "test")
     results = []
+    # rows for --save-predictions: one method only, so that the file re-scores as one table row
+    # (the model's direct outputs, else the first baseline's)
+    saved_model, saved_baseline = [], []
     for value in args.predictions or []:
         method, path = _parse_prediction_arg(value)
         rows = read_predictions(path, task=args.task)
@@ -115,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         for kind in args.baseline:
             for task in tasks:
                 rows = baseline_rows(examples, task, kind=kind, seed=args.seed, source=f"{args.data}[{args.split}]")
+                saved_baseline += rows if kind == args.baseline[0] else []
                 results.append(score_rows(rows, task=task, method=kind, dataset=dataset, embedding=embedding))
     if args.model:
         from umust_hf.evaluation.generation import ModelRunner, predict_with_model
@@ -127,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             rows = predict_with_model(
                 args.model, args.data, task=task, split=args.split, limit=args.limit, runner=runner
             )
+            saved_model += rows
             results.append(score_rows(rows, task=task, method=method, dataset=dataset, embedding=embedding))
         if args.multi_stage and args.task in (None, "i2a"):
             rows = predict_with_model(
@@ -137,6 +148,13 @@ def run(args: argparse.Namespace) -> int:
             results.append(score_rows(rows, task="i2a", method=label, dataset=dataset, embedding=embedding))
     elif args.multi_stage:
         raise UserError("--multi-stage needs --model DIR (its OMR reads the score images)")
+    if args.save_predictions:
+        from umust_hf.evaluation.predictions import write_predictions
+
+        saved = saved_model or saved_baseline
+        if not saved:
+            raise UserError("--save-predictions needs --model or --baseline (a predictions file is already saved)")
+        print(f"saved predictions to {write_predictions(saved, args.save_predictions)}")
     print(render_tables(results))
     out = write_json_atomic(args.out, results_to_json(results))
     print(f"\nwrote {out}")

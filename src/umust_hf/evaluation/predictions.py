@@ -119,3 +119,51 @@ def read_predictions(path: str | Path, *, task: str | None = None) -> list[Predi
                 continue
             rows.append(PredictionRow(row_task, fields, source, path.parent))
     return rows
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)) and value and hasattr(value[0], "pitch"):  # note objects
+        return as_note_array(value).tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_predictions(rows: list[PredictionRow], path: str | Path) -> Path:
+    """Save rows as a predictions JSONL that :func:`read_predictions` reads back.
+
+    Notes become ``[onset, offset, pitch]`` lists; in-memory audio (model outputs, dataset
+    cells) is written as 16-bit WAV files in ``<name>_audio/`` beside the JSONL and referred
+    to by relative path. The JSONL is written atomically.
+    """
+    import os
+    import tempfile
+
+    import soundfile
+
+    path = Path(path)
+    audio_dir = path.parent / f"{path.stem}_audio"
+    lines = []
+    for number, row in enumerate(rows):
+        fields: dict[str, Any] = {"task": row.task}
+        for key, value in row.fields.items():
+            if key.endswith("_audio") and value is not None and not isinstance(value, str):
+                audio, rate = row.audio(key)
+                audio_dir.mkdir(parents=True, exist_ok=True)
+                target = audio_dir / f"{number:05d}_{row.task}_{key}.wav"
+                soundfile.write(str(target), audio, rate, subtype="PCM_16")
+                value = str(target.relative_to(path.parent))
+            fields[key] = _json_value(value)
+        lines.append(json.dumps(fields))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write("\n".join(lines) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
