@@ -137,6 +137,10 @@ def test_save_load_gives_identical_codes(codec, tmp_path):
     assert torch.equal(loaded.encode(image), codes)
     assert torch.equal(loaded.decode(codes), codec.decode(codes))
     assert torch.equal(loaded.get_codebooks(), codec.get_codebooks())
+    # non-persistent constants of the quantiser must be rebuilt, not left as meta-device garbage
+    assert all(torch.equal(a, b) for a, b in zip(loaded.buffers(), codec.buffers()))
+    loaded.train()
+    assert 0.0 <= loaded(image).quantizer_loss.item() < 10.0
     assert codec.get_codebooks().shape == (4, 1024, codec.config.latent_dim)
 
 

@@ -23,7 +23,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
-from vector_quantize_pytorch import ResidualVQ
+from vector_quantize_pytorch import ResidualVQ, VectorQuantize
 
 from .configuration_rqvae import UMustImageCodecConfig
 
@@ -159,6 +159,13 @@ class UMustImageCodecPreTrainedModel(PreTrainedModel):
         elif isinstance(module, UMustChannelNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
+        # vector-quantize-pytorch keeps constants in non-persistent buffers; `from_pretrained` builds
+        # the model on the meta device, so they must be refilled here or they hold garbage
+        # (`zero` starts the loss sum, `beam_score_weights` weights beam search).
+        elif isinstance(module, VectorQuantize):
+            init.zeros_(module.zero)
+        elif isinstance(module, ResidualVQ):
+            init.ones_(module.beam_score_weights)
 
 
 class UMustImageCodec(UMustImageCodecPreTrainedModel):
