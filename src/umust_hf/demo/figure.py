@@ -1,0 +1,101 @@
+"""The demo's summary figure: for each of the six tasks, one held-out input beside the model's output.
+
+Images are drawn as images, audio as a spectrogram, MIDI/notes as a piano roll and LMX as
+wrapped token text, so every panel shows what the file next to it holds.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TITLES = {
+    "omr": ("score image", "OMR: LMX read by umust-i2a"),
+    "amt": ("audio", "AMT: notes transcribed by umust-a2i"),
+    "m2a": ("performance MIDI", "MIDI-to-audio by umust-i2a"),
+    "i2a": ("score image", "image-to-audio by umust-i2a"),
+    "l2i": ("LMX", "LMX-to-image by umust-a2i"),
+    "a2i": ("audio", "audio-to-image by umust-a2i"),
+}
+
+
+def _as_image(value: Any) -> np.ndarray:
+    from PIL import Image
+
+    if isinstance(value, dict):  # a dataset image cell {"bytes", "path"}
+        value = Image.open(io.BytesIO(value["bytes"])) if value.get("bytes") else Image.open(value["path"])
+    return np.asarray(value.convert("L"))
+
+
+def _draw(axis: Any, value: Any, kind: str) -> None:
+    """Draw one panel: ``kind`` is image, audio ((samples, rate)), notes ((N, 3) or MidiNotes) or text."""
+    import matplotlib.pyplot as plt
+
+    if kind == "image":
+        axis.imshow(_as_image(value), cmap="gray", vmin=0, vmax=255, aspect="auto")
+        axis.axis("off")
+    elif kind == "audio":
+        samples, rate = value
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.size < 4096:
+            axis.text(0.5, 0.5, "(no audio generated)", ha="center", va="center", transform=axis.transAxes)
+        else:
+            with np.errstate(divide="ignore"):
+                axis.specgram(samples + 1e-7, NFFT=2048, Fs=rate, noverlap=1536, cmap="magma", vmin=-120)
+            axis.set_ylim(0, 5000)
+        axis.set_xlabel("s", fontsize=7)
+        axis.set_ylabel("Hz", fontsize=7)
+    elif kind == "notes":
+        from ..evaluation.notes import as_note_array
+
+        notes = as_note_array(value)
+        for onset, offset, pitch in notes:
+            axis.add_patch(plt.Rectangle((onset, pitch - 0.4), max(offset - onset, 0.02), 0.8, color="tab:blue"))
+        if len(notes):
+            axis.set_xlim(0, float(notes[:, 1].max()) + 0.1)
+            axis.set_ylim(float(notes[:, 2].min()) - 2, float(notes[:, 2].max()) + 2)
+        else:
+            axis.text(0.5, 0.5, "(no notes)", ha="center", va="center", transform=axis.transAxes)
+        axis.set_xlabel("s", fontsize=7)
+        axis.set_ylabel("pitch", fontsize=7)
+    else:
+        text = " ".join(str(value).split()[:90]) or "(empty)"
+        axis.text(0.0, 1.0, textwrap.fill(text, 110), va="top", ha="left", family="monospace", fontsize=6,
+                  transform=axis.transAxes)
+        axis.axis("off")
+    axis.tick_params(labelsize=6)
+
+
+KINDS = {
+    "omr": ("image", "text"), "amt": ("audio", "notes"), "m2a": ("notes", "audio"),
+    "i2a": ("image", "audio"), "l2i": ("text", "image"), "a2i": ("audio", "image"),
+}  # fmt: skip
+
+
+def write_summary_figure(examples: dict[str, dict[str, Any]], out_png: str | os.PathLike) -> Path:
+    """``examples``: task -> {"input": ..., "output": ...}; writes one PNG atomically and returns its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = [task for task in TITLES if task in examples]
+    figure, axes = plt.subplots(len(tasks), 2, figsize=(14, 2.3 * len(tasks)), squeeze=False)
+    for row, task in enumerate(tasks):
+        for column, side in enumerate(("input", "output")):
+            _draw(axes[row, column], examples[task][side], KINDS[task][column])
+            axes[row, column].set_title(f"{task.upper()} {side}: {TITLES[task][column]}", fontsize=8)
+    figure.suptitle("umust demo: held-out test excerpts (left: input, right: trained model's output)", fontsize=10)
+    figure.tight_layout()
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".tmp-{out.name}")
+    figure.savefig(tmp, dpi=90, format="png")
+    plt.close(figure)
+    os.replace(tmp, out)
+    return out

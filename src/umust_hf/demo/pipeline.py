@@ -1,0 +1,393 @@
+"""``umust demo`` end to end: corpus -> codecs -> processor -> bake -> I2A and A2I models -> six tasks
+-> metrics against trivial baselines -> summary figure -> model cards.
+
+Every stage writes atomically and is skipped when its outputs already exist, so a killed
+demo resumes where it stopped (the codec and model trainers also resume mid-stage from
+their checkpoints). Layout under ``out_dir``::
+
+    umust-data/                      embedded corpus (reused when present)
+    umust-codecs/image, audio/       CPU codecs
+    umust-i2a/, umust-a2i/           models + processor + README.md model card
+    umust-demo/                      preview.png, summary.png, metrics.md/.json, timings.json,
+                                     omr/*.musicxml+.lmx, amt/*.mid, m2a/*.wav, i2a/*.wav, l2i/*.png, a2i/*.png
+    umust-demo/work/                 short-excerpt subset, processor, baked task examples
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..io_utils import atomic_write_json
+from .settings import DemoSettings
+
+logger = logging.getLogger(__name__)
+
+MODEL_DIRS = {"i2a": "umust-i2a", "a2i": "umust-a2i"}
+RECIPES = {"i2a": "demo_i2a", "a2i": "demo_a2i"}
+
+
+@dataclass
+class DemoPaths:
+    """Where every stage reads and writes."""
+
+    root: Path
+
+    @property
+    def corpus(self) -> Path:
+        return self.root / "umust-data"
+
+    @property
+    def codecs(self) -> Path:
+        return self.root / "umust-codecs"
+
+    @property
+    def demo(self) -> Path:
+        return self.root / "umust-demo"
+
+    @property
+    def work(self) -> Path:
+        return self.demo / "work"
+
+    def model(self, direction: str) -> Path:
+        return self.root / MODEL_DIRS[direction]
+
+
+@dataclass
+class DemoResult:
+    """What a run produced: stage timings, the metrics rows and table, the output files."""
+
+    paths: DemoPaths
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    table: str = ""
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(stage["seconds"] for stage in self.stages.values())
+
+
+class _Stages:
+    """Runs named stages, skipping those whose ``done`` check passes, and times each one."""
+
+    def __init__(self, result: DemoResult, say: Callable[[str], None]):
+        self.result, self.say = result, say
+
+    def run(self, name: str, done: Callable[[], bool], work: Callable[[], Any]) -> Any:
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        if done():
+            self.say(f"[{name}] outputs exist: skipped")
+            self.result.stages[name] = {"seconds": 0.0, "cpu_seconds": 0.0, "status": "reused"}
+            return None
+        self.say(f"[{name}] running")
+        value = work()
+        seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+        self.result.stages[name] = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "status": "ran"}
+        self.say(f"[{name}] done in {seconds:.1f} s wall, {cpu:.1f} s CPU")
+        return value
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (on a shared machine wall time overstates the work)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_demo(out_dir: str | Path = ".", settings: DemoSettings | None = None, *, fresh: bool = False,
+             show_progress: bool = True, say: Callable[[str], None] = print) -> DemoResult:
+    """Run (or resume) the whole demo under ``out_dir``; returns timings and metrics."""
+    settings = settings or DemoSettings()
+    paths = DemoPaths(Path(out_dir))
+    paths.root.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        for folder in (paths.codecs, paths.demo, paths.model("i2a"), paths.model("a2i")):
+            shutil.rmtree(folder, ignore_errors=True)
+    _check_settings(paths, settings)
+    result = DemoResult(paths)
+    stages = _Stages(result, say)
+    _configure_threads()
+
+    stages.run("corpus", lambda: _corpus_ready(paths.corpus, settings.corpus_pieces),
+               lambda: _build_corpus(paths, settings, show_progress))
+    stages.run("preview", lambda: (paths.demo / "preview.png").is_file(), lambda: _preview(paths))
+    stages.run("select excerpts", lambda: (paths.work / "excerpts" / "selection.json").is_file(),
+               lambda: _select(paths, settings, say))
+    for kind in ("image", "audio"):
+        stages.run(f"{kind} codec", lambda kind=kind: _saved(paths.codecs / kind),
+                   lambda kind=kind: _train_codec(kind, paths, settings, show_progress, say))
+    stages.run("processor", lambda: (paths.work / "processor" / "processor_config.json").is_file(),
+               lambda: _processor(paths))
+    stages.run("bake", lambda: (paths.work / "baked" / "bake_summary.json").is_file(),
+               lambda: _bake(paths, settings, show_progress, say))
+    for direction in ("i2a", "a2i"):
+        stages.run(f"train {direction.upper()}", lambda d=direction: (paths.model(d) / "recipe.json").is_file()
+                   and (paths.model(d) / "processor_config.json").is_file(),
+                   lambda d=direction: _train(d, paths, settings, say))
+    stages.run("six tasks + metrics + figure",
+               lambda: all((paths.demo / name).is_file() for name in ("metrics.json", "metrics.md", "summary.png")),
+               lambda: _evaluate(paths, settings, show_progress))
+    stages.run("model cards", lambda: all((paths.model(d) / "README.md").is_file() for d in MODEL_DIRS),
+               lambda: _model_cards(paths, result))
+    result.table = (paths.demo / "metrics.md").read_text()
+    result.metrics = json.loads((paths.demo / "metrics.json").read_text())["rows"]
+    atomic_write_json(paths.demo / "timings.json", {"stages": result.stages, "total_seconds": round(result.total_seconds, 1),
+                                                   "budget_minutes": settings.budget_minutes})
+    return result
+
+
+# ------------------------------------------------------------------------------------------ stages
+def _configure_threads() -> None:
+    """Use the machine's cores for torch, but never oversubscribe a small CPU."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+
+
+def _check_settings(paths: DemoPaths, settings: DemoSettings) -> None:
+    """Refuse to resume a run made with other settings (its stages would not fit together)."""
+    saved = paths.demo / "settings.json"
+    current = settings.to_dict()
+    if saved.is_file():
+        before = json.loads(saved.read_text())
+        changed = sorted(k for k in current if k not in ("budget_minutes",) and before.get(k) != current[k])
+        if changed:
+            raise UserError(f"{paths.demo} was made with other settings ({', '.join(changed)} differ); "
+                            "rerun with the same options, or pass --fresh to start the demo over")
+    atomic_write_json(saved, current)
+
+
+def _corpus_ready(corpus: Path, pieces: int) -> bool:
+    from ..data.embedded.builder import SUMMARY_FILE
+
+    summary = corpus / SUMMARY_FILE
+    return (corpus / "dataset_dict.json").is_file() and summary.is_file() and json.loads(summary.read_text())["pieces"] >= pieces
+
+
+def _build_corpus(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> None:
+    from ..data.embedded import build_embedded_corpus
+
+    summary = build_embedded_corpus(paths.corpus, max_pieces=settings.corpus_pieces, seed=settings.seed,
+                                    num_proc=settings.num_proc, show_progress=show_progress)
+    print(summary.format())
+
+
+def _preview(paths: DemoPaths) -> None:
+    from ..data.embedded import write_preview
+
+    write_preview(paths.corpus, paths.demo / "preview.png")
+
+
+def _select(paths: DemoPaths, settings: DemoSettings, say: Callable[[str], None]) -> None:
+    from .baking import select_short_excerpts
+
+    sizes = select_short_excerpts(paths.corpus, paths.work / "excerpts", max_seconds=settings.max_seconds,
+                                  max_train=settings.max_train_excerpts)
+    say(f"  excerpts of at most {settings.max_seconds:g} s: {sizes}")
+
+
+def _saved(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
+    if kind == "image":
+        from ..training.image_codec_trainer import train_image_codec as train
+    else:
+        from ..training.audio_codec_trainer import train_audio_codec as train
+    summary = train(paths.work / "excerpts", paths.codecs / kind, max_steps=settings.codec_max_steps,
+                    minutes=settings.codec_minutes, seed=settings.seed, show_progress=show_progress)
+    numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+    say(f"  {kind} codec: {numbers}")
+
+
+def _processor(paths: DemoPaths) -> None:
+    from ..modeling.modeling_audio_codec import UMustAudioCodec
+    from ..modeling.modeling_rqvae import UMustImageCodec
+    from ..processing.feature_extraction_umust import UMustFeatureExtractor
+    from ..processing.image_processing_umust import UMustImageProcessor
+    from ..processing.processing_umust import UMustProcessor
+    from ..processing.tokenization_lmx import LMXTokenizer
+    from ..processing.tokenization_midi import MidiTokenizer
+
+    processor = UMustProcessor(
+        UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
+        image_codec=UMustImageCodec.from_pretrained(paths.codecs / "image").eval(),
+        audio_codec=UMustAudioCodec.from_pretrained(paths.codecs / "audio").eval(),
+    )
+    staging = paths.work / ".processor.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    processor.save_pretrained(staging)
+    shutil.rmtree(paths.work / "processor", ignore_errors=True)
+    staging.rename(paths.work / "processor")
+
+
+def _load_processor(paths: DemoPaths) -> Any:
+    from ..processing.processing_umust import UMustProcessor
+
+    return UMustProcessor.from_pretrained(paths.work / "processor")
+
+
+def model_config(processor: Any, settings: DemoSettings) -> Any:
+    """The tiny preset with the processor's vocabulary and position tables sized for the demo excerpts."""
+    from ..modeling.configuration_umust import UMustConfig
+
+    fields = ("notation_size", "midi_size", "image_codebook_size", "audio_codebook_size", "num_codebooks")
+    vocabulary = {k: v for k, v in processor.vocabulary.items() if k in fields}
+    return UMustConfig.from_preset("tiny", **vocabulary, **settings.model_overrides())
+
+
+def _bake(paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
+    from .baking import bake_excerpts
+
+    processor = _load_processor(paths)
+    summary = bake_excerpts(paths.work / "excerpts", processor, paths.work / "baked",
+                            config=model_config(processor, settings), show_progress=show_progress)
+    say(f"  task examples per split: {summary['examples']}; over the position tables: {summary['too_long']}")
+
+
+class _TimeLimit:
+    """A ``TrainerCallback`` that stops training once ``minutes`` of wall time are spent."""
+
+    def __new__(cls, minutes: float):
+        from transformers import TrainerCallback
+
+        class TimeLimit(TrainerCallback):
+            def __init__(self) -> None:
+                self.deadline = time.monotonic() + 60 * minutes
+                self.stopped_at: int | None = None
+
+            def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - HF callback signature
+                if time.monotonic() > self.deadline:
+                    control.should_training_stop = True
+                    control.should_save = True
+                    self.stopped_at = state.global_step
+                return control
+
+        return TimeLimit()
+
+
+def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callable[[str], None]) -> None:
+    import datasets
+    import torch
+
+    from ..modeling.modeling_umust import UMustForConditionalGeneration
+    from ..training.recipe import load_recipe
+    from ..training.run import train_from_recipe
+
+    recipe = load_recipe(RECIPES[direction])
+    processor = _load_processor(paths)
+    data = datasets.load_from_disk(str(paths.work / "baked"))
+    tasks = set(recipe.curriculum.tasks)
+    train = data["train"].filter(lambda task: task in tasks, input_columns="task")
+    if not len(train):
+        raise UserError(f"no {direction} training examples were baked ({sorted(tasks)}); build a larger corpus")
+    torch.manual_seed(settings.seed)
+    model = UMustForConditionalGeneration(model_config(processor, settings))
+    out = paths.model(direction)
+    limit = _TimeLimit(settings.train_minutes)
+    steps = settings.i2a_steps if direction == "i2a" else settings.a2i_steps
+    started = time.perf_counter()
+    trainer = train_from_recipe(
+        recipe, train, out, model=model, callbacks=[limit], max_steps=steps,
+        per_device_train_batch_size=settings.batch_size, seed=settings.seed, disable_tqdm=False,
+    )
+    seconds = time.perf_counter() - started
+    processor.save_pretrained(out)
+    log = [entry for entry in trainer.state.log_history if "loss" in entry]
+    info = {"steps": trainer.state.global_step, "planned_steps": steps or recipe.training.get("max_steps"),
+            "stopped_by_time_limit": limit.stopped_at is not None, "seconds": round(seconds, 1),
+            "examples": {t: sum(1 for x in train["task"] if x == t) for t in sorted(tasks)},
+            "first_loss": log[0]["loss"] if log else None, "last_loss": log[-1]["loss"] if log else None}
+    atomic_write_json(out / "demo_training.json", info)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # resumption is over; keep the folder pushable
+    say(f"  {direction}: {info}")
+
+
+def _heldout_examples(paths: DemoPaths, settings: DemoSettings) -> list[dict[str, Any]]:
+    """Test excerpts whose six task examples all fit the model (first ``eval_excerpts`` of them)."""
+    import datasets
+
+    baked = datasets.load_from_disk(str(paths.work / "baked"))
+    if "test" not in baked:
+        raise UserError("no test excerpt fits the demo's position tables; build a larger corpus (--corpus-pieces)")
+    tasks_of: dict[str, set[str]] = {}
+    for row_id, task in zip(baked["test"]["id"], baked["test"]["task"]):
+        tasks_of.setdefault(row_id, set()).add(task)
+    complete = {row_id for row_id, tasks in tasks_of.items() if len(tasks) == 6}
+    test = datasets.load_from_disk(str(paths.work / "excerpts"))["test"]
+    rows = [i for i, row_id in enumerate(test["id"]) if row_id in complete][: settings.eval_excerpts]
+    if len(rows) < 2:
+        raise UserError(f"only {len(rows)} test excerpt(s) have all six tasks within the position tables; "
+                        "build a larger corpus (--corpus-pieces)")
+    return [test[i] for i in rows]
+
+
+def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> None:
+    import datasets
+    import numpy as np
+
+    from ..evaluation.generation import ModelRunner
+    from .figure import write_summary_figure
+    from .report import write_metrics
+    from .tasks import baseline_rows, run_tasks, score_all
+
+    examples = _heldout_examples(paths, settings)
+    i2a, a2i = ModelRunner(paths.model("i2a")), ModelRunner(paths.model("a2i"))
+    outputs = run_tasks(i2a, a2i, examples, paths.demo, show_progress=show_progress)
+    train = datasets.load_from_disk(str(paths.work / "excerpts"))["train"]
+    base = baseline_rows(examples, train, seed=settings.seed)
+
+    def transcriber(audio: Any, rate: int) -> Any:
+        if np.asarray(audio).size < rate // 10:  # under 0.1 s: nothing to transcribe
+            return np.zeros((0, 3))
+        return a2i.transcribe(audio, rate)
+
+    results = score_all({t: o.rows for t, o in outputs.items()}, base, transcriber=transcriber, omr=i2a.read_notation)
+    write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
+    write_metrics(results, paths.demo)
+
+
+def _model_cards(paths: DemoPaths, result: DemoResult) -> None:
+    from ..model_card import MetricResult, write_model_card
+    from ..modeling.configuration_umust import UMustConfig
+    from ..training.recipe import load_recipe
+    from .tasks import TASK_OUTPUTS
+
+    rows = json.loads((paths.demo / "metrics.json").read_text())["rows"]
+    for direction in MODEL_DIRS:
+        folder = paths.model(direction)
+        config = UMustConfig.from_pretrained(folder)
+        recipe = load_recipe(folder / "recipe.json")
+        info = json.loads((folder / "demo_training.json").read_text())
+        metrics = [
+            MetricResult(task=row["task"], metric=row["label"].replace(" %", ""), value=row["trained"],
+                         baseline=row["baseline"], baseline_name=row["baseline_name"], split="test",
+                         lower_is_better=row["lower_is_better"])
+            for row in rows
+            if TASK_OUTPUTS[row["task"]][0] == direction and row["trained"] is not None
+        ]
+        from safetensors import safe_open
+
+        with safe_open(str(folder / "model.safetensors"), "pt") as weights:
+            parameters = sum(_numel(weights.get_slice(name).get_shape()) for name in weights.keys())
+        write_model_card(folder, name=MODEL_DIRS[direction], path=MODEL_DIRS[direction], recipe=recipe, config=config,
+                         num_parameters=parameters, metrics=metrics, steps=info["steps"],
+                         training_time=f"{info['seconds'] / 60:.1f} minutes on a shared 2-core CPU (umust demo)")
+
+
+def _numel(shape: Any) -> int:
+    total = 1
+    for size in shape:
+        total *= int(size)
+    return total

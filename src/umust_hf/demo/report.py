@@ -1,0 +1,89 @@
+"""The demo's metrics table (trained model vs trivial baseline per task) and stage-time table.
+
+Written as Markdown (``metrics.md``) and JSON (``metrics.json``) and printed. The headline
+metric of each task decides the "beats baseline" column.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..evaluation.tables import MethodResult
+from ..io_utils import atomic_write_json, atomic_write_text
+
+#: task -> [(metric key, label, lower is better)]; the first one is the headline
+METRICS: dict[str, list[tuple[str, str, bool]]] = {
+    "omr": [("ser", "SER %", True), ("ser_notuplets", "SER no tuplets %", True)],
+    "amt": [("onset_f1", "onset F1 %", False), ("onset_offset_f1", "onset+offset F1 %", False)],
+    "m2a": [("f1_50", "DTW onset F1@50ms %", False), ("f1_200", "DTW onset F1@200ms %", False), ("fad", "FAD (log-mel)", True)],
+    "i2a": [("f1_50", "DTW onset F1@50ms %", False), ("f1_200", "DTW onset F1@200ms %", False), ("fad", "FAD (log-mel)", True)],
+    "l2i": [("emd_pitch", "pitch EMD", True), ("emd_duration", "duration EMD", True)],
+    "a2i": [("emd_pitch", "pitch EMD", True), ("emd_duration", "duration EMD", True)],
+}
+
+
+def metric_rows(results: Sequence[MethodResult]) -> list[dict[str, Any]]:
+    """One row per (task, metric): trained value, baseline value and name, direction, who wins."""
+    by_task: dict[str, list[MethodResult]] = {}
+    for result in results:
+        by_task.setdefault(result.task, []).append(result)
+    rows = []
+    for task, metrics in METRICS.items():
+        if task not in by_task:
+            continue
+        trained = next(r for r in by_task[task] if r.method == "trained")
+        baseline = next(r for r in by_task[task] if r.method != "trained")
+        for number, (key, label, lower) in enumerate(metrics):
+            ours, theirs = trained.metrics.get(key), baseline.metrics.get(key)
+            beats = None
+            if ours is not None and theirs is not None:
+                beats = ours < theirs if lower else ours > theirs
+            rows.append({
+                "task": task, "metric": key, "label": label, "lower_is_better": lower, "headline": number == 0,
+                "trained": ours, "baseline": theirs, "baseline_name": baseline.method, "beats_baseline": beats,
+                "excerpts": trained.num_samples,
+            })
+    return rows
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The metrics rows as a Markdown table (arrows give each metric's direction)."""
+    lines = ["| task | metric | trained | baseline | baseline is | beats baseline |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        arrow = "↓" if row["lower_is_better"] else "↑"
+        verdict = {True: "yes", False: "**no**", None: "–"}[row["beats_baseline"]]
+        lines.append(f"| {row['task']} | {row['label']} {arrow} | {_fmt(row['trained'])} | {_fmt(row['baseline'])} "
+                     f"| {row['baseline_name']} | {verdict} |")
+    return "\n".join(lines)
+
+
+def write_metrics(results: Sequence[MethodResult], out_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
+    """Write ``metrics.json`` and ``metrics.md`` into ``out_dir``; return the rows and the Markdown."""
+    from ..evaluation.tables import results_to_json
+
+    rows = metric_rows(results)
+    table = markdown_table(rows)
+    out = Path(out_dir)
+    atomic_write_json(out / "metrics.json", {"rows": rows, "results": results_to_json(results)})
+    atomic_write_text(out / "metrics.md", table + "\n")
+    return rows, table
+
+
+def timing_table(stages: dict[str, dict[str, Any]]) -> str:
+    """Stage -> seconds (and whether it was reused) as aligned text."""
+    width = max((len(name) for name in stages), default=5)
+    lines = [f"{'stage':<{width}}  wall s   CPU s  status"]
+    total = cpu = 0.0
+    for name, info in stages.items():
+        total += info["seconds"]
+        cpu += info.get("cpu_seconds", 0.0)
+        lines.append(f"{name:<{width}}  {info['seconds']:6.1f}  {info.get('cpu_seconds', 0.0):6.1f}  {info['status']}")
+    lines.append(f"{'total':<{width}}  {total:6.1f}  {cpu:6.1f}")
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""Sizes and budgets of one demo run: the default (about 15 minutes on 2 CPU cores) and ``quick`` (CI).
+
+Sequence length decides the CPU cost of everything downstream, so the demo keeps only
+short excerpts (all four modalities stay aligned: nothing is cropped, whole excerpts are
+filtered by duration and image width) and sizes the model's position tables to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from ..constants import HOP_LENGTH, PATCH_SIZE, SAMPLE_RATE, SYSTEM_HEIGHT_PX
+
+#: Audio frames per second of the codec (44.1 kHz, hop 512).
+AUDIO_FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Everything that sizes a demo run (saved as ``umust-demo/settings.json``)."""
+
+    corpus_pieces: int = 60
+    seed: int = 0
+    num_proc: int = 2
+    #: excerpts longer than this (seconds of audio) are left out before baking; examples whose
+    #: normalised system is wider than ``max_image_columns`` 16-px patches are dropped by the bake
+    max_seconds: float = 6.0
+    max_image_columns: int = 40
+    max_train_excerpts: int | None = None
+    eval_excerpts: int = 6
+    codec_minutes: float = 1.5
+    codec_max_steps: int | None = None
+    i2a_steps: int | None = None  # None: the demo recipe's own step count
+    a2i_steps: int | None = None
+    train_minutes: float = 4.0  # per model: a safety net that stops training when spent
+    batch_size: int | None = None
+    #: notation/MIDI tokens: generous bounds for the short excerpts (over-long examples are dropped)
+    max_notation_positions: int = 400
+    max_midi_positions: int = 400
+    budget_minutes: float = 15.0
+
+    @property
+    def max_audio_positions(self) -> int:
+        """Audio frames of the longest kept excerpt, plus SOS/EOS."""
+        return int(self.max_seconds * AUDIO_FRAMES_PER_SECOND) + 8
+
+    @property
+    def max_image_positions(self) -> int:
+        """Token bundles of the widest kept system (rows x columns), plus SEP/SOS/EOS."""
+        rows = SYSTEM_HEIGHT_PX // PATCH_SIZE
+        return rows * self.max_image_columns + 8
+
+    def model_overrides(self) -> dict[str, int]:
+        """``UMustConfig.from_preset("tiny", **overrides)``: position tables sized for the demo."""
+        return {
+            "max_audio_positions": self.max_audio_positions,
+            "max_image_positions": self.max_image_positions,
+            "max_notation_positions": self.max_notation_positions,
+            "max_midi_positions": self.max_midi_positions,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> DemoSettings:
+        """Tiny settings for a CI test: minutes, not quality."""
+        base = cls(
+            corpus_pieces=4, num_proc=1, max_seconds=8.0, max_image_columns=80, eval_excerpts=2,
+            codec_minutes=0.3, codec_max_steps=8, i2a_steps=6, a2i_steps=6, train_minutes=1.0,
+            batch_size=2, budget_minutes=4.0,
+        )
+        return replace(base, **overrides)

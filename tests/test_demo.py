@@ -1,0 +1,119 @@
+"""``umust demo --quick`` end to end on the small test corpus, plus its small parts."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from umust_hf.demo.baselines import lmx_distance, most_frequent
+from umust_hf.demo.report import markdown_table, metric_rows
+from umust_hf.evaluation.tables import MethodResult
+
+
+def test_most_frequent_prefers_frequency_then_medoid():
+    items = ["a b c", "a b c", "x y z w v"]
+    assert most_frequent(items, lmx_distance) == "a b c"
+    # all unique: the medoid (smallest total edit distance) wins, not the first one
+    unique = ["q q q q q q", "a b c d", "a b c e", "a b d e"]
+    assert most_frequent(unique, lmx_distance) == "a b c e"
+
+
+def test_metric_rows_direction_decides_the_verdict():
+    results = [
+        MethodResult(task="omr", method="trained", dataset="d", metrics={"ser": 40.0, "ser_notuplets": 50.0}, num_samples=3),
+        MethodResult(task="omr", method="constant", dataset="d", metrics={"ser": 80.0, "ser_notuplets": 45.0}, num_samples=3),
+        MethodResult(task="amt", method="trained", dataset="d", metrics={"onset_f1": 10.0, "onset_offset_f1": None}, num_samples=3),
+        MethodResult(task="amt", method="constant", dataset="d", metrics={"onset_f1": 20.0, "onset_offset_f1": 1.0}, num_samples=3),
+    ]
+    rows = {(r["task"], r["metric"]): r for r in metric_rows(results)}
+    assert rows["omr", "ser"]["beats_baseline"] is True  # lower SER wins
+    assert rows["omr", "ser_notuplets"]["beats_baseline"] is False
+    assert rows["amt", "onset_f1"]["beats_baseline"] is False  # higher F1 wins
+    assert rows["amt", "onset_offset_f1"]["beats_baseline"] is None
+    table = markdown_table(list(rows.values()))
+    assert "| omr | SER % ↓ | 40 | 80 | constant | yes |" in table
+
+
+def test_demo_refuses_bad_options():
+    import argparse
+
+    from umust_hf.demo.command import add_arguments, settings_from_args
+    from umust_hf.errors import UserError
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    with pytest.raises(UserError, match="--budget-minutes"):
+        settings_from_args(parser.parse_args(["--budget-minutes", "0"]))
+    with pytest.raises(UserError, match="--corpus-pieces"):
+        settings_from_args(parser.parse_args(["--corpus-pieces", "1"]))
+    doubled = settings_from_args(parser.parse_args(["--budget-minutes", "30"]))
+    assert doubled.train_minutes == pytest.approx(2 * settings_from_args(parser.parse_args([])).train_minutes)
+
+
+@pytest.mark.slow
+def test_quick_demo_end_to_end(tmp_path, embedded_corpus_dir, capsys):
+    import soundfile
+    from lxml import etree
+    from PIL import Image
+    from transformers import AutoModel, AutoProcessor
+
+    import umust_hf  # noqa: F401 - registers the Auto classes
+    from umust_hf.cli import main
+    from umust_hf.data.audio_io import read_midi_notes
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    shutil.copytree(embedded_corpus_dir, out / "umust-data")
+    assert main(["demo", "--quick", "--quiet", "--out-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "beats baseline" in printed and "stage times" in printed
+
+    demo = out / "umust-demo"
+    for task, suffix in (("omr", ".musicxml"), ("omr", ".lmx"), ("m2a", ".wav"), ("i2a", ".wav"),
+                         ("amt", ".mid"), ("l2i", ".png"), ("a2i", ".png")):
+        files = sorted((demo / task).glob(f"*{suffix}"))
+        assert len(files) >= 2, f"{task}: no {suffix} outputs"
+        for path in files:
+            if suffix == ".musicxml":
+                assert etree.parse(str(path)).getroot().tag == "score-partwise"
+            elif suffix == ".wav":
+                info = soundfile.info(str(path))
+                assert info.samplerate == 44100 and info.channels == 1
+            elif suffix == ".mid":
+                read_midi_notes(path.read_bytes())  # parses (it may hold no notes)
+            elif suffix == ".png":
+                with Image.open(path) as image:
+                    image.verify()
+    for name in ("preview.png", "summary.png"):
+        with Image.open(demo / name) as image:
+            assert image.size[0] > 300 and image.size[1] > 300
+    metrics = json.loads((demo / "metrics.json").read_text())["rows"]
+    assert {row["task"] for row in metrics} == {"omr", "amt", "m2a", "i2a", "l2i", "a2i"}
+    assert all(row["excerpts"] >= 2 for row in metrics)
+
+    for direction in ("i2a", "a2i"):
+        folder = out / f"umust-{direction}"
+        model = AutoModel.from_pretrained(folder)
+        processor = AutoProcessor.from_pretrained(folder)
+        assert type(model).__name__ == "UMustForConditionalGeneration"
+        assert processor.image_codec is not None and processor.audio_codec is not None
+        card = (folder / "README.md").read_text()
+        assert card.startswith("---") and "model-index" in card
+        measured = [row for row in metrics if row["trained"] is not None
+                    and row["task"] in (("omr", "m2a", "i2a") if direction == "i2a" else ("amt", "l2i", "a2i"))]
+        assert measured
+        for row in measured:
+            assert f"value: {row['trained']:.4g}" in card, (direction, row)
+
+    before = {p: p.stat().st_mtime_ns for p in (out / "umust-i2a" / "model.safetensors", demo / "metrics.json")}
+    assert main(["demo", "--quick", "--quiet", "--out-dir", str(out)]) == 0
+    again = capsys.readouterr().out
+    assert "[train I2A] outputs exist: skipped" in again and "[six tasks + metrics + figure] outputs exist: skipped" in again
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    timings = json.loads((demo / "timings.json").read_text())["stages"]
+    assert all(stage["status"] == "reused" for stage in timings.values())
