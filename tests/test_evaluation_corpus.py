@@ -103,6 +103,27 @@ def test_evaluate_model_on_embedded_split_prints_every_table(embedded_corpus_dir
     # 24 generated audio frames (0.28 s) still give FAD its two embedding frames
     assert results["i2a"]["metrics"]["fad"] is not None and results["i2a"]["metrics"]["fad"] > 0
 
+    # the model as a reader of a predictions file: its AMT transcribes audio-only rows, its OMR reads images
+    import soundfile
+    from PIL import Image
+
+    t = np.arange(44100) / 44100
+    soundfile.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 44100)
+    Image.fromarray(np.full((192, 64), 255, np.uint8)).save(tmp_path / "blank.png")
+    rows = [
+        {"task": "i2a", "gold_audio": "a.wav", "pred_audio": "a.wav"},
+        {"task": "a2i", "gold": "measure clef:G2 C4 quarter", "pred_image": "blank.png"},
+    ]
+    predictions = tmp_path / "audio_only.jsonl"
+    predictions.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    reader_args = ["--predictions", str(predictions), "--reader", str(model_dir), "--max-new-tokens", "8"]
+    assert main(["evaluate", *reader_args, "--out", str(tmp_path / "reader.json")]) == 0
+    read = {r["task"]: r for r in json.loads((tmp_path / "reader.json").read_text())["results"]}
+    assert read["i2a"]["metrics"]["fad"] == pytest.approx(0.0, abs=1e-6)  # same audio on both sides
+    assert read["a2i"]["num_samples"] == 1
+    assert main(["evaluate", *reader_args[:2], "--out", str(tmp_path / "r2.json")]) == 2  # no reader: clear error
+    assert "transcriber (the AMT model)" in capsys.readouterr().err
+
 
 @pytest.mark.slow  # uses the shared embedded test corpus
 def test_saved_predictions_rescore_to_the_same_tables(embedded_corpus_dir, tmp_path, capsys):

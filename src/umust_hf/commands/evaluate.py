@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", help="row label for --model (default: the model directory name)")
     parser.add_argument("--dataset", help="dataset label for the column headers (default: the --data name, or 'test')")
     parser.add_argument(
+        "--reader",
+        metavar="DIR",
+        help="U-MUST model that reads --predictions outputs back: its AMT transcribes rows that have audio "
+        "but no notes, its OMR reads pred_image rows (default: --model, if given)",
+    )
+    parser.add_argument(
         "--fad-codec",
         metavar="DIR",
         help="FAD embedding: encoder latents of this saved audio codec (default: the weight-free log-mel embedding)",
@@ -100,6 +106,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give --predictions FILE, --baseline NAME with --data DIR, or --model DIR with --data DIR")
     embedding = _fad_embedding(args.fad_codec)
     dataset = args.dataset or (Path(args.data).name if args.data else "test")
+    runner = reader = None
+    if args.model or args.reader:
+        from umust_hf.evaluation.generation import ModelRunner
+
+        if args.model:
+            runner = ModelRunner(args.model, args.processor, max_new_tokens=args.max_new_tokens)
+        reader = ModelRunner(args.reader, args.processor, max_new_tokens=args.max_new_tokens) if args.reader else runner
+    reader_kwargs = {"transcriber": reader.transcribe, "omr": reader.read_notation} if reader else {}
     results = []
     # rows for --save-predictions: one method only, so that the file re-scores as one table row
     # (the model's direct outputs, else the first baseline's)
@@ -112,7 +126,11 @@ def run(args: argparse.Namespace) -> int:
         for task in TASK_CHOICES:
             task_rows = [row for row in rows if row.task == task][: args.limit]
             if task_rows:
-                results.append(score_rows(task_rows, task=task, method=method, dataset=dataset, embedding=embedding))
+                results.append(
+                    score_rows(
+                        task_rows, task=task, method=method, dataset=dataset, embedding=embedding, **reader_kwargs
+                    )
+                )
     if args.baseline:
         from umust_hf.evaluation.baselines import TASK_COLUMNS, baseline_rows, load_split
 
@@ -127,11 +145,10 @@ def run(args: argparse.Namespace) -> int:
                 saved_baseline += rows if kind == args.baseline[0] else []
                 results.append(score_rows(rows, task=task, method=kind, dataset=dataset, embedding=embedding))
     if args.model:
-        from umust_hf.evaluation.generation import ModelRunner, predict_with_model
+        from umust_hf.evaluation.generation import predict_with_model
 
         if not args.data:
             raise UserError("--model needs --data DIR (a saved DatasetDict such as the embedded corpus)")
-        runner = ModelRunner(args.model, args.processor, max_new_tokens=args.max_new_tokens)
         method = args.method or Path(args.model).name
         for task in [args.task] if args.task else TASK_CHOICES:
             rows = predict_with_model(
