@@ -10,9 +10,11 @@ omr       ``gold``, ``pred``: LMX strings
 amt       ``gold_notes``, ``pred_notes``: lists of ``[onset_s, offset_s, midi_pitch]``
 i2a, m2a  ``gold_notes``/``pred_notes`` (transcriptions, or the reference MIDI's notes)
           and/or ``gold_audio``/``pred_audio`` (audio file paths, relative to the
-          JSONL file); notes give the F1 columns, audio gives FAD
+          JSONL file); notes give the F1 columns (audio without notes is
+          transcribed by a reader model, ``umust evaluate --reader DIR``),
+          audio gives FAD
 a2i, l2i  ``gold``: LMX; ``pred``: LMX read back from the generated image by OMR,
-          or ``pred_image`` (a path) when an OMR callable is supplied
+          or ``pred_image`` (a path) read by a reader model's OMR
 ========  =====================================================================
 """
 
