@@ -63,6 +63,20 @@ _PREFIX_GROUPS: tuple[frozenset[str], ...] = (
     frozenset(["print-object:no"]), frozenset(["grace"]), frozenset(["grace:slash"]),
     frozenset(["chord"]), KINDS, VOICES,
 )
+#: Rank of each note suffix in the order the Linearizer writes them (a stable sort keeps repeats).
+_SUFFIX_RANK: dict[str, int] = {
+    token: rank
+    for rank, group in enumerate(
+        (
+            V.TIME_MODIFICATION_TOKENS, ["dot"], V.ACCIDENTAL_TOKENS, V.STEM_TOKENS, V.STAFF_TOKENS,
+            ["beam:begin", "beam:end"], ["beam:forward-hook", "beam:backward-hook"], ["tied:stop"], ["tied:start"],
+            ["tuplet:stop"], ["tuplet:start"], ["slur:stop"], ["slur:start"], ["fermata"], ["arpeggiate"],
+            ["staccato"], ["accent"], ["strong-accent"], ["tenuto"], V.TREMOLO_TYPE_TOKENS,
+            V.TREMOLO_MARKS_TOKENS, ["trill-mark"],
+        )
+    )
+    for token in group
+}
 _DEFAULT_TIME = ("beats:4", "beat-type:4")
 #: MusicXML limits the Delinearizer does not respect (beam-level, number-level).
 _MAX_BEAM_NUMBER = 8
@@ -109,7 +123,8 @@ def check_lmx(tokens: Sequence[str]) -> LMXCheck:
     measure.
 
     Normalisations that do not change the delinearised MusicXML are silent: note prefixes in
-    canonical order, stop before start for slurs/ties/tuplets on one note, stems where the
+    canonical order, note suffixes in the Linearizer's order (so stop before start for
+    slurs/ties/tuplets on one note), stems where the
     Linearizer would write them after a Delinearizer pass (see :class:`_StemState`), runs of
     forward/backup re-split longest first. A sequence the Linearizer
     wrote comes back unchanged with no problems.
@@ -357,17 +372,9 @@ def _check_note(item: _Item, previous_pitched: bool, check: LMXCheck) -> tuple[l
     # canonical (Linearizer) order; the Delinearizer ignores prefix order, so this is silent
     prefixes = [chosen[group][1] for group in sorted(chosen)]
     suffixes = _single_suffixes(item, _SINGLE_SUFFIX_GROUPS, check, _MULTI_SUFFIXES)
-    # slur stops before starts: the Delinearizer numbers slurs in token order, so a start
-    # written before a stop on one note would be closed by that very stop
-    slur_slots = [i for i, t in enumerate(suffixes) if t.startswith("slur:")]
-    for i, token in zip(slur_slots, sorted((suffixes[i] for i in slur_slots), key=lambda t: t != "slur:stop")):
-        suffixes[i] = token
-    # ties and tuplets: the Delinearizer writes stop before start, so read them back that way
-    for name in ("tied", "tuplet"):
-        if f"{name}:start" in suffixes and f"{name}:stop" in suffixes:
-            start, stop = suffixes.index(f"{name}:start"), suffixes.index(f"{name}:stop")
-            if start < stop:
-                suffixes[start], suffixes[stop] = suffixes[stop], suffixes[start]
+    # the order the Linearizer writes (stop before start for slurs, ties and tuplets, as the
+    # Delinearizer writes them; a slur start before a stop would be closed by that very stop)
+    suffixes.sort(key=_SUFFIX_RANK.__getitem__)
     has_type = any(t in V.TREMOLO_TYPE_TOKENS for t in suffixes)
     if not has_type and any(t in V.TREMOLO_MARKS_TOKENS for t in suffixes):
         check.add("unexpected token", f"tremolo marks without a tremolo type at position {position}")
