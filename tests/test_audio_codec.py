@@ -243,6 +243,8 @@ def test_training_lowers_the_held_out_mel_distance(audio_folder, tmp_path):
     metrics = train_audio_codec(audio_folder, tmp_path, max_steps=8, seed=0, show_progress=False, config=tiny_training())
     assert metrics["steps"] == 8 and metrics["held_out_clips"] == 2 and metrics["train_clips"] == 9
     assert metrics["mel_distance_trained"] < 0.8 * metrics["mel_distance_untrained"], metrics
+    for usage in (metrics["codebook_usage_untrained"], metrics["codebook_usage_trained"]):
+        assert len(usage) == 4 and all(1 <= n <= 1024 for n in usage)
     assert json.loads((tmp_path / "training_metrics.json").read_text())["mel_distance_trained"] == metrics["mel_distance_trained"]
     loaded = UMustAudioCodec.from_pretrained(tmp_path)
     from transformers import AutoFeatureExtractor

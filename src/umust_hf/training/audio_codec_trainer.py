@@ -265,6 +265,17 @@ def mel_distance(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: float
     return float(np.mean(values))
 
 
+@torch.no_grad()
+def codebook_usage(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: float) -> list[int]:
+    """Distinct codes per codebook over the first ``seconds`` of each clip (collapse shows as few)."""
+    length = int(seconds * codec.config.sampling_rate)
+    was_training = codec.training
+    codec.eval()
+    codes = torch.cat([codec.encode(torch.from_numpy(np.ascontiguousarray(c[:length]))[None, None])[0] for c in clips])
+    codec.train(was_training)
+    return [int(torch.unique(codes[:, k]).numel()) for k in range(codes.shape[1])]
+
+
 # ---------------------------------------------------------------------- checkpoints
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -320,7 +331,8 @@ def train_audio_codec(
 
     Returns:
         Metrics: ``steps``, ``seconds``, ``mel_distance_untrained``, ``mel_distance_trained``
-        (held-out multi-scale mel distance), last ``losses``, ``out_dir``.
+        (held-out multi-scale mel distance), ``codebook_usage_untrained/trained`` (distinct
+        held-out codes per codebook), last ``losses``, ``out_dir``.
     """
     cfg = resolve_training_config(config)
     if max_steps is not None:
@@ -367,8 +379,10 @@ def train_audio_codec(
         torch.set_rng_state(state["torch_rng"])
         step = resumed_from = int(state["step"])
         baseline = float(state["mel_distance_untrained"])
+        baseline_usage = state.get("codebook_usage_untrained")
     else:
         baseline = mel_distance(codec, held_clips, cfg.eval_seconds, mel_loss)
+        baseline_usage = codebook_usage(codec, held_clips, cfg.eval_seconds)
 
     def checkpoint() -> None:
         _atomic_torch_save(
@@ -377,6 +391,7 @@ def train_audio_codec(
                 "discriminator": discriminator.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict(), "rng": rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(), "mel_distance_untrained": baseline,
+                "codebook_usage_untrained": baseline_usage,
             },
             state_path,
         )
@@ -437,6 +452,8 @@ def train_audio_codec(
         "eval_seconds": cfg.eval_seconds,
         "mel_distance_untrained": baseline,
         "mel_distance_trained": trained,
+        "codebook_usage_untrained": baseline_usage,
+        "codebook_usage_trained": codebook_usage(codec, held_clips, cfg.eval_seconds),
         "losses": losses,
         "sampling_rate": sr,
         "config": cfg.to_dict(),
@@ -447,6 +464,7 @@ def train_audio_codec(
 
 __all__ = [
     "AudioCodecTrainingConfig",
+    "codebook_usage",
     "load_codec_training_audio",
     "mel_distance",
     "multiscale_mel_loss",
