@@ -180,14 +180,17 @@ def build_embedded_corpus(
             batch = ordered[position : position + max(target - len(kept), num_proc)]
             position += len(batch)
             todo = [source for source in batch if _state(raw_dir, source) is None]
+            reused = sum(1 for source in batch if _state(raw_dir, source) == "done")
+            progress.update(min(reused, target - progress.n))
             for result in _run_pieces(todo, raw_dir, seed, humanize, num_proc):
                 if not result.ok:
                     logger.info("skipped %s: %s", result.piece_id, result.reason)
+                elif progress.n < target:
+                    progress.update(1)
             for source in batch:
                 state = _state(raw_dir, source)
                 if state == "done" and len(kept) < target:
                     kept.append(source)
-                    progress.update(1)
                 elif state == "skipped":
                     reason = json.loads((raw_dir / piece_key(source.piece_id) / SKIPPED_FILE).read_text())["reason"]
                     skipped.append((source.piece_id, reason))
