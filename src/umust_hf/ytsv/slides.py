@@ -16,7 +16,10 @@ that they depend neither on how much music a slide holds nor on small local chan
 
 A transition is a run of samples with ``ink_change`` above ``active_threshold`` or
 ``motion`` above ``motion_threshold`` (a slow crossfade spreads its ink change over many
-samples, but every one of them moves). It is a slide change only if the stable
+samples, but every one of them moves). Fades so slow that consecutive samples barely
+differ are found afterwards: where the first and last samples of a stretch without
+transitions show different slides, the boundary goes to the sample equally far from both.
+A transition is a slide change only if the stable
 frames before and after it differ by more than ``slide_threshold`` (so cursor jitter that
 returns to the same page is ignored). The boundary is placed at the *midpoint* of the
 transition: for a hard cut that is the first frame of the new slide, for a crossfade the
@@ -113,6 +116,28 @@ def motion(a: np.ndarray, b: np.ndarray, *, level: int = 160, pixel_threshold: i
     return _changed_cell_share(moved, _ink(a, level) | _ink(b, level), cell, min_ink)
 
 
+def _slow_transition(grays: list[np.ndarray], lo: int, hi: int, config: SegmentationConfig) -> int | None:
+    """The sample where a transition too slow to show between consecutive samples is half done.
+
+    If the first and last samples of a stretch without detected transitions show different
+    slides, the boundary is the sample equally far (mean grey-level difference over the ink
+    of both ends) from both: the midpoint of a linear crossfade. One such transition per
+    stretch is found (a limitation: two very slow fades in a row merge).
+    """
+    level, cell = config.ink_level, config.cell
+    if hi - lo < 2 or ink_change(grays[lo], grays[hi], level=level, cell=cell) <= config.slide_threshold:
+        return None
+    # grey-level distances grow linearly through a crossfade (binarised ink flips unevenly);
+    # measured over the ink of either end, so a cursor crossing the paper weighs little
+    mask = _ink(grays[lo], level) | _ink(grays[hi], level)
+    first, last = grays[lo][mask].astype(np.int16), grays[hi][mask].astype(np.int16)
+    balance = [
+        abs(float(np.abs(grays[k][mask] - first).mean()) - float(np.abs(grays[k][mask] - last).mean()))
+        for k in range(lo + 1, hi + 1)
+    ]
+    return lo + 1 + int(np.argmin(balance))
+
+
 def segment_frames(
     frames: Iterable[tuple[int, float, np.ndarray]],
     *,
@@ -149,6 +174,8 @@ def segment_frames(
     active = (changes > config.active_threshold) | (motions > config.motion_threshold)
     active[0] = False
     boundaries: list[tuple[float, str]] = []
+    stable_from = 0  # first sample of the current stable stretch
+    stable_spans: list[tuple[int, int]] = []
     t = 1
     while t < n:
         if not active[t]:
@@ -166,7 +193,15 @@ def segment_frames(
                 boundary = (times[first - 1] + times[last]) / 2
                 kind = "animated"
             boundaries.append((boundary, kind))
+            stable_spans.append((stable_from, first - 1))
+            stable_from = last
         t = last + 1
+    stable_spans.append((stable_from, n - 1))
+    for lo, hi in stable_spans:
+        middle = _slow_transition(grays, lo, hi, config)
+        if middle is not None:
+            boundaries.append((times[middle], "animated"))
+    boundaries.sort()
 
     edges = [(0.0, "start"), *boundaries, (duration, "end")]
     slides = []
