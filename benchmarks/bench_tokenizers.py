@@ -48,7 +48,11 @@ def load_excerpts(corpus: str | None) -> tuple[list[str], list[bytes], str]:
 
     from umust_hf.data.embedded import build_embedded_corpus
 
-    name = f"given: {Path(corpus).name}" if corpus else "built: max_pieces=4, seed=0"
+    name = "built here: max_pieces=4, seed=0"
+    if corpus is not None:
+        build = Path(corpus) / "build.json"
+        settings = json.loads(build.read_text()) if build.is_file() else {}
+        name = f"given: {Path(corpus).name} (build settings {settings})"
     if corpus is None:
         corpus = tempfile.mkdtemp(prefix="bench-tokenizers-")
         build_embedded_corpus(corpus, max_pieces=4, seed=0, num_proc=1, show_progress=False)
