@@ -30,6 +30,7 @@ def row_bytes(directory: Path) -> dict[str, tuple]:
     }
 
 
+@pytest.mark.slow  # three small builds and a killed subprocess: 15-45 s depending on load
 def test_killed_build_resumes_to_the_same_dataset_and_seed_changes_the_performance(tmp_path):
     reference = tmp_path / "reference"
     summary = build_embedded_corpus(reference, only=PIECES, seed=0, num_proc=1, show_progress=False)
