@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lmx.linearization.vocabulary import ALL_TOKENS
 
 from umust_hf.errors import UserError
-from umust_hf.processing.lmx_musicxml import LMXError, check_lmx
+from umust_hf.processing.lmx_grammar import LMXError, check_lmx
 from umust_hf.processing.tokenization_lmx import LMXTokenizer
 from umust_hf.processing.tokenization_utils_umust import UnknownTokenError
 from umust_hf.vocabulary import DEFAULT_NOTATION_SIZE, SPECIAL_TOKENS, UnifiedVocabulary

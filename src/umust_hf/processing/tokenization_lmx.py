@@ -19,15 +19,8 @@ from xml.etree import ElementTree as ET
 
 from lmx.linearization.vocabulary import ALL_TOKENS
 
-from .lmx_musicxml import (
-    LMXError,
-    check_lmx,
-    linearize_part,
-    lmx_to_score,
-    read_score,
-    score_to_string,
-    select_part,
-)
+from .lmx_grammar import LMXError, check_lmx
+from .lmx_musicxml import linearize_part, lmx_to_score, read_score, score_to_string, select_part
 from .tokenization_utils_umust import FixedVocabTokenizer, read_vocab_file
 
 logger = logging.getLogger(__name__)
