@@ -108,19 +108,26 @@ class UMustTranslator:
     last_bundles: Any = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | os.PathLike, device: str | None = None) -> UMustTranslator:
+    def from_pretrained(cls, model_dir: str | os.PathLike, device: str | None = None,
+                        processor_dir: str | os.PathLike | None = None) -> UMustTranslator:
+        """Load the model in ``model_dir`` and the processor saved beside it (or in ``processor_dir``)."""
         from .modeling.modeling_umust import UMustForConditionalGeneration
         from .processing.processing_umust import UMustProcessor
 
         model_dir = Path(model_dir)
+        processor_dir = Path(processor_dir) if processor_dir is not None else model_dir
         if not (model_dir / "config.json").is_file():
             raise UserError(f"{model_dir} is not a saved U-MUST model (no config.json); train one with `umust demo` "
                             "or `umust train`")
-        model = UMustForConditionalGeneration.from_pretrained(model_dir)
         try:
-            processor = UMustProcessor.from_pretrained(model_dir)
+            model = UMustForConditionalGeneration.from_pretrained(model_dir)
         except (OSError, ValueError) as error:
-            raise UserError(f"{model_dir} has no usable UMustProcessor (tokenizers and codecs): {error}") from None
+            raise UserError(f"{model_dir} does not hold a loadable U-MUST model: {error}") from None
+        try:
+            processor = UMustProcessor.from_pretrained(processor_dir)
+        except (OSError, ValueError, TypeError) as error:
+            raise UserError(f"{processor_dir} has no usable UMustProcessor (tokenizers and codecs): {error}; "
+                            "pass the directory it was saved in") from None
         if device:
             model.to(device)
         model.eval()
@@ -137,11 +144,26 @@ class UMustTranslator:
             key = {Modality.IMAGE: "images", Modality.AUDIO: "audio", Modality.MIDI: "midi",
                    Modality.NOTATION: "text"}[task.source]
             source = {key: source}
-        inputs = self.processor(**source, target_modality=task.target.value)
-        inputs = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
-        bundles = self.model.generate(**inputs, **generate_kwargs)
-        self.last_bundles = bundles
+        bundles = self.generate(source, task.target, **generate_kwargs)
         return self.processor.decode(bundles, task.target)
+
+    def generate(self, source: dict[str, Any], target: Modality | str, **generate_kwargs: Any) -> Any:
+        """Encode ``source`` (processor keyword arguments) and generate ``(rows, 1 + T, K)`` target bundles."""
+        import torch
+
+        target = Modality.parse(target)
+        try:
+            inputs = self.processor(**source, target_modality=target.value)
+        except ValueError as error:  # e.g. an unreadable or empty source
+            raise UserError(f"cannot encode the {', '.join(source)} input: {error}") from None
+        inputs = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
+        try:
+            with torch.no_grad():
+                bundles = self.model.generate(**inputs, **generate_kwargs)
+        except ValueError as error:  # e.g. a source longer than the model's position table
+            raise UserError(f"translating {', '.join(source)} into {target.value} failed: {error}") from None
+        self.last_bundles = bundles
+        return bundles
 
     def lmx_of(self, bundles: Any) -> list[str]:
         """LMX text of generated notation bundles (the OMR output before delinearisation)."""

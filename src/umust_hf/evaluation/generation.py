@@ -13,7 +13,6 @@ Rows use the predictions layout of :mod:`.predictions`, with in-memory audio
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,9 @@ import numpy as np
 from ..errors import UserError
 from .predictions import PredictionRow
 
-REQUIRED_MODULES = {
-    "umust_hf.modeling.modeling_umust": "the U-MUST model",
-    "umust_hf.processing.processing_umust": "the U-MUST processor",
-}
-
-#: task -> dataset columns it reads (embedded-corpus names)
 logger = logging.getLogger(__name__)
 
+#: task -> dataset columns it reads (embedded-corpus names)
 TASK_COLUMNS = {
     "omr": ("image", "lmx"),
     "amt": ("audio", "midi"),
@@ -41,69 +35,30 @@ TASK_COLUMNS = {
 }
 
 
-def require_model_components() -> None:
-    """Raise a UserError naming each component this install lacks."""
-    missing = []
-    for module, what in REQUIRED_MODULES.items():
-        try:
-            importlib.import_module(module)
-        except ImportError as error:
-            missing.append(f"{what} ({module}: {error})")
-    if missing:
-        raise UserError(
-            "evaluating a model needs " + " and ".join(missing) + "; it is not available in this install. "
-            "Evaluate a predictions file instead: umust evaluate --predictions FILE.jsonl"
-        )
-
-
 class ModelRunner:
     """One loaded model and processor, with a method per translation the evaluation needs."""
 
     def __init__(
         self, model_dir: str | Path, processor_dir: str | Path | None = None, *, max_new_tokens: int | None = None
     ):
-        require_model_components()
-        from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
-        from umust_hf.processing.processing_umust import UMustProcessor
+        from ..translation import UMustTranslator
 
-        model_dir = Path(model_dir)
-        processor_dir = Path(processor_dir) if processor_dir is not None else model_dir
-        if not model_dir.is_dir():
+        if not Path(model_dir).is_dir():
             raise UserError(f"model directory not found: {model_dir}")
-        try:
-            self.model = UMustForConditionalGeneration.from_pretrained(str(model_dir)).eval()
-        except (OSError, ValueError) as error:
-            raise UserError(f"{model_dir} does not hold a saved U-MUST model ({error})") from None
-        try:
-            self.processor = UMustProcessor.from_pretrained(str(processor_dir))
-        except (OSError, ValueError, TypeError) as error:
-            raise UserError(
-                f"{processor_dir} does not hold a saved UMustProcessor ({error}); pass --processor DIR"
-            ) from None
+        self.translator = UMustTranslator.from_pretrained(model_dir, processor_dir=processor_dir)
+        self.model, self.processor = self.translator.model, self.translator.processor
         self.max_new_tokens = max_new_tokens
 
     def _generate(self, target: str, **source: Any) -> Any:
         """Translate one source item: generated bundles ``(rows, T, K)`` (MIDI gives a row per segment)."""
-        import torch
-
-        kwargs = {"do_sample": False}
+        kwargs: dict[str, Any] = {"do_sample": False}
         if self.max_new_tokens is not None:
             kwargs["max_new_tokens"] = self.max_new_tokens
-        try:
-            inputs = self.processor(**source, target_modality=target)
-            with torch.no_grad():
-                return self.model.generate(**inputs, **kwargs)
-        except ValueError as error:  # e.g. a source longer than the model's position limit
-            raise UserError(f"translating {', '.join(source)} to {target} failed: {error}") from None
+        return self.translator.generate(source, target, **kwargs)
 
     def read_notation(self, image: Any) -> str:
         """OMR: score image -> LMX string (raw model tokens, not repaired, as OLiMPiC scores them)."""
-        from umust_hf.modeling.vocabulary_umust import Modality
-
-        generated = self._generate("notation", images=[image])
-        ids = self.processor.unified_vocabulary.from_bundle(generated[0].cpu().numpy(), Modality.NOTATION)
-        # the shared specials keep their ids: as_tokens skips SOS/PAD and stops at EOS
-        return " ".join(self.processor.tokenizer.as_tokens(ids, strict=False))
+        return self.translator.lmx_of(self._generate("notation", images=[image]))[0]
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """AMT: mono audio -> notes ``(N, 3)`` (onset s, offset s, MIDI pitch)."""
