@@ -196,6 +196,7 @@ def reduce_score(score, *, rng_choice: int = 0) -> ReducedScore:
     """
     from music21 import clef, layout, stream
     from music21.musicxml.m21ToXml import GeneralObjectExporter
+    from music21.stream.makeNotation import makeAccidentalsInMeasureStream
 
     parts = list(score.parts)
     if not parts or not any(p.recurse().notes for p in parts):
@@ -237,6 +238,11 @@ def reduce_score(score, *, rng_choice: int = 0) -> ReducedScore:
             reduced.remove(spanner)
     _strip_text(reduced)
     try:
+        # recompute which accidentals are shown from the pitches and the key: sources often
+        # leave a sounding natural or sharp undisplayed, which would make the image (and the
+        # LMX) disagree with the audio; the builder's pitch check drops what is still wrong
+        for part in reduced.parts:
+            makeAccidentalsInMeasureStream(part, overrideStatus=True)
         xml = GeneralObjectExporter(reduced).parse()
     except Exception as error:  # music21 raises many exception types on odd input
         raise ScoreSkipped(f"music21 could not export MusicXML: {type(error).__name__}: {error}") from error
