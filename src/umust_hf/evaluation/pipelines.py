@@ -10,6 +10,8 @@ FAD. Errors in an early stage propagate, which is the point of the comparison.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +31,18 @@ SynthesisStage = Callable[[bytes], tuple[np.ndarray, int]]
 def lmx_to_musicxml(lmx: str) -> str:
     """LMX string -> one-part score-partwise MusicXML string.
 
-    Predictions are often ill-formed, so the tokens first go through the LMX tokenizer's
-    lenient grammar repair (:func:`umust_hf.processing.lmx_musicxml.check_lmx`), as a
-    multi-stage system must turn whatever its OMR read into a playable score.
+    Predictions are often ill-formed, so this is the LMX tokenizer's lenient decoding (it
+    repairs the grammar and logs what it changed), as a multi-stage system must turn
+    whatever its OMR read into a playable score.
     """
-    from ..processing.lmx_musicxml import check_lmx, lmx_to_score, score_to_string
+    return _lenient_tokenizer().to_musicxml(lmx, strict=False)
 
-    return score_to_string(lmx_to_score(check_lmx(lmx.split()).tokens))
+
+@functools.lru_cache(maxsize=1)
+def _lenient_tokenizer() -> Any:
+    from ..processing.tokenization_lmx import LMXTokenizer
+
+    return LMXTokenizer()
 
 
 @dataclass
