@@ -11,7 +11,6 @@ FAD. Errors in an early stage propagate, which is the point of the comparison.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
