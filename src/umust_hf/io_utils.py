@@ -37,5 +37,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
-def atomic_write_json(path: str | os.PathLike, payload: Any, *, indent: int = 2) -> Path:
-    return atomic_write_text(path, json.dumps(payload, indent=indent, ensure_ascii=False) + "\n")
+def atomic_write_json(path: str | os.PathLike, payload: Any, *, indent: int = 2,
+                      default: Callable[[Any], Any] | None = None) -> Path:
+    return atomic_write_text(path, json.dumps(payload, indent=indent, ensure_ascii=False, default=default) + "\n")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..io_utils import atomic_write_text
 from .notes import as_note_array
 
 TASK_NAMES = ("omr", "amt", "m2a", "i2a", "l2i", "a2i")
@@ -140,8 +141,6 @@ def write_predictions(rows: list[PredictionRow], path: str | Path) -> Path:
     cells) is written as 16-bit WAV files in ``<name>_audio/`` beside the JSONL and referred
     to by relative path. The JSONL is written atomically.
     """
-    import os
-    import tempfile
 
     import soundfile
 
@@ -159,13 +158,5 @@ def write_predictions(rows: list[PredictionRow], path: str | Path) -> Path:
                 value = str(target.relative_to(path.parent))
             fields[key] = _json_value(value)
         lines.append(json.dumps(fields))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write("\n".join(lines) + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path

@@ -9,13 +9,13 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
 import warnings
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import UserError
+from ..io_utils import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def write_midi(notes: Iterable[Note], path: str | os.PathLike | None = None) -> 
     midi.save(file=buffer)
     data = buffer.getvalue()
     if path is not None:
-        write_bytes_atomic(path, data)
+        atomic_write_bytes(path, data)
     return data
 
 
@@ -151,16 +151,3 @@ def _program_changes_first(track: list) -> None:
     track[:count] = sorted(track[:count], key=lambda m: 0 if m.is_meta else 1 if m.type == "program_change" else 2)
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -29,7 +29,7 @@ import torch
 from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
-from ..modeling.vocabulary_umust import EOS_ID, MODALITY_ORDER, PAD_ID, SEP_ID, SOS_ID, Modality, UnifiedVocabulary
+from ..modeling.vocabulary_umust import EOS_ID, PAD_ID, SEP_ID, SOS_ID, Modality, UnifiedVocabulary
 from .image_processing_umust import flatten_codes, sep_bundle, unflatten_codes
 
 logger = logging.getLogger(__name__)

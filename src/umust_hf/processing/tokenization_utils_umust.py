@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from transformers.tokenization_python import PythonBackend
 
+from ..io_utils import atomic_write_json
 from ..vocabulary import EOS_ID, NUM_SPECIALS, PAD_ID, SEP_ID, SOS_ID, SPECIAL_TOKENS
 
 logger = logging.getLogger(__name__)
@@ -27,21 +27,6 @@ VOCAB_FILES_NAMES = {"vocab_file": "vocab.json"}
 
 class UnknownTokenError(ValueError):
     """A token that is not in the tokenizer's vocabulary (strict mode)."""
-
-
-def write_json_atomic(path: str, payload: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and ``os.replace`` (no torn files)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_vocab_file(path: str) -> list[str]:
@@ -192,7 +177,7 @@ class FixedVocabTokenizer(PythonBackend):
             raise ValueError(f"vocabulary path {save_directory!r} must be an existing directory")
         prefix = f"{filename_prefix}-" if filename_prefix else ""
         path = os.path.join(save_directory, prefix + VOCAB_FILES_NAMES["vocab_file"])
-        write_json_atomic(path, self.get_vocab())
+        atomic_write_json(path, self.get_vocab())
         return (path,)
 
     def check_saved_vocab(self, vocab_file: str | None) -> None:

@@ -32,6 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import UserError
+from ..io_utils import atomic_write, atomic_write_json
 from ..modeling.configuration_audio_codec import UMustAudioCodecConfig
 from ..modeling.modeling_audio_codec import UMustAudioCodec
 from ..processing.feature_extraction_umust import UMustFeatureExtractor
@@ -278,22 +279,7 @@ def codebook_usage(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: flo
 
 # ---------------------------------------------------------------------- checkpoints
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda temporary: torch.save(obj, temporary))
 
 
 def _save_final(codec: UMustAudioCodec, out_dir: Path) -> None:
@@ -458,7 +444,7 @@ def train_audio_codec(
         "sampling_rate": sr,
         "config": cfg.to_dict(),
     }
-    _atomic_write_text(out_dir / METRICS_FILE, json.dumps(metrics, indent=2))
+    atomic_write_json(out_dir / METRICS_FILE, metrics)
     return metrics
 
 

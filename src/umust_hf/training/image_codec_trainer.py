@@ -15,7 +15,6 @@ the final model goes to ``OUT`` with ``save_pretrained`` beside the image proces
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -31,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
+from ..io_utils import atomic_write_json
 from ..modeling.configuration_rqvae import UMustImageCodecConfig
 from ..modeling.modeling_rqvae import UMustImageCodec
 from ..processing.image_processing_umust import UMustImageProcessor, shift_variants, to_grayscale
@@ -226,9 +226,7 @@ def _save_checkpoint(out_dir: Path, model, optimizer, sampler: CropSampler, step
 
 
 def _write_json(path: Path, payload: Any) -> None:
-    temp = path.with_suffix(path.suffix + ".tmp")
-    temp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(temp, path)
+    atomic_write_json(path, payload, default=str)
 
 
 def resolve_codec_config(config: UMustImageCodecConfig | str | None) -> UMustImageCodecConfig:
