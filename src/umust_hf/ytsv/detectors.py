@@ -229,7 +229,9 @@ class SlideDetector:
     staff_boxes (T, 4))`` float pixel xyxy.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, imgsz: int = 640, conf: float = 0.25, device: str = "cpu") -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, imgsz: int | None = None, conf: float = 0.25, device: str = "cpu") -> None:
+        """``imgsz`` defaults to the training size recorded in ``metrics.json`` (else 640):
+        detectors trained at one size miss objects at another."""
         directory = Path(directory)
         missing = [f"{kind}.pt" for kind in DETECTOR_KINDS if not (directory / f"{kind}.pt").exists()]
         if missing:
@@ -239,6 +241,11 @@ class SlideDetector:
             )
         YOLO = _offline_ultralytics()
         self.models = {kind: YOLO(str(directory / f"{kind}.pt")) for kind in DETECTOR_KINDS}
+        if imgsz is None:
+            try:
+                imgsz = int(json.loads((directory / "metrics.json").read_text())["imgsz"])
+            except (OSError, KeyError, ValueError):
+                imgsz = 640
         self.imgsz, self.conf, self.device = imgsz, conf, device
 
     def _boxes(self, kind: str, bgr: np.ndarray) -> np.ndarray:
