@@ -1,6 +1,6 @@
 """Train the YTSV system/staff detectors on engraved music21 pages and report held-out metrics.
 
-Usage: python scripts/train_ytsv_detectors.py --scores 25 --epochs 15 --imgsz 416 --out umust-data/ytsv-detectors
+Usage: python scripts/train_ytsv_detectors.py --scores 25 --epochs 24 --imgsz 416 --out umust-data/ytsv-detectors
 (the same as ``umust ytsv --train-detectors``; kept as a script for long unattended runs).
 """
 
@@ -17,7 +17,7 @@ from umust_hf.ytsv.pages import render_music21_pages
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scores", type=int, default=25)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--imgsz", type=int, default=416)
     parser.add_argument("--out", default="umust-data/ytsv-detectors")
     args = parser.parse_args()
