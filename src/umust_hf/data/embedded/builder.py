@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ...errors import UserError
 from . import DEFAULT_MAX_PIECES
-from .pieces import PIECE_FILE, SKIPPED_FILE, PieceResult, piece_key, process_piece
+from .pieces import PIECE_FILE, SKIPPED_FILE, piece_key, process_piece
 from .sources import SourceScore, corpus_root, find_sources, order_sources
 
 logger = logging.getLogger(__name__)

@@ -211,16 +211,16 @@ def _close_open_ties(part: ET.Element) -> None:
     """Drop tie starts/stops that point outside the excerpt, so no note waits for a partner."""
     notes = [n for n in part.iter("note") if n.find("pitch") is not None]
 
-    def key(note: ET.Element) -> tuple[str, str, str, str]:
+    def key(note: ET.Element) -> tuple[str, ...]:
         pitch = note.find("pitch")
-        return (pitch.findtext("step", ""), pitch.findtext("alter", "0"), pitch.findtext("octave", ""), note.findtext("staff", "1"))  # type: ignore[union-attr]
+        return (pitch.findtext("step", ""), pitch.findtext("alter", "0"), pitch.findtext("octave", ""), note.findtext("staff", "1"), note.findtext("voice", "1"))  # type: ignore[union-attr]
 
-    open_starts: dict[tuple[str, str, str, str], list[ET.Element]] = {}
+    open_starts: dict[tuple[str, ...], list[ET.Element]] = {}
     for note in notes:
         types = {t.get("type") for t in note.findall("tie")}
         if "stop" in types:
             if open_starts.get(key(note)):
-                open_starts[key(note)].pop()
+                open_starts[key(note)].pop(0)
             else:
                 _remove_tie(note, "stop")
         if "start" in types:

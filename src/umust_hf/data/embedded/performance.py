@@ -44,7 +44,7 @@ def written_notes(musicxml: bytes) -> tuple[list[tuple[int, float, float, bool, 
     if part is None:
         raise ValueError("MusicXML has no <part>")
     notes: list[list] = []
-    open_ties: dict[tuple[int, str], int] = {}
+    open_ties: dict[tuple[int, str, str], list[int]] = {}  # (pitch, staff, voice) -> notes waiting for a tie stop
     divisions = 1.0
     measure_start = 0.0
     for measure_index, measure in enumerate(part.findall("measure")):
@@ -69,17 +69,17 @@ def written_notes(musicxml: bytes) -> tuple[list[tuple[int, float, float, bool, 
                 if pitch_element is not None:
                     pitch = pitch_to_midi(pitch_element)
                     tie_types = {t.get("type") for t in child.findall("tie")}
-                    key = (pitch, child.findtext("staff", "1"))
+                    key = (pitch, child.findtext("staff", "1"), child.findtext("voice", "1"))
                     absolute = measure_start + onset
-                    if "stop" in tie_types and key in open_ties and not is_grace:
-                        index = open_ties.pop(key)
+                    if "stop" in tie_types and open_ties.get(key) and not is_grace:
+                        index = open_ties[key].pop(0)
                         notes[index][2] = absolute + duration - notes[index][1]
                         if "start" in tie_types:
-                            open_ties[key] = index
+                            open_ties[key].append(index)
                     else:
                         notes.append([pitch, absolute, duration, is_grace, measure_index])
                         if "start" in tie_types and not is_grace:
-                            open_ties[key] = len(notes) - 1
+                            open_ties.setdefault(key, []).append(len(notes) - 1)
             longest = max(longest, cursor)
         measure_start += longest
     return [tuple(n) for n in notes], measure_start  # type: ignore[misc]

@@ -240,8 +240,11 @@ def _build_excerpt(cutter: ExcerptCutter, start: int, count: int, seconds, bpm: 
     if not notes:
         raise ScoreSkipped("no sounding notes")
     midi = to_midi_bytes(notes, program=program, tempo_bpm=bpm)
-    if sounding_pitches(delinearize(lmx)) != sounding_pitches(ET.fromstring(musicxml).find("part")):  # type: ignore[arg-type]
+    from_lmx = sounding_pitches(delinearize(lmx))
+    if from_lmx != sounding_pitches(ET.fromstring(musicxml).find("part")):  # type: ignore[arg-type]
         raise ScoreSkipped("LMX round trip changes the pitches")
+    if from_lmx != Counter(note.pitch for note in notes):
+        raise ScoreSkipped("MIDI notes differ from the notation's (unmatched ties)")
     end = max(note.end for note in notes)
     audio = synthesize(midi, end)
     return (
