@@ -196,3 +196,14 @@ def test_gm_program_names():
     assert gm_program("Flûte") == 0  # unknown spelling falls back to piano
     assert gm_program("Flute") == 73
     assert gm_program("Soprano") == 52
+
+
+def test_unison_ties_in_two_voices_stay_two_notes():
+    def voiced(voice: int, tie: str) -> str:
+        return note("C", 5, 8, type_="whole", tie=tie).replace("<voice>1</voice>", f"<voice>{voice}</voice>")
+
+    xml = score([voiced(1, "start") + "<backup><duration>8</duration></backup>" + voiced(2, "start"), voiced(1, "stop") + "<backup><duration>8</duration></backup>" + voiced(2, "stop")])
+    musicxml = ExcerptCutter(clean_score(xml)).cut(0, 2)
+    notes, _ = written_notes(musicxml)
+    assert [(pitch, onset, duration) for pitch, onset, duration, _g, _m in notes] == [(72, 0.0, 8.0), (72, 0.0, 8.0)]
+    assert sounding_pitches(ET.fromstring(musicxml).find("part")) == Counter({72: 2})
