@@ -11,7 +11,8 @@ import soundfile
 import torch
 from torch.nn.utils import parametrize
 
-from umust_hf import UMustAudioCodec, UMustAudioCodecConfig, shift_variants
+from umust_hf import UMustAudioCodec, UMustAudioCodecConfig
+from umust_hf.modeling.modeling_audio_codec import shift_variants
 from umust_hf.errors import UserError
 from umust_hf.training.audio_codec_trainer import AudioCodecTrainingConfig, train_audio_codec
 

@@ -6,9 +6,7 @@ transformers' ``Auto*`` factories (see :mod:`umust_hf.registration`).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ._lazy import lazy_exports
 from ._version import __version__
 
 # public name -> module that defines it (relative to this package)
@@ -24,27 +22,17 @@ _LAZY_EXPORTS: dict[str, str] = {
     "UMustAudioCodecConfig": ".modeling.configuration_audio_codec",
     "UMustAudioCodec": ".modeling.modeling_audio_codec",
     "UMustFeatureExtractor": ".processing.feature_extraction_umust",
-    "shift_variants": ".modeling.modeling_audio_codec",
     "UMustConfig": ".modeling.configuration_umust",
     "UMustForConditionalGeneration": ".modeling.modeling_umust",
     "UMustProcessor": ".processing.processing_umust",
     "load_corpus": ".data.corpora",
+    "UMustTranslator": ".translation",
+    "UMustTrainer": ".training.trainer",
+    "load_recipe": ".training.recipe",
 }
 
 __all__ = ["__version__", *_LAZY_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'umust_hf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS, eager=("__version__",))
 
 
 from .registration import register_all as _register_all  # noqa: E402
