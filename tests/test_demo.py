@@ -117,3 +117,29 @@ def test_quick_demo_end_to_end(tmp_path, embedded_corpus_dir, capsys):
     assert {p: p.stat().st_mtime_ns for p in before} == before
     timings = json.loads((demo / "timings.json").read_text())["stages"]
     assert all(stage["status"] == "reused" for stage in timings.values())
+
+
+def test_summary_figure_draws_every_kind_of_panel(tmp_path):
+    from PIL import Image
+
+    from umust_hf.demo.figure import write_summary_figure
+
+    rate = 44100
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    score = Image.new("L", (320, 192), 255)
+    notes = np.array([[0.0, 0.5, 60], [0.5, 1.0, 64]])
+    examples = {
+        "omr": {"input": score, "output": "measure note pitch:C4 len:quarter"},
+        "amt": {"input": (tone, rate), "output": notes},
+        "m2a": {"input": notes, "output": (np.zeros(0, np.float32), rate)},  # nothing generated
+        "i2a": {"input": score, "output": (tone, rate)},
+        "l2i": {"input": "", "output": score},
+        "a2i": {"input": (tone, rate), "output": score},
+    }
+    path = write_summary_figure(examples, tmp_path / "figure" / "summary.png")
+    with Image.open(path) as image:
+        width, height = image.size
+        pixels = np.asarray(image.convert("L"))
+    assert width > 600 and height > 1000  # six rows of two panels
+    assert pixels.std() > 10  # something was drawn
+    assert not list(path.parent.glob(".tmp-*"))

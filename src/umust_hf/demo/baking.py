@@ -32,27 +32,34 @@ def select_short_excerpts(corpus_dir: str | os.PathLike, out_dir: str | os.PathL
                           max_train: int | None = None) -> dict[str, int]:
     """Save the corpus rows of at most ``max_seconds`` of audio as a DatasetDict in ``out_dir``.
 
-    Returns the rows kept per split. Whole excerpts are kept or left out, so image, LMX,
+    ``train`` takes the corpus's train and validation rows, ``test`` its test rows (split by
+    piece, so held out). Returns the rows kept per split. Whole excerpts are kept or left out, so image, LMX,
     MIDI and audio stay aligned.
     """
+    from datasets import DatasetDict, concatenate_datasets
+
     from ..data.embedded import load_embedded_corpus
 
     corpus = load_embedded_corpus(corpus_dir)
     kept = {}
-    for split in corpus:
-        durations = corpus[split]["duration"]
-        rows = [i for i, seconds in enumerate(durations) if seconds <= max_seconds]
-        if split == "train" and max_train is not None:
-            rows = rows[:max_train]
-        if rows:  # an empty split saves no Arrow file and would not load back
-            kept[split] = corpus[split].select(rows)
+    # the demo selects no model on validation data: it trains on it too, and keeps test held out
+    pools = {"train": [s for s in ("train", "validation") if s in corpus], "test": ["test"] if "test" in corpus else []}
+    for split, sources in pools.items():
+        parts = []
+        for source in sources:
+            rows = [i for i, seconds in enumerate(corpus[source]["duration"]) if seconds <= max_seconds]
+            if rows:  # an empty split saves no Arrow file and would not load back
+                parts.append(corpus[source].select(rows))
+        if parts:
+            table = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+            if split == "train" and max_train is not None:
+                table = table.select(range(min(max_train, len(table))))
+            kept[split] = table
     if not len(kept.get("train", [])) or not len(kept.get("test", [])):
         raise UserError(
             f"{corpus_dir}: no train or no test excerpt is at most {max_seconds} s long; build a larger corpus "
             "(--corpus-pieces) or allow longer excerpts"
         )
-    from datasets import DatasetDict
-
     sizes = {split: len(rows) for split, rows in kept.items()}
     _save_atomically(DatasetDict(kept), Path(out_dir), {"selection.json": json.dumps({"max_seconds": max_seconds, "rows": sizes})})
     return sizes

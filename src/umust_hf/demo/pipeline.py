@@ -343,7 +343,8 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     from .tasks import baseline_rows, run_tasks, score_all
 
     examples = _heldout_examples(paths, settings)
-    i2a, a2i = ModelRunner(paths.model("i2a")), ModelRunner(paths.model("a2i"))
+    i2a = ModelRunner(paths.model("i2a"), max_new_tokens=settings.max_new_tokens)
+    a2i = ModelRunner(paths.model("a2i"), max_new_tokens=settings.max_new_tokens)
     outputs = run_tasks(i2a, a2i, examples, paths.demo, show_progress=show_progress)
     train = datasets.load_from_disk(str(paths.work / "excerpts"))["train"]
     base = baseline_rows(examples, train, seed=settings.seed)

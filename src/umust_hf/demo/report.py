@@ -6,6 +6,7 @@ metric of each task decides the "beats baseline" column.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ def metric_rows(results: Sequence[MethodResult]) -> list[dict[str, Any]]:
         trained = next(r for r in by_task[task] if r.method == "trained")
         baseline = next(r for r in by_task[task] if r.method != "trained")
         for number, (key, label, lower) in enumerate(metrics):
-            ours, theirs = trained.metrics.get(key), baseline.metrics.get(key)
+            ours, theirs = _finite(trained.metrics.get(key)), _finite(baseline.metrics.get(key))
             beats = None
             if ours is not None and theirs is not None:
                 beats = ours < theirs if lower else ours > theirs
@@ -47,6 +48,14 @@ def metric_rows(results: Sequence[MethodResult]) -> list[dict[str, Any]]:
                 "excerpts": trained.num_samples,
             })
     return rows
+
+
+def _finite(value: Any) -> float | None:
+    """A metric as a plain float, or None when it is missing or undefined (NaN: e.g. EMD of empty histograms)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _fmt(value: float | None) -> str:

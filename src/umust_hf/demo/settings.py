@@ -28,7 +28,7 @@ class DemoSettings:
     max_seconds: float = 6.0
     max_image_columns: int = 40
     max_train_excerpts: int | None = None
-    eval_excerpts: int = 6
+    eval_excerpts: int = 4
     codec_minutes: float = 1.5
     codec_max_steps: int | None = None
     i2a_steps: int | None = None  # None: the demo recipe's own step count
@@ -39,6 +39,8 @@ class DemoSettings:
     max_notation_positions: int = 400
     max_midi_positions: int = 400
     budget_minutes: float = 15.0
+    #: cap on generated frames per output (None: up to the target's position table)
+    max_new_tokens: int | None = 256
 
     @property
     def max_audio_positions(self) -> int:
@@ -52,13 +54,14 @@ class DemoSettings:
         return rows * self.max_image_columns + 8
 
     def model_overrides(self) -> dict[str, int]:
-        """``UMustConfig.from_preset("tiny", **overrides)``: position tables sized for the demo."""
-        return {
-            "max_audio_positions": self.max_audio_positions,
-            "max_image_positions": self.max_image_positions,
-            "max_notation_positions": self.max_notation_positions,
-            "max_midi_positions": self.max_midi_positions,
-        }
+        """``UMustConfig.from_preset("tiny", **overrides)``: position tables sized for the demo.
+
+        All four tables get the same length: a training batch mixes tasks, and the encoder pads
+        every source in it to the longest one, whatever its modality.
+        """
+        length = max(self.max_audio_positions, self.max_image_positions, self.max_notation_positions,
+                     self.max_midi_positions)
+        return {f"max_{modality}_positions": length for modality in ("audio", "image", "notation", "midi")}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,8 +70,8 @@ class DemoSettings:
     def quick(cls, **overrides: Any) -> DemoSettings:
         """Tiny settings for a CI test: minutes, not quality."""
         base = cls(
-            corpus_pieces=4, num_proc=1, max_seconds=8.0, max_image_columns=80, eval_excerpts=2,
+            corpus_pieces=4, num_proc=1, max_seconds=12.0, max_image_columns=80, eval_excerpts=2,
             codec_minutes=0.3, codec_max_steps=8, i2a_steps=6, a2i_steps=6, train_minutes=1.0,
-            batch_size=2, budget_minutes=4.0,
+            batch_size=2, budget_minutes=4.0, max_new_tokens=48,
         )
         return replace(base, **overrides)
