@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall-time budget the default settings are sized for; training is capped to fit it "
                              "(default: %(default)s)")
     parser.add_argument("--corpus-pieces", type=int, default=None, metavar="N",
-                        help="pieces in the embedded corpus (default: 60, or 4 with --quick)")
+                        help="pieces in the embedded corpus (default: 40, or 4 with --quick)")
     parser.add_argument("--fresh", action="store_true",
                         help="delete earlier demo outputs (codecs, models, umust-demo/) first; the corpus is kept")
     parser.add_argument("--quick", action="store_true", help="tiny settings (minutes; for CI, not for quality)")

@@ -20,20 +20,20 @@ AUDIO_FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH
 class DemoSettings:
     """Everything that sizes a demo run (saved as ``umust-demo/settings.json``)."""
 
-    corpus_pieces: int = 60
+    corpus_pieces: int = 40
     seed: int = 0
     num_proc: int = 2
     #: excerpts longer than this (seconds of audio) are left out before baking; examples whose
     #: normalised system is wider than ``max_image_columns`` 16-px patches are dropped by the bake
     max_seconds: float = 6.0
     max_image_columns: int = 40
-    max_train_excerpts: int | None = None
+    max_train_excerpts: int | None = 48  # baking costs about 4 CPU-seconds per excerpt
     eval_excerpts: int = 4
-    codec_minutes: float = 1.5
+    codec_minutes: float = 1.0
     codec_max_steps: int | None = None
     i2a_steps: int | None = None  # None: the demo recipe's own step count
     a2i_steps: int | None = None
-    train_minutes: float = 4.0  # per model: a safety net that stops training when spent
+    train_minutes: float = 3.5  # per model: a safety net that stops training when spent
     batch_size: int | None = None
     #: notation/MIDI tokens: generous bounds for the short excerpts (over-long examples are dropped)
     max_notation_positions: int = 400
