@@ -1,4 +1,4 @@
-"""MusicXML <-> LMX through the ``linearized-musicxml`` package, plus pitch extraction.
+"""MusicXML <-> LMX through the package's LMX tokenizer, plus pitch extraction.
 
 The pitch helpers serve the builder's coherence gate (an excerpt is kept only when its
 LMX, converted back, has exactly the pitches of its MIDI) and the coherence tests.
@@ -6,9 +6,10 @@ LMX, converted back, has exactly the pitches of its MIDI) and the coherence test
 
 from __future__ import annotations
 
-import io
+import functools
 import xml.etree.ElementTree as ET
 from collections import Counter
+from typing import Any
 
 from .reduction import ScoreSkipped
 
@@ -16,31 +17,32 @@ _STEP_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 def linearize(musicxml: bytes) -> str:
-    """Space-separated LMX tokens of the (single) part of a MusicXML document."""
-    from lmx.linearization.Linearizer import Linearizer
+    """Space-separated LMX tokens of the (single) part of a MusicXML document.
 
-    part = ET.fromstring(musicxml).find("part")
-    if part is None:
-        raise ScoreSkipped("MusicXML has no <part>")
-    errors = io.StringIO()
-    linearizer = Linearizer(errout=errors)
+    This is the LMX tokenizer's strict linearisation, so the corpus's targets are exactly
+    what ``LMXTokenizer.from_musicxml`` gives at inference and they round-trip through it.
+    """
     try:
-        linearizer.process_part(part)
-    except (AssertionError, KeyError, ValueError, TypeError, AttributeError) as error:
-        raise ScoreSkipped(f"LMX linearisation failed: {type(error).__name__}: {error}") from error
-    if errors.getvalue().strip():
-        raise ScoreSkipped(f"LMX linearisation reported: {errors.getvalue().strip().splitlines()[0]}")
-    tokens = linearizer.output_tokens
+        tokens = _strict_tokenizer().from_musicxml(musicxml)
+    except ValueError as error:  # LMXError, UnknownTokenError, unreadable MusicXML
+        raise ScoreSkipped(f"LMX linearisation failed: {error}") from error
     if not tokens:
         raise ScoreSkipped("LMX linearisation is empty")
     return " ".join(tokens)
 
 
 def delinearize(lmx: str) -> ET.Element:
-    """The ``<part>`` element LMX tokens describe (with actual ``<duration>`` values)."""
-    from lmx.linearization.Delinearizer import Delinearizer
+    """The ``<part>`` element LMX tokens describe."""
+    from ...processing.lmx_musicxml import lmx_to_score
 
-    return Delinearizer(errout=io.StringIO()).process_text(lmx)
+    return lmx_to_score(lmx.split()).getroot().find("part")
+
+
+@functools.lru_cache(maxsize=1)
+def _strict_tokenizer() -> Any:
+    from ...processing.tokenization_lmx import LMXTokenizer
+
+    return LMXTokenizer(strict=True)
 
 
 def sounding_pitches(part: ET.Element) -> Counter[int]:
