@@ -7,8 +7,7 @@ importing numpy, datasets or music21.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._lazy import lazy_exports
 
 #: Pieces in the default build (about 650 excerpts, a few minutes on 2 cores).
 DEFAULT_MAX_PIECES = 100
@@ -21,12 +20,4 @@ _LAZY = {
     "write_preview": ".preview",
 }
 __all__ = ["DEFAULT_MAX_PIECES", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, eager=("DEFAULT_MAX_PIECES",))
