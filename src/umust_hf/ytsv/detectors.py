@@ -17,7 +17,6 @@ import logging
 import os
 import random
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ import numpy as np
 
 from umust_hf.errors import UserError
 from umust_hf.ytsv.pages import LabelledPage
+
+from ..io_utils import atomic_write, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -173,10 +174,7 @@ def train_detector(data_yaml: str | os.PathLike[str], kind: str, out_dir: str | 
     if not best.exists():
         raise RuntimeError(f"ultralytics wrote no weights under {weights_dir}")
     target = out / f"{kind}.pt"
-    with tempfile.NamedTemporaryFile(dir=out, suffix=".pt.tmp", delete=False) as handle:
-        temp = Path(handle.name)
-    shutil.copyfile(best, temp)
-    os.replace(temp, target)
+    atomic_write(target, lambda temporary: shutil.copyfile(best, temporary))
     return target
 
 
@@ -216,9 +214,7 @@ def train_detectors(
         "imgsz": config.imgsz,
         "model": config.model_yaml,
     }
-    with tempfile.NamedTemporaryFile("w", dir=out, suffix=".json.tmp", delete=False) as handle:
-        json.dump(summary, handle, indent=2)
-    os.replace(handle.name, out / "metrics.json")
+    atomic_write_json(out / "metrics.json", summary)
     return metrics
 
 

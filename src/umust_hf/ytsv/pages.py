@@ -15,7 +15,6 @@ import json
 import os
 import random
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from umust_hf.errors import UserError
+
+from ..io_utils import atomic_write_json
 
 _SVG_NS = "{http://www.w3.org/2000/svg}"
 _LINE_RE = re.compile(r"M\s*(-?\d+(?:\.\d+)?)\s+(-?\d+(?:\.\d+)?)\s*L\s*(-?\d+(?:\.\d+)?)\s+(-?\d+(?:\.\d+)?)")
@@ -244,9 +245,7 @@ def save_page_directory(pages: Sequence[LabelledPage] | Iterator[LabelledPage], 
         stem = f"page{index:05d}"
         Image.fromarray(page.image).save(out / f"{stem}.png")
         meta = {"system_boxes": page.system_boxes.tolist(), "staff_boxes": page.staff_boxes.tolist(), "source": page.source}
-        with tempfile.NamedTemporaryFile("w", dir=out, suffix=".tmp", delete=False) as handle:
-            json.dump(meta, handle)
-        os.replace(handle.name, out / f"{stem}.json")
+        atomic_write_json(out / f"{stem}.json", meta, indent=None)
         count += 1
     return count
 

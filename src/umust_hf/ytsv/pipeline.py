@@ -28,6 +28,8 @@ from umust_hf.ytsv import filters
 from umust_hf.ytsv.metadata import VideoMetadata, metadata_features
 from umust_hf.ytsv.slides import SegmentationConfig, segment_slides
 
+from ..io_utils import atomic_write_json
+
 logger = logging.getLogger(__name__)
 
 #: ``detect(gray (H, W) uint8) -> (system_boxes (S, 4), staff_boxes (T, 4))``
@@ -160,9 +162,7 @@ def _replace_dir(source: Path, target: Path) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(handle.name, path)
+    atomic_write_json(path, data)
 
 
 def save_video_rows(rows: list[dict], summary: filters.FilterSummary, out_dir: Path, video_id: str) -> None:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ...errors import UserError
+from ...io_utils import atomic_write_text
 from . import DEFAULT_MAX_PIECES
 from .pieces import PIECE_FILE, SKIPPED_FILE, piece_key, process_piece
 from .sources import SourceScore, corpus_root, find_sources, order_sources
@@ -87,13 +88,7 @@ def _check_build_file(out_dir: Path, config: dict) -> None:
         if previous != config:
             raise UserError(f"{out_dir} was built with {previous}, not {config}: use another --out directory or the same options")
     else:
-        _atomic_write(path, json.dumps(config, indent=1))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(config, indent=1))
 
 
 def _source_for(piece_id: str, candidates: list[SourceScore]) -> SourceScore:
@@ -199,7 +194,7 @@ def build_embedded_corpus(
     summary = _assemble(out, raw_dir, kept, seed, show_progress)
     summary.skipped = skipped
     summary.wall_seconds = time.perf_counter() - started
-    _atomic_write(out / SUMMARY_FILE, json.dumps(asdict(summary), indent=1))
+    atomic_write_text(out / SUMMARY_FILE, json.dumps(asdict(summary), indent=1))
     return summary
 
 

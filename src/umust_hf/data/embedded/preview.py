@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UserError
+from ...io_utils import atomic_write
 
 
 def write_preview(directory: str | os.PathLike, out_png: str | os.PathLike, index: int = 0, split: str = "train") -> Path:
@@ -52,10 +53,6 @@ def write_preview(directory: str | os.PathLike, out_png: str | os.PathLike, inde
     axes[2].set_ylabel("Hz")
     axes[2].set_title(f"audio: {row['duration']:.2f} s at {rate} Hz, GM program {list(row['programs'])}", fontsize=9)
     figure.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp-{out.name}")
-    figure.savefig(tmp, dpi=100, format="png")
+    out = atomic_write(out_png, lambda temporary: figure.savefig(temporary, dpi=100, format="png"))
     plt.close(figure)
-    os.replace(tmp, out)
     return out
