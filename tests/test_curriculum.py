@@ -1,7 +1,6 @@
 import collections
 import json
 
-import numpy as np
 import pytest
 
 from umust_hf.data.tasks import TASKS, get_task, task_for

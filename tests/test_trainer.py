@@ -11,7 +11,6 @@ from umust_hf.modeling.configuration_umust import UMustConfig
 from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
 from umust_hf.training.curriculum import Curriculum, TaskSchedule
 from umust_hf.training.trainer import UMustTrainer
-from umust_hf.vocabulary import UnifiedVocabulary
 
 
 def _random_tokens(vocab, modality, length, rng):
