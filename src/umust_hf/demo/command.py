@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="delete earlier demo outputs (codecs, models, umust-demo/) first; the corpus is kept")
     parser.add_argument("--quick", action="store_true", help="tiny settings (minutes; for CI, not for quality)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    # the first `umust demo` only built the corpus: say where that went instead of abbreviating to --out-dir
+    parser.add_argument("--out", dest="old_out", default=None, help=argparse.SUPPRESS)
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -30,6 +32,9 @@ def settings_from_args(args: argparse.Namespace):
 
     from .settings import DemoSettings
 
+    if getattr(args, "old_out", None) is not None:
+        raise UserError("umust demo has no --out: the corpus-only preview is `umust build-corpus --out DIR --preview`; "
+                        "the whole demo writes under --out-dir")
     if args.budget_minutes <= 0:
         raise UserError(f"--budget-minutes must be positive, got {args.budget_minutes}")
     if args.corpus_pieces is not None and args.corpus_pieces < 4:
