@@ -85,12 +85,17 @@ def test_cli_build_corpus_errors_are_one_line(tmp_path, capsys):
         main(["build-corpus", "--max-pieces", "3", "--all"])
 
 
-def test_demo_reuses_a_built_corpus_and_writes_the_preview(embedded_corpus_dir, tmp_path, capsys):
+def test_build_corpus_reuses_a_built_corpus_and_writes_the_preview(embedded_corpus_dir, tmp_path, capsys):
+    from conftest import TEST_CORPUS_PIECES, TEST_CORPUS_SEED
+
     copy = tmp_path / "corpus"
     shutil.copytree(embedded_corpus_dir, copy)
-    assert main(["demo", "--out", str(copy)]) == 0
-    out = capsys.readouterr().out
-    assert "reusing the embedded corpus" in out
+    before = {p: p.stat().st_mtime_ns for p in (copy / "raw").rglob("*.flac")}
+    args = ["build-corpus", "--out", str(copy), "--max-pieces", str(TEST_CORPUS_PIECES), "--seed",
+            str(TEST_CORPUS_SEED), "--num-proc", "1", "--quiet", "--preview"]
+    assert main(args) == 0
+    assert f"preview: {copy / 'preview.png'}" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in (copy / "raw").rglob("*.flac")} == before  # nothing rebuilt
     from PIL import Image
 
     with Image.open(copy / "preview.png") as preview:
