@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _common import machine_facts
 
 from umust_hf import UMustAudioCodec, UMustAudioCodecConfig
+from umust_hf.io_utils import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "audio_codec.json"
 
@@ -70,26 +69,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = {
-        "benchmark": "audio codec encode/decode throughput (audio-seconds per second, higher is faster)",
-        "device": "cpu",
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "machine": platform.machine(),
-        "torch": torch.__version__,
-        "repeats": args.repeats,
-        "results": [],
-    }
+    results = {**machine_facts("audio codec encode/decode throughput (audio-seconds per second, higher is faster)"), "repeats": args.repeats, "results": []}
     for preset in args.presets:
         row = bench(preset, args.seconds, args.repeats)
         print(json.dumps(row))
         results["results"].append(row)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(results, handle, indent=2)
-    os.replace(tmp, args.out)
+    atomic_write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import machine_facts
 
 from umust_hf import UMustImageCodec, UMustImageCodecConfig
+from umust_hf.io_utils import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "image_codec.json"
 
@@ -71,7 +70,10 @@ def bench_speed(preset: str, width: int, batch: int, repeats: int) -> dict:
 def bench_quality(checkpoint: Path, data: Path, png: Path | None, max_width: int) -> dict:
     from PIL import Image
 
-    from umust_hf.training.image_codec_trainer import load_system_images, reconstruction_psnr
+    from umust_hf.training.image_codec_trainer import (
+        load_system_images,
+        reconstruction_psnr,
+    )
 
     _, heldout = load_system_images(data)
     if not heldout:
@@ -127,17 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = {
-        "benchmark": "image codec encode/decode throughput (192-px system images per second, higher is faster)",
-        "device": "cpu",
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "machine": platform.machine(),
-        "torch": torch.__version__,
-        "repeats": args.repeats,
-        "results": [],
-    }
+    results = {**machine_facts("image codec encode/decode throughput (192-px system images per second, higher is faster)"), "repeats": args.repeats, "results": []}
     for preset in args.presets:
         row = bench_speed(preset, args.width, args.batch, args.repeats)
         print(json.dumps(row))
@@ -148,11 +140,7 @@ def main() -> None:
         png = args.png or args.checkpoint / "comparison.png"
         results["quality"] = bench_quality(args.checkpoint, args.data, png, args.quality_max_width)
         print(json.dumps(results["quality"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(results, handle, indent=2)
-    os.replace(tmp, args.out)
+    atomic_write_json(args.out, results)
     print(f"wrote {args.out}")
 
 
