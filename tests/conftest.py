@@ -37,3 +37,28 @@ def embedded_corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         summary = json.loads((directory / "summary.json").read_text())
     assert summary["excerpts"] > 0, f"test corpus build produced no excerpts: {summary}"
     return directory
+
+
+@pytest.fixture(scope="session")
+def cpu_processor():
+    """A complete ``UMustProcessor`` with untrained, seeded CPU codecs (the cheapest real one)."""
+    import torch
+
+    from umust_hf import (
+        LMXTokenizer,
+        MidiTokenizer,
+        UMustAudioCodec,
+        UMustAudioCodecConfig,
+        UMustFeatureExtractor,
+        UMustImageCodec,
+        UMustImageCodecConfig,
+        UMustImageProcessor,
+        UMustProcessor,
+    )
+
+    torch.manual_seed(0)
+    return UMustProcessor(
+        UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
+        image_codec=UMustImageCodec(UMustImageCodecConfig.cpu()).eval(),
+        audio_codec=UMustAudioCodec(UMustAudioCodecConfig.cpu()).eval(),
+    )

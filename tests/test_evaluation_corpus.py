@@ -53,32 +53,13 @@ def test_evaluate_embedded_test_split_prints_every_table(embedded_corpus_dir, tm
 
 
 @pytest.mark.slow  # generation with a small untrained model for all six tasks
-def test_evaluate_model_on_embedded_split_prints_every_table(embedded_corpus_dir, tmp_path, capsys):
+def test_evaluate_model_on_embedded_split_prints_every_table(embedded_corpus_dir, cpu_processor, tmp_path, capsys):
     import torch
 
-    from umust_hf import (
-        LMXTokenizer,
-        MidiTokenizer,
-        UMustAudioCodec,
-        UMustAudioCodecConfig,
-        UMustConfig,
-        UMustFeatureExtractor,
-        UMustForConditionalGeneration,
-        UMustImageCodec,
-        UMustImageCodecConfig,
-        UMustImageProcessor,
-        UMustProcessor,
-    )
+    from umust_hf import UMustConfig, UMustForConditionalGeneration
 
     torch.manual_seed(0)
-    processor = UMustProcessor(
-        UMustImageProcessor(),
-        UMustFeatureExtractor(),
-        LMXTokenizer(),
-        MidiTokenizer(),
-        image_codec=UMustImageCodec(UMustImageCodecConfig.cpu()).eval(),
-        audio_codec=UMustAudioCodec(UMustAudioCodecConfig.cpu()).eval(),
-    )
+    processor = cpu_processor
     limits = {f"max_{m}_positions": 2048 for m in ("image", "audio", "notation", "midi")}
     model = UMustForConditionalGeneration(UMustConfig.from_preset("tiny", **limits)).eval()
     model_dir = tmp_path / "untrained"

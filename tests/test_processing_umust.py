@@ -10,13 +10,9 @@ from PIL import Image
 from umust_hf import (
     LMXTokenizer,
     MidiTokenizer,
-    UMustAudioCodec,
-    UMustAudioCodecConfig,
     UMustConfig,
     UMustFeatureExtractor,
     UMustForConditionalGeneration,
-    UMustImageCodec,
-    UMustImageCodecConfig,
     UMustImageProcessor,
     UMustProcessor,
 )
@@ -31,13 +27,8 @@ LMX = (
 
 
 @pytest.fixture(scope="module")
-def processor() -> UMustProcessor:
-    torch.manual_seed(0)
-    return UMustProcessor(
-        UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
-        image_codec=UMustImageCodec(UMustImageCodecConfig.cpu()).eval(),
-        audio_codec=UMustAudioCodec(UMustAudioCodecConfig.cpu()).eval(),
-    )
+def processor(cpu_processor) -> UMustProcessor:
+    return cpu_processor
 
 
 def system_image(width: int = 150) -> np.ndarray:

@@ -11,17 +11,9 @@ import torch
 from PIL import Image
 
 from umust_hf import (
-    LMXTokenizer,
     MidiTokenizer,
-    UMustAudioCodec,
-    UMustAudioCodecConfig,
     UMustConfig,
-    UMustFeatureExtractor,
     UMustForConditionalGeneration,
-    UMustImageCodec,
-    UMustImageCodecConfig,
-    UMustImageProcessor,
-    UMustProcessor,
 )
 from umust_hf.cli import main
 from umust_hf.processing.notes import Note
@@ -31,14 +23,10 @@ LMX = "measure key:fifths:0 time beats:4 beat-type:4 clef:G2 C4 voice:1 quarter 
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def model_dir(tmp_path_factory, cpu_processor):
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("umust-tiny")
-    processor = UMustProcessor(
-        UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
-        image_codec=UMustImageCodec(UMustImageCodecConfig.cpu()).eval(),
-        audio_codec=UMustAudioCodec(UMustAudioCodecConfig.cpu()).eval(),
-    )
+    processor = cpu_processor
     config = UMustConfig.from_preset("tiny", **processor.unified_vocabulary.to_dict())
     UMustForConditionalGeneration(config).save_pretrained(directory)
     processor.save_pretrained(directory)
