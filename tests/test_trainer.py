@@ -72,6 +72,8 @@ def test_every_task_trains_and_the_curriculum_switches_on_time(tmp_path):
     for step, log in logs.items():
         seen = {key[len("loss_"):] for key in log if key.startswith("loss_") and key[5:] in TASKS}
         assert seen <= set(curriculum.active_tasks(step - 1)), (step, seen)
+        if len(seen) == 1:  # one task in the step: its loss is the step's loss
+            assert log[f"loss_{seen.pop()}"] == pytest.approx(log["loss"], abs=1e-3)
         assert np.isfinite(log["loss"])
         assert log["weight_omr"] == pytest.approx(curriculum.probabilities_at(step)["omr"], abs=1e-4)
     assert {k[5:] for log in logs.values() for k in log if k[5:] in TASKS} == set(TASKS)
@@ -89,6 +91,8 @@ def test_resume_after_a_kill_continues_exactly(tmp_path):
     resumed = _trainer(tmp_path / "cut", curriculum, max_steps=6)
     resumed.train(resume_from_checkpoint=str(tmp_path / "cut" / "checkpoint-3"))
     expected, got = _losses(full), _losses(resumed)
+    for step in (1, 2):  # only OMR is active: the per-task loss is the step's loss
+        assert expected[step]["loss_omr"] == pytest.approx(expected[step]["loss"], abs=1e-3)
     for step in (4, 5, 6):
         assert got[step]["loss"] == pytest.approx(expected[step]["loss"], rel=1e-5)
     for (name, a), (_, b) in zip(full.model.named_parameters(), resumed.model.named_parameters()):

@@ -273,6 +273,8 @@ class UMustOutput(ModelOutput):
 
     loss: mean cross-entropy over valid (frame, codebook) slots.
     codebook_losses: ``(K,)`` mean cross-entropy per codebook (NaN where a codebook had no valid slot).
+    row_losses: ``(B,)`` mean cross-entropy per example (NaN for a row without valid slots); for
+        per-task logging. Both are detached.
     logits: ``(B, T, K, V)`` masked logits when ``labels`` are given (teacher forcing feeds the
         sub-decoder); ``(B, T, 1, V)`` (codebook 0 only) otherwise - codebooks 1.. depend on the
         tokens chosen before them, use ``generate()``.
@@ -281,6 +283,7 @@ class UMustOutput(ModelOutput):
 
     loss: torch.FloatTensor | None = None
     codebook_losses: torch.FloatTensor | None = None
+    row_losses: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     cache: Cache | None = None
     decoder_last_hidden_state: torch.FloatTensor | None = None
@@ -611,16 +614,16 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         hidden = self.decode(decoder_input_ids, encoder_hidden, target, attention_mask, decoder_attention_mask,
                              cache if use_cache else None)
 
-        loss = codebook_losses = None
+        loss = codebook_losses = row_losses = None
         batch, length, dim = hidden.shape
         flat_target = target[:, None].expand(batch, length).reshape(-1)
         tokens = None if labels is None else labels.clamp(min=PAD_ID).reshape(batch * length, -1)
         logits = self.teacher_forced_logits(hidden.reshape(-1, dim), tokens, flat_target)
         logits = logits.view(batch, length, logits.shape[1], -1)
         if labels is not None:
-            loss, codebook_losses = self.loss_from_logits(logits, labels)
+            loss, codebook_losses, row_losses = self.loss_from_logits(logits, labels)
         output = UMustOutput(
-            loss=loss, codebook_losses=codebook_losses, logits=logits, cache=cache if use_cache else None,
+            loss=loss, codebook_losses=codebook_losses, row_losses=row_losses, logits=logits, cache=cache if use_cache else None,
             decoder_last_hidden_state=hidden, encoder_last_hidden_state=encoder_hidden,
         )
         return output if return_dict is not False else output.to_tuple()
@@ -655,20 +658,30 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         return torch.cat([start, labels[:, :-1]], dim=1).clamp(min=PAD_ID)
 
     @staticmethod
-    def loss_from_logits(logits: torch.Tensor, labels: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean cross-entropy over valid slots, and per codebook (NaN where a codebook has no valid slot).
+    def loss_from_logits(
+        logits: torch.Tensor, labels: torch.LongTensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mean cross-entropy over valid slots, per codebook ``(K,)`` and per row ``(B,)``.
 
         ``logits`` ``(B, T, K, V)``, ``labels`` ``(B, T, K)``; only valid slots are upcast to float32.
+        A codebook or row without valid slots gets NaN.
         """
         valid = labels != IGNORE_INDEX
+        batch, _, num_codebooks = labels.shape
         if not bool(valid.any()):
             zero = logits.sum() * 0.0  # keeps the graph; nothing to learn from this batch
-            return zero, torch.full((labels.shape[-1],), float("nan"), device=logits.device)
+            nan = float("nan")
+            return (zero, torch.full((num_codebooks,), nan, device=logits.device),
+                    torch.full((batch,), nan, device=logits.device))
         per_slot = nn.functional.cross_entropy(logits[valid].float(), labels[valid], reduction="none")
-        codebook = valid.nonzero()[:, 2]
-        sums = torch.zeros(labels.shape[-1], device=logits.device).index_add_(0, codebook, per_slot)
-        counts = torch.bincount(codebook, minlength=labels.shape[-1])
-        return per_slot.mean(), sums / counts
+        where = valid.nonzero()
+        detached = per_slot.detach()
+
+        def grouped_mean(index: torch.Tensor, size: int) -> torch.Tensor:
+            sums = torch.zeros(size, device=logits.device).index_add_(0, index, detached)
+            return sums / torch.bincount(index, minlength=size)
+
+        return per_slot.mean(), grouped_mean(where[:, 2], num_codebooks), grouped_mean(where[:, 0], batch)
 
 
 def semi_orthogonal(rows: int, cols: int, seed: int) -> torch.Tensor:

@@ -89,18 +89,13 @@ class UMustTrainer(Seq2SeqTrainer):
 
     @torch.no_grad()
     def _accumulate_log_losses(self, outputs: Any, labels: torch.Tensor, task_ids: torch.Tensor | None) -> None:
-        logits = outputs.logits
-        if task_ids is not None and logits is not None and logits.shape[2] == labels.shape[2]:
-            per_slot = nn.functional.cross_entropy(
-                logits.detach().float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                ignore_index=IGNORE_INDEX, reduction="none",
-            ).view(labels.shape)
-            valid = labels != IGNORE_INDEX
-            row_sum = (per_slot * valid).sum(dim=(1, 2))
-            row_count = valid.sum(dim=(1, 2))
-            for task_id, total, count in zip(task_ids.tolist(), row_sum.tolist(), row_count.tolist()):
+        row_losses = getattr(outputs, "row_losses", None)
+        if task_ids is not None and row_losses is not None:
+            # the model's own per-row means, weighted by each row's valid slots (no second cross-entropy)
+            counts = (labels != IGNORE_INDEX).sum(dim=(1, 2))
+            for task_id, mean, count in zip(task_ids.tolist(), row_losses.tolist(), counts.tolist()):
                 if task_id >= 0 and count:
-                    self._task_loss_sum[TASK_ORDER[task_id]] += total
+                    self._task_loss_sum[TASK_ORDER[task_id]] += mean * count
                     self._task_loss_count[TASK_ORDER[task_id]] += count
         codebook_losses = getattr(outputs, "codebook_losses", None)
         if codebook_losses is not None:
