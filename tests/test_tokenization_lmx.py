@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 import zipfile
 from functools import lru_cache
 from importlib.resources import files
@@ -19,6 +18,7 @@ from umust_hf.processing.lmx_grammar import LMXError, check_lmx
 from umust_hf.processing.tokenization_lmx import LMXTokenizer
 from umust_hf.processing.tokenization_utils_umust import UnknownTokenError
 from umust_hf.vocabulary import DEFAULT_NOTATION_SIZE, SPECIAL_TOKENS, UnifiedVocabulary
+from helpers import quiet_repairs
 
 SCALE = (
     "measure key:fifths:1 time beats:3 beat-type:4 clef:G2 "
@@ -41,18 +41,6 @@ def assert_valid_musicxml(xml: str) -> None:
     body = xml.split("\n", 2)[2]
     errors = list(_schema().iter_errors(body))
     assert not errors, str(errors[0])[:500]
-
-
-@contextmanager
-def quiet_repairs():
-    """Silence the expected repair warnings without leaking a log level into other tests."""
-    logger = logging.getLogger("umust_hf")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from contextlib import contextmanager
 import random
 
 import mir_eval
@@ -20,18 +19,7 @@ from umust_hf.processing.notes import Note, read_midi, write_midi
 from umust_hf.processing.tokenization_lmx import LMXTokenizer
 from umust_hf.processing.tokenization_midi import MidiDecodeError, MidiTokenizer
 from umust_hf.vocabulary import DEFAULT_MIDI_SIZE, SPECIAL_TOKENS, UnifiedVocabulary
-
-
-@contextmanager
-def quiet_repairs():
-    """Silence the expected repair warnings without leaking a log level into other tests."""
-    logger = logging.getLogger("umust_hf")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+from helpers import quiet_repairs
 
 
 @pytest.fixture(scope="module")
