@@ -160,9 +160,10 @@ class KernExcerpt:
     @cached_property
     def png(self) -> bytes:
         """Grayscale PNG of the system, small (GrandStaff/OLiMPiC images carry no titles)."""
-        import cairosvg
         import verovio
         from PIL import Image
+
+        from umust_hf.data.embedded.rendering import rasterize_svg
 
         toolkit = verovio.toolkit()
         toolkit.setOptions(
@@ -170,8 +171,7 @@ class KernExcerpt:
              "pageMarginLeft": 10, "pageMarginRight": 10, "pageMarginTop": 10, "pageMarginBottom": 10}
         )
         toolkit.loadData(self.kern)
-        png = cairosvg.svg2png(bytestring=toolkit.renderToSVG(1).encode("utf-8"), background_color="white")
-        image = Image.open(io.BytesIO(png)).convert("L")
+        image = Image.fromarray(rasterize_svg(toolkit.renderToSVG(1)))
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=True)
         return out.getvalue()

@@ -122,4 +122,4 @@ def test_slow_crossfades_including_from_a_title_card(music_slides, tmp_path):
     errors = np.abs(np.array(found) - np.array(video.boundaries))
     # the title-card fade is caught by motion; the 2.5 s fade by the end-to-end balance,
     # which is coarser (documented limitation)
-    assert errors[0] <= 0.1 and errors[1] <= 0.25
+    assert errors[0] <= 0.1 + 1e-9 and errors[1] <= 0.25 + 1e-9  # float sums of frame times

@@ -73,7 +73,7 @@ def _class_of(element: ET.Element) -> set[str]:
 
 
 def _strip_text(root: ET.Element) -> None:
-    """Drop ``<text>`` elements: cairosvg draws Verovio's text glyphs as empty boxes."""
+    """Drop ``<text>`` elements: the rasteriser skips system fonts, so text would render as nothing or boxes."""
     for parent in root.iter():
         for child in list(parent):
             if child.tag == f"{_SVG_NS}text":
@@ -144,14 +144,10 @@ def _system_boxes_from_ink(image: np.ndarray, staff_groups: list[np.ndarray]) ->
 
 
 def _rasterise(svg: str, width_px: int) -> np.ndarray:
-    """SVG -> ``(H, W)`` uint8 grayscale on white."""
-    import io
+    """SVG -> ``(H, W)`` uint8 grayscale on white (the embedded corpus's rasteriser)."""
+    from ..data.embedded.rendering import rasterize_svg
 
-    import cairosvg
-    from PIL import Image
-
-    png = cairosvg.svg2png(bytestring=svg.encode("utf-8"), output_width=width_px, background_color="white")
-    return np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    return rasterize_svg(svg, width=width_px)
 
 
 def render_score_pages(

@@ -132,8 +132,6 @@ def _rasterize(svg: str, pixels_per_unit: float, view_size: tuple[float, float],
     renderings must carry no text (titles, lyrics and measure numbers are removed
     upstream), and music symbols are SMuFL glyph paths, not text.
     """
-    import resvg_py
-
     if dy_units:
         svg = re.sub(
             r'(class="page-margin" transform="translate\(\s*-?[\d.]+[ ,]+)(-?[\d.]+)',
@@ -144,9 +142,20 @@ def _rasterize(svg: str, pixels_per_unit: float, view_size: tuple[float, float],
     width = max(1, round(view_size[0] * pixels_per_unit))
     height = max(1, round(view_size[1] * pixels_per_unit))
     try:
-        png = resvg_py.svg_to_bytes(svg_string=svg, width=width, height=height, background="#ffffff", skip_system_fonts=True)
+        return rasterize_svg(svg, width=width, height=height)
     except ValueError as error:
         raise ScoreSkipped(f"SVG rasterisation failed: {error}") from error
+
+
+def rasterize_svg(svg: str, *, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """Grayscale uint8 ``(H, W)`` rendering of an SVG on white, with resvg (a wheel, no system library).
+
+    Give ``width`` alone to keep the aspect ratio. Raises ``ValueError`` for an unreadable SVG.
+    """
+    import resvg_py
+
+    png = resvg_py.svg_to_bytes(svg_string=svg, width=width, height=height, background="#ffffff",
+                                skip_system_fonts=True)
     return np.asarray(Image.open(io.BytesIO(bytes(png))).convert("L"))
 
 
