@@ -103,6 +103,29 @@ def test_loss_is_mean_over_valid_slots_only():
     torch.testing.assert_close(out.codebook_losses, torch.stack([c.mean() for c in per_codebook]))
 
 
+def test_training_loss_skips_full_logits_but_matches_them_and_their_gradients():
+    model = tiny_model(seed=2).train()
+    inputs = batch(model.config, seed=2)
+
+    def loss_and_gradients(**kwargs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        model.zero_grad()
+        out = model(**inputs, **kwargs)
+        if out.logits is None:
+            loss = out.loss
+        else:  # the reference: cross-entropy over the full masked logits
+            loss = model.loss_from_logits(out.logits, model._checked_labels(inputs["labels"], inputs["target_modality"]))[0]
+        loss.backward()
+        return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+    assert model(**inputs).logits is None  # training with labels: no (B, T, K, V) tensor
+    sliced_loss, sliced = loss_and_gradients()
+    full_loss, full = loss_and_gradients(return_logits=True)
+    torch.testing.assert_close(sliced_loss, full_loss)
+    assert sliced.keys() == full.keys()
+    for name, grad in full.items():
+        torch.testing.assert_close(sliced[name], grad, atol=1e-6, rtol=1e-4)
+
+
 def test_unused_slots_of_single_stream_targets_are_ignored():
     model = tiny_model()
     inputs = batch(model.config)
@@ -265,7 +288,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
 
 def test_bfloat16_forward_and_backward():
     model = tiny_model().to(torch.bfloat16).train()
-    out = model(**batch(model.config))
+    out = model(**batch(model.config), return_logits=True)
     assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
     out.loss.backward()
     assert model.lm_head.weight.grad.dtype == torch.bfloat16

@@ -277,7 +277,8 @@ class UMustOutput(ModelOutput):
         per-task logging. Both are detached.
     logits: ``(B, T, K, V)`` masked logits when ``labels`` are given (teacher forcing feeds the
         sub-decoder); ``(B, T, 1, V)`` (codebook 0 only) otherwise - codebooks 1.. depend on the
-        tokens chosen before them, use ``generate()``.
+        tokens chosen before them, use ``generate()``. ``None`` in training mode with ``labels``
+        (unless ``return_logits=True``): the loss never needs the full-vocabulary logits.
     decoder_last_hidden_state: ``(B, T, D)`` main-decoder states (the sub-decoder's input).
     """
 
@@ -581,6 +582,7 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         cache: Cache | None = None,
         use_cache: bool | None = None,
         return_dict: bool | None = None,
+        return_logits: bool | None = None,
     ) -> UMustOutput | tuple:
         """Teacher-forced pass.
 
@@ -588,6 +590,11 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         padded with -100 (slots beyond a single-stream target's codebook 0 are ignored whatever
         they hold). ``decoder_input_ids`` default to the labels shifted right behind an
         ``[SOS, PAD, ...]`` bundle.
+
+        The loss is computed over each (target modality, codebook)'s own ids only (see
+        :meth:`sliced_loss`); the ``(B, T, K, V)`` logits are built only when asked for
+        (``return_logits``, default: unless training with labels), which makes a training
+        step several times faster than a full-vocabulary head.
         """
         if encoder_outputs is None:
             encoder_outputs = self.encoder(input_ids, attention_mask, source_modality, target_modality)
@@ -614,14 +621,17 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         hidden = self.decode(decoder_input_ids, encoder_hidden, target, attention_mask, decoder_attention_mask,
                              cache if use_cache else None)
 
-        loss = codebook_losses = row_losses = None
-        batch, length, dim = hidden.shape
-        flat_target = target[:, None].expand(batch, length).reshape(-1)
-        tokens = None if labels is None else labels.clamp(min=PAD_ID).reshape(batch * length, -1)
-        logits = self.teacher_forced_logits(hidden.reshape(-1, dim), tokens, flat_target)
-        logits = logits.view(batch, length, logits.shape[1], -1)
+        loss = codebook_losses = row_losses = logits = None
         if labels is not None:
-            loss, codebook_losses, row_losses = self.loss_from_logits(logits, labels)
+            loss, codebook_losses, row_losses = self.sliced_loss(hidden, labels, target)
+        if return_logits is None:
+            return_logits = labels is None or not self.training
+        if return_logits:
+            batch, length, dim = hidden.shape
+            flat_target = target[:, None].expand(batch, length).reshape(-1)
+            tokens = None if labels is None else labels.clamp(min=PAD_ID).reshape(batch * length, -1)
+            logits = self.teacher_forced_logits(hidden.reshape(-1, dim), tokens, flat_target)
+            logits = logits.view(batch, length, logits.shape[1], -1)
         output = UMustOutput(
             loss=loss, codebook_losses=codebook_losses, row_losses=row_losses, logits=logits, cache=cache if use_cache else None,
             decoder_last_hidden_state=hidden, encoder_last_hidden_state=encoder_hidden,
@@ -657,6 +667,64 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         start[..., 0] = SOS_ID
         return torch.cat([start, labels[:, :-1]], dim=1).clamp(min=PAD_ID)
 
+    def sliced_loss(
+        self, hidden: torch.Tensor, labels: torch.LongTensor, target: torch.LongTensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The masked-softmax loss without full-vocabulary logits: same values as :meth:`loss_from_logits`.
+
+        ``hidden`` ``(B, T, D)`` decoder states, ``labels`` ``(B, T, K)`` (checked), ``target`` ``(B,)``.
+        Only frames with a label run the sub-decoder; single-stream targets run slot 0 alone (the
+        sub-decoder is causal, so slot 0 never sees the others); each (target modality, codebook)
+        group scores only the ids its mask allows (e.g. 228 of 10,808 for notation). Masked ids
+        have probability zero under the full softmax, so the cross-entropy is unchanged.
+        """
+        batch, _, num_codebooks = labels.shape
+        frames = labels[..., 0] != IGNORE_INDEX  # slot 0 is valid wherever any slot is
+        if not bool(frames.any()):
+            zero = hidden.sum() * 0.0  # keeps the graph; nothing to learn from this batch
+            nan = float("nan")
+            return (zero, torch.full((num_codebooks,), nan, device=hidden.device),
+                    torch.full((batch,), nan, device=hidden.device))
+        rows = frames.nonzero()[:, 0]
+        states, gold, modality = hidden[frames], labels[frames], target[rows]
+        multi = self.num_streams[modality] > 1
+        zeros = states.new_zeros((states.shape[0], 1, states.shape[1]))
+        groups = []
+        if not bool(multi.all()):
+            groups.append((~multi, self.sub_decoder(self.sub_decoder.slot_inputs(states[~multi], zeros[~multi]))))
+        if bool(multi.any()):
+            previous = torch.cat([zeros[multi], self.embeddings.token_embedding(gold[multi, :-1].clamp(min=PAD_ID))], 1)
+            groups.append((multi, self.sub_decoder(self.sub_decoder.slot_inputs(states[multi], previous))))
+        weight = self.lm_head.weight
+        losses, where_row, where_codebook = [], [], []
+        for group, group_states in groups:
+            group_rows, group_gold, group_modality = rows[group], gold[group], modality[group]
+            for codebook in range(group_states.shape[1]):
+                for index in group_modality.unique().tolist():
+                    select = (group_modality == index) & (group_gold[:, codebook] != IGNORE_INDEX)
+                    if not bool(select.any()):
+                        continue
+                    allowed = self.logit_mask[index, codebook].nonzero()[:, 0]  # sorted unified ids
+                    logits = group_states[select, codebook] @ weight[allowed].T
+                    classes = torch.searchsorted(allowed, group_gold[select, codebook])
+                    losses.append(nn.functional.cross_entropy(logits.float(), classes, reduction="none"))
+                    where_row.append(group_rows[select])
+                    where_codebook.append(torch.full_like(classes, codebook))
+        per_slot = torch.cat(losses)
+        return per_slot.mean(), *self._grouped_means(per_slot.detach(), torch.cat(where_codebook), torch.cat(where_row),
+                                                     num_codebooks, batch)
+
+    @staticmethod
+    def _grouped_means(values: torch.Tensor, codebook: torch.Tensor, row: torch.Tensor, num_codebooks: int,
+                       batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-codebook ``(K,)`` and per-row ``(B,)`` means of per-slot losses (NaN where empty)."""
+
+        def grouped_mean(index: torch.Tensor, size: int) -> torch.Tensor:
+            sums = torch.zeros(size, device=values.device).index_add_(0, index, values)
+            return sums / torch.bincount(index, minlength=size)
+
+        return grouped_mean(codebook, num_codebooks), grouped_mean(row, batch)
+
     @staticmethod
     def loss_from_logits(
         logits: torch.Tensor, labels: torch.LongTensor
@@ -675,13 +743,8 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
                     torch.full((batch,), nan, device=logits.device))
         per_slot = nn.functional.cross_entropy(logits[valid].float(), labels[valid], reduction="none")
         where = valid.nonzero()
-        detached = per_slot.detach()
-
-        def grouped_mean(index: torch.Tensor, size: int) -> torch.Tensor:
-            sums = torch.zeros(size, device=logits.device).index_add_(0, index, detached)
-            return sums / torch.bincount(index, minlength=size)
-
-        return per_slot.mean(), grouped_mean(where[:, 2], num_codebooks), grouped_mean(where[:, 0], batch)
+        return per_slot.mean(), *UMustForConditionalGeneration._grouped_means(
+            per_slot.detach(), where[:, 2], where[:, 0], num_codebooks, batch)
 
 
 def semi_orthogonal(rows: int, cols: int, seed: int) -> torch.Tensor:
