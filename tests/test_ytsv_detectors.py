@@ -93,34 +93,38 @@ def test_missing_detectors_are_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_detectors_then_run_the_cli(pages, tmp_path):
-    """One epoch on a few pages: checks the training/evaluation/inference plumbing, not accuracy."""
+def test_train_detectors_on_corpus_pages_then_run_the_cli(embedded_corpus_dir, tmp_path):
+    """One epoch on the test corpus's pages through the CLI, then a corpus video through
+    ``umust ytsv``: checks the training/evaluation/inference plumbing, not accuracy."""
     from umust_hf.cli import main
-    from umust_hf.ytsv.detectors import TrainingConfig, train_detectors
-    from umust_hf.ytsv.synthetic import build_synthetic_video, fit_on_canvas, tone_audio
+    from umust_hf.ytsv.synthetic import build_corpus_video, corpus_slides, fit_on_canvas
 
     detectors = tmp_path / "detectors"
-    metrics = train_detectors(pages, detectors, TrainingConfig(epochs=1, imgsz=160, batch=4), val_fraction=0.34)
+    train = ["ytsv", "--train-detectors", "--corpus", str(embedded_corpus_dir), "--out", str(detectors), "--epochs", "1", "--imgsz", "160"]
+    assert main(train) == 0
+    saved = json.loads((detectors / "metrics.json").read_text())
+    metrics = saved["metrics"]
     assert set(metrics) == set(DETECTOR_KINDS)
     for values in metrics.values():
         assert set(values) == {"precision", "recall", "map50", "map50_95"}
         assert all(0.0 <= v <= 1.0 for v in values.values())
-    saved = json.loads((detectors / "metrics.json").read_text())
-    assert saved["metrics"] == metrics and saved["epochs"] == 1
+    assert saved["epochs"] == 1 and saved["imgsz"] == 160 and saved["val_images"] > 0
 
-    detector = SlideDetector(detectors, imgsz=160)
-    systems, staves = detector.detect(fit_on_canvas(pages[0].image, (320, 180)))
+    slides = corpus_slides(embedded_corpus_dir, 1)
+    detector = SlideDetector(detectors)
+    systems, staves = detector.detect(fit_on_canvas(slides[0].page.image, (320, 180)))
     assert systems.ndim == 2 and systems.shape[1] == 4 and staves.shape[1] == 4
 
     videos = tmp_path / "videos"
-    slide = fit_on_canvas(pages[0].image, (320, 180))
-    build_synthetic_video(videos / "vidPiano001.mp4", [slide], [4.0], [], size=(320, 180), audio=tone_audio(4.0, seed=0))
+    build_corpus_video(videos / "vidPiano001.mp4", slides, ["cut"], size=(320, 180))
     out = tmp_path / "out"
     args = ["ytsv", "--videos", str(videos), "--metadata", str(FIXTURE), "--out", str(out), "--detectors", str(detectors), "--no-progress"]
     assert main(args) == 0
     report = json.loads((out / "summary.json").read_text())
     assert report["videos"] == 1 and report["video_errors"] == {}
-    assert report["segments_kept"] + sum(report["segments_removed"].values()) == 1
+    # the title card and the one music slide: the title is always dropped as silent
+    assert report["segments_kept"] + sum(report["segments_removed"].values()) == 2
+    assert report["segments_removed"].get("silent_audio") == 1
     assert (out / "videos" / "vidPiano001.done.json").exists()
     # filtering by category leaves nothing to do for a piano video
     assert main([*args[:-1], "--category", "string quartet", "--no-progress"]) == 0

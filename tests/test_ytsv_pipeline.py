@@ -1,26 +1,29 @@
-"""End-to-end YTSV pipeline on a synthetic score video.
+"""End-to-end YTSV pipeline on a synthetic score video built from the embedded corpus.
 
-The detector here is a ground-truth oracle: it recognises which engraved slide a frame
-shows and returns that slide's known system and staff boxes. This isolates everything
-around detection (segmentation, audio cutting, filters, normalisation, dataset writing,
-resuming); the trained YOLO detectors are exercised in ``test_ytsv_detectors.py``.
+The detector here is a ground-truth oracle: it recognises which corpus slide a frame
+shows and returns that slide's known system and staff boxes (the corpus page boxes moved
+onto the canvas), swapped in through the pipeline's ``detect`` argument. This isolates
+everything around detection (segmentation, audio cutting, filters, normalisation,
+dataset writing, resuming); the trained YOLO detectors are exercised in
+``test_ytsv_detectors.py`` (slow) and measured by ``benchmarks/bench_ytsv_detectors.py``.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from umust_hf import constants
+from umust_hf.data.audio_io import decode_audio
 from umust_hf.ytsv.media import wav_bytes
 from umust_hf.ytsv.metadata import read_metadata
-from umust_hf.ytsv.pages import render_score_pages, system_band
 from umust_hf.ytsv.pipeline import dataset_features, run_pipeline
-from umust_hf.ytsv.synthetic import build_synthetic_video, page_on_canvas, title_card, tone_audio
+from umust_hf.ytsv.synthetic import build_corpus_video, corpus_slides
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ytsv" / "metadata.csv"
 
@@ -44,31 +47,28 @@ class OracleDetector:
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    from music21 import corpus
+def scenario(embedded_corpus_dir, tmp_path_factory):
+    """Title card | cut | a corpus band | cut | a band of another piece, colour-inverted | fade | that piece's next band.
 
-    page = render_score_pages(corpus.getWork("bwv66.6"), scale=40)[0]
-    first = page_on_canvas(system_band(page, 0, 1), SIZE)
-    second = page_on_canvas(system_band(page, 1, 1), SIZE)
-    inverted = 255 - page_on_canvas(page, SIZE).image
-    durations = [3.5, 4.0, 4.0, 4.5]
-    audio = np.concatenate(
-        [np.zeros(int(durations[0] * SR), np.float32)] + [tone_audio(d, seed=i) for i, d in enumerate(durations[1:])]
-    )
+    The inverted band is a two-system one, so that it fills most of the canvas (the
+    inverted-page filter looks at the whole slide).
+    """
+    slides = corpus_slides(embedded_corpus_dir, 4)
+    tall = slides[2]
+    assert tall.page.image.shape[0] > 0.6 * tall.page.image.shape[1] * SIZE[1] / SIZE[0]
+    inverted = replace(tall, page=replace(tall.page, image=255 - tall.page.image))
     folder = tmp_path_factory.mktemp("videos")
-    video = build_synthetic_video(
-        folder / f"{VIDEO_ID}.mp4",
-        [title_card(SIZE), first.image, inverted, second.image],
-        durations,
-        ["cut", "cut", "fade"],
-        fps=10,
-        size=SIZE,
-        cursor=[False, True, True, True],
-        audio=audio,
-        embed_audio=False,
+    video = build_corpus_video(
+        folder / f"{VIDEO_ID}.mp4", [slides[0], inverted, slides[3]], ["cut", "cut", "fade"], size=SIZE, embed_audio=False
     )
-    (folder / f"{VIDEO_ID}.wav").write_bytes(wav_bytes(audio))  # the yt-dlp style sibling audio
-    return video, [first, second]
+    (folder / f"{VIDEO_ID}.wav").write_bytes(wav_bytes(video.audio))  # the yt-dlp style sibling audio
+    from datasets import load_from_disk
+
+    excerpts = {}
+    for split in load_from_disk(str(embedded_corpus_dir)).values():
+        for row in split.select_columns(["id", "audio"]):
+            excerpts[row["id"]] = decode_audio(row["audio"])[0]
+    return video, [video.canvases[1], video.canvases[3]], excerpts
 
 
 def _staff_line_gap(image: np.ndarray) -> float:
@@ -85,11 +85,12 @@ def test_pipeline_builds_filtered_normalised_dataset_and_resumes(scenario, tmp_p
     from datasets import load_from_disk
     from PIL import Image
 
-    video, slides = scenario
+    video, slides, excerpts = scenario
     detector = OracleDetector(slides)
     metadata = read_metadata(FIXTURE)
     summary = run_pipeline([video.path], tmp_path, detector, metadata=metadata, progress=False)
 
+    # the silent title card and the inverted page are dropped before detection
     assert summary.segments_kept == 2
     assert dict(summary.segments_removed) == {"silent_audio": 1, "inverted_or_dark": 1}
     assert detector.calls == 2  # only segments passing the cheap filters reach detection
@@ -101,18 +102,24 @@ def test_pipeline_builds_filtered_normalised_dataset_and_resumes(scenario, tmp_p
     assert dataset.num_rows == 2
     rows = list(dataset)
     assert [r["segment_index"] for r in rows] == [1, 3]
-    for row, true_start, true_end in zip(rows, [3.5, 11.5], [7.5, 16.0]):
+    for row, index in zip(rows, [1, 3]):
+        true_start, true_end = video.slide_spans[index]
         assert abs(row["start"] - true_start) <= 0.1 and abs(row["end"] - true_end) <= 0.11
         assert row["video_id"] == VIDEO_ID and row["composer"] == "Composer A" and row["piano_included"] is True
         samples, rate = soundfile.read(io.BytesIO(row["audio"]["bytes"]), dtype="float32")
         assert rate == SR
-        expected = video.audio[int(round(row["start"] * SR)) : int(round(row["end"] * SR))]
-        assert len(samples) == len(expected)
-        np.testing.assert_allclose(samples, expected, atol=1e-4)
-        assert len(row["images"]) == 1
-        image = np.asarray(row["images"][0].convert("L") if isinstance(row["images"][0], Image.Image) else row["images"][0])
-        assert image.shape[0] == constants.SYSTEM_HEIGHT_PX
-        assert abs(_staff_line_gap(image) - constants.STAFF_HEIGHT_PX / 4) <= 1.0
+        # the segment is the corpus excerpt played under the slide, shifted by the boundary error
+        excerpt = excerpts[video.excerpt_ids[index]]
+        shift = int(round(true_start * SR)) - int(round(row["start"] * SR))
+        head, overlap = max(0, shift), min(len(samples) - max(0, shift), len(excerpt) - max(0, -shift))
+        assert overlap > 0.95 * len(excerpt)
+        np.testing.assert_allclose(samples[head : head + overlap], excerpt[max(0, -shift) : max(0, -shift) + overlap], atol=1e-4)
+        # one normalised image per system of the corpus band, staff lines at the package scale
+        assert len(row["images"]) == len(video.canvases[index].system_boxes)
+        for picture in row["images"]:
+            image = np.asarray(picture.convert("L") if isinstance(picture, Image.Image) else picture)
+            assert image.shape[0] == constants.SYSTEM_HEIGHT_PX
+            assert abs(_staff_line_gap(image) - constants.STAFF_HEIGHT_PX / 4) <= 1.0
 
     # a second run resumes: nothing is detected again and the result is the same
     again = OracleDetector(slides)

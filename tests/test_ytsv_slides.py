@@ -1,4 +1,8 @@
-"""Slide segmentation on a synthetic score video (hard cuts, a crossfade, a title card, a cursor)."""
+"""Slide segmentation on a synthetic score video built from the embedded corpus.
+
+The video: a silent title card, then bands of corpus pages with their pieces' excerpt
+audio, joined by hard cuts and crossfades, with a cursor sweeping each music slide.
+"""
 
 from __future__ import annotations
 
@@ -6,75 +10,107 @@ import numpy as np
 import pytest
 
 from umust_hf import constants
+from umust_hf.data.audio_io import decode_audio as decode_cell
 from umust_hf.ytsv.media import decode_audio, find_audio_file, load_video_audio, probe_video, wav_bytes
-from umust_hf.ytsv.pages import render_score_pages, system_band
 from umust_hf.ytsv.slides import SegmentationConfig, ink_change, segment_slides
-from umust_hf.ytsv.synthetic import build_synthetic_video, title_card, tone_audio
+from umust_hf.ytsv.synthetic import build_corpus_video, build_synthetic_video, corpus_slides, fit_on_canvas, title_card
 
-SIZE = (320, 180)
+SIZE = (480, 270)
 SR = constants.SAMPLE_RATE
+TRANSITIONS = ["cut", "cut", "fade", "fade"]
 
 
 @pytest.fixture(scope="module")
-def music_slides() -> list[np.ndarray]:
-    """Three different bands of systems engraved from a Bach chorale in music21's corpus."""
-    from music21 import corpus
-
-    pages = render_score_pages(corpus.getWork("bwv66.6"), scale=40)
-    page = pages[0]
-    assert len(page.system_boxes) >= 2
-    bands = [system_band(page, 0, 1).image, system_band(page, 1, 1).image, page.image]
-    return bands
+def slides(embedded_corpus_dir):
+    """Four bands of corpus pages (two pieces), each with an excerpt of its piece."""
+    return corpus_slides(embedded_corpus_dir, 4)
 
 
 @pytest.fixture(scope="module")
-def video(music_slides, tmp_path_factory):
-    durations = [3.0, 3.5, 4.0, 3.5]
-    audio = np.concatenate([np.zeros(int(durations[0] * SR), np.float32)] + [tone_audio(d, seed=i) for i, d in enumerate(durations[1:])])
-    return build_synthetic_video(
-        tmp_path_factory.mktemp("video") / "synthetic01.mp4",
-        [title_card(SIZE), *music_slides],
-        durations,
-        ["cut", "cut", "fade"],
-        fps=10,
-        size=SIZE,
-        fade_s=1.0,
-        cursor=[False, True, True, True],
-        audio=audio,
-    )
+def excerpt_audio(embedded_corpus_dir) -> dict[str, np.ndarray]:
+    """Every excerpt's audio, decoded straight from the corpus (independently of the builder)."""
+    from datasets import load_from_disk
+
+    audio = {}
+    for split in load_from_disk(str(embedded_corpus_dir)).values():
+        for row in split.select_columns(["id", "audio"]):
+            samples, rate = decode_cell(row["audio"])
+            assert rate == SR
+            audio[row["id"]] = samples
+    return audio
+
+
+@pytest.fixture(scope="module")
+def video(slides, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("video")
+    built = build_corpus_video(folder / "synthetic01.mp4", slides, TRANSITIONS, fps=10, size=SIZE, fade_s=1.0)
+    return built
+
+
+def test_video_is_made_of_corpus_pages_and_audio(video, slides, excerpt_audio):
+    assert video.transitions == TRANSITIONS
+    assert len({s.piece_id for s in slides}) == 2  # cuts within a piece and between pieces
+    assert video.excerpt_ids[0] is None and video.canvases[0] is None
+    for slide, excerpt_id, (start, end) in zip(slides, video.excerpt_ids[1:], video.audio_spans[1:]):
+        assert excerpt_id.split("@")[0] == slide.piece_id == slide.page.source.rpartition("#page")[0]
+        np.testing.assert_array_equal(video.audio[start:end], excerpt_audio[excerpt_id])
+        assert len(slide.page.system_boxes) >= 1 and len(slide.page.staff_boxes) >= len(slide.page.system_boxes)
+    assert not video.audio[: video.audio_spans[1][0]].any()  # the title card is silent
 
 
 def test_boundaries_within_a_tenth_of_a_second(video):
-    slides = segment_slides(video.path)
-    assert len(slides) == 4
-    found = [s.start for s in slides[1:]]
-    assert np.max(np.abs(np.array(found) - np.array(video.boundaries))) <= 0.1
-    assert [s.transition for s in slides] == ["start", "cut", "cut", "animated"]
-    assert slides[-1].end == pytest.approx(video.duration, abs=0.11)
-    # each representative frame lies inside its slide
+    found = segment_slides(video.path)
+    assert len(found) == 5
+    errors = np.abs(np.array([s.start for s in found[1:]]) - np.array(video.boundaries))
+    assert errors.max() <= 0.1
+    assert [s.transition for s in found] == ["start", "cut", "cut", "animated", "animated"]
+    assert found[-1].end == pytest.approx(video.duration, abs=0.11)
     info = probe_video(video.path)
-    for slide in slides:
+    for slide in found:  # each representative frame lies inside its slide
         assert slide.start <= slide.frame_index / info.fps < slide.end
 
 
 def test_subsampled_analysis_keeps_boundaries_close(video):
-    slides = segment_slides(video.path, SegmentationConfig(sample_fps=5))
-    found = [s.start for s in slides[1:]]
-    assert len(found) == 3
-    assert np.max(np.abs(np.array(found) - np.array(video.boundaries))) <= 0.1
+    found = segment_slides(video.path, SegmentationConfig(sample_fps=5))
+    assert len(found) == 5
+    assert np.abs(np.array([s.start for s in found[1:]]) - np.array(video.boundaries)).max() <= 0.1
 
 
-def test_cursor_alone_is_not_a_slide_change(music_slides, tmp_path):
-    still = build_synthetic_video(tmp_path / "still.mp4", [music_slides[2]], [4.0], [], fps=10, size=SIZE, cursor=True)
-    slides = segment_slides(still.path)
-    assert len(slides) == 1 and slides[0].start == 0.0
+def test_audio_cut_at_found_boundaries_is_the_corpus_excerpt(video, excerpt_audio, tmp_path):
+    """Cut the sibling (exact) and the embedded (AAC) tracks at the found times; each music
+    segment holds its excerpt, shifted by the boundary error, and the title card is silent."""
+    copy = tmp_path / "vid.mp4"
+    copy.write_bytes(video.path.read_bytes())
+    (tmp_path / "vid.wav").write_bytes(wav_bytes(video.audio))
+    exact, _ = load_video_audio(copy)
+    aac, _ = load_video_audio(video.path)
+    found = segment_slides(video.path)
+    title = exact[: int(round(found[0].end * SR))]
+    assert np.sqrt(np.mean(title**2)) < 1e-4
+    for slide, excerpt_id, true_span in zip(found[1:], video.excerpt_ids[1:], video.slide_spans[1:]):
+        excerpt = excerpt_audio[excerpt_id]
+        start, end = int(round(slide.start * SR)), int(round(slide.end * SR))
+        shift = int(round(true_span[0] * SR)) - start  # > 0: the cut came early
+        assert abs(shift) <= 0.1 * SR
+        segment = exact[start:end]
+        head = max(0, shift)
+        overlap = min(len(segment) - head, len(excerpt) - max(0, -shift))
+        assert overlap > 0.95 * len(excerpt)
+        np.testing.assert_allclose(segment[head : head + overlap], excerpt[max(0, -shift) : max(0, -shift) + overlap], atol=1e-4)
+        lossy = aac[start + head : start + head + overlap]
+        reference = excerpt[max(0, -shift) : max(0, -shift) + len(lossy)]
+        assert np.corrcoef(lossy, reference)[0, 1] > 0.95
 
 
-def test_ink_change_separates_cursor_from_new_slide(music_slides):
-    from umust_hf.ytsv.synthetic import fit_on_canvas
+def test_cursor_alone_is_not_a_slide_change(video, tmp_path):
+    still = build_synthetic_video(tmp_path / "still.mp4", [video.canvases[3].image], [4.0], [], fps=10, size=SIZE, cursor=True)
+    found = segment_slides(still.path)
+    assert len(found) == 1 and found[0].start == 0.0
 
-    a = fit_on_canvas(music_slides[0], (480, 270))
-    b = fit_on_canvas(music_slides[1], (480, 270))
+
+def test_ink_change_separates_cursor_from_new_slide(slides):
+    a = fit_on_canvas(slides[0].page.image, SIZE)
+    b = fit_on_canvas(slides[2].page.image, SIZE)
     with_cursor = a.copy()
     with_cursor[60:200, 100:104] = 40
     assert ink_change(a, with_cursor) < 0.2
@@ -86,9 +122,6 @@ def test_embedded_and_sibling_audio(video, tmp_path):
     audio, source = load_video_audio(video.path)
     assert source == video.path
     assert abs(len(audio) - len(video.audio)) <= 0.05 * SR  # AAC priming/padding
-    # the silent title card stays silent, the music does not
-    assert np.sqrt(np.mean(audio[: int(2.5 * SR)] ** 2)) < 1e-3
-    assert np.sqrt(np.mean(audio[int(4 * SR) : int(6 * SR)] ** 2)) > 0.05
     # a sibling audio file (yt-dlp style) takes precedence and is read exactly
     copy = tmp_path / "vid.mp4"
     copy.write_bytes(video.path.read_bytes())
@@ -110,16 +143,24 @@ def test_unreadable_inputs_are_clear_errors(tmp_path):
         decode_audio(bogus)
 
 
-def test_slow_crossfades_including_from_a_title_card(music_slides, tmp_path):
+def test_too_few_corpus_slides_is_a_clear_error(embedded_corpus_dir):
+    from umust_hf.errors import UserError
+
+    with pytest.raises(UserError, match="slides asked for"):
+        corpus_slides(embedded_corpus_dir, 1000)
+    with pytest.raises(UserError, match="not a built embedded corpus"):
+        corpus_slides(embedded_corpus_dir / "raw", 1)
+
+
+def test_slow_crossfades_including_from_a_title_card(video, tmp_path):
     """A 2.5 s fade spreads its ink change thinly over 25 samples; a fade out of a nearly
-    empty title card barely changes ink at its start. Both are found by their motion."""
-    slides = [title_card(SIZE), music_slides[0], music_slides[1]]
-    video = build_synthetic_video(
-        tmp_path / "slow.mp4", slides, [4.0, 5.0, 4.0], ["fade", "fade"], fps=10, size=SIZE, fade_s=2.5, cursor=[False, True, True]
+    empty title card barely changes ink at its start; a sparse single-staff band moves its
+    thin grey lines by only a few levels per sample. All are found by their motion."""
+    images = [title_card(SIZE), video.canvases[1].image, video.canvases[3].image]
+    slow = build_synthetic_video(
+        tmp_path / "slow.mp4", images, [4.0, 5.0, 4.0], ["fade", "fade"], fps=10, size=SIZE, fade_s=2.5, cursor=[False, True, True]
     )
-    found = [s.start for s in segment_slides(video.path)[1:]]
+    found = [s.start for s in segment_slides(slow.path)[1:]]
     assert len(found) == 2
-    errors = np.abs(np.array(found) - np.array(video.boundaries))
-    # the title-card fade is caught by motion; the 2.5 s fade by the end-to-end balance,
-    # which is coarser (documented limitation)
-    assert errors[0] <= 0.1 + 1e-9 and errors[1] <= 0.25 + 1e-9  # float sums of frame times
+    errors = np.abs(np.array(found) - np.array(slow.boundaries))
+    assert errors.max() <= 0.1 + 1e-9  # float sums of frame times

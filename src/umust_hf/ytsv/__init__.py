@@ -10,5 +10,5 @@ Users bring the videos; these modules turn them into system-image/audio pairs:
 - :mod:`.systems`    system crops normalised by detected staff height (via ``UMustImageProcessor``)
 - :mod:`.filters`    statistical filters, each a pure function with a documented threshold
 - :mod:`.pipeline`   per-video, resumable HF Dataset writing; ``umust ytsv`` drives it
-- :mod:`.synthetic`  synthetic score videos with known boundaries (tests, benchmarks)
+- :mod:`.synthetic`  synthetic score videos from embedded-corpus pages and audio, with known boundaries (tests)
 """

@@ -46,8 +46,10 @@ class SegmentationConfig:
     width: int = 480
     #: Grey level below which a pixel is ink.
     ink_level: int = 160
-    #: Grey-level change that counts a pixel as moving.
-    pixel_threshold: int = 8
+    #: Grey-level change that counts a pixel as moving. A 2.5 s crossfade sampled at 10 fps
+    #: moves black ink by about 10 levels per sample and the thin grey lines of a downscaled
+    #: single-staff band by about 5; at 8 such a fade broke into pieces (a false slide change).
+    pixel_threshold: int = 5
     #: Side of the square cells changes are counted in, pixels of the analysed frame.
     cell: int = 24
     #: Ink change (share of inked cells replaced) between consecutive samples that makes a
@@ -110,7 +112,7 @@ def ink_change(a: np.ndarray, b: np.ndarray, *, level: int = 160, cell: int = 24
     return _changed_cell_share(ink_a ^ ink_b, ink_a | ink_b, cell, min_ink)
 
 
-def motion(a: np.ndarray, b: np.ndarray, *, level: int = 160, pixel_threshold: int = 8, cell: int = 24, min_ink: int = 4) -> float:
+def motion(a: np.ndarray, b: np.ndarray, *, level: int = 160, pixel_threshold: int = 5, cell: int = 24, min_ink: int = 4) -> float:
     """Share of inked cells whose grey levels moved by more than ``pixel_threshold`` (0..1)."""
     moved = np.abs(a.astype(np.int16) - b.astype(np.int16)) > pixel_threshold
     return _changed_cell_share(moved, _ink(a, level) | _ink(b, level), cell, min_ink)

@@ -1,13 +1,22 @@
-"""Synthetic score videos with known slide boundaries, for tests and benchmarks.
+"""Synthetic score videos from the embedded corpus, with known slide boundaries (tests, benchmarks).
 
-Slides (grayscale page images) are letterboxed onto a white canvas and joined by hard cuts
-or linear crossfades; an optional dark cursor sweeps across each slide like a
+A video is a silent title card followed by slides cut from the embedded corpus's rendered
+pages (bands of consecutive systems, as score videos show them), each shown while an
+excerpt of the same piece plays. Slides are letterboxed onto a white canvas and joined by
+hard cuts or linear crossfades; an optional dark cursor sweeps across each slide like a
 score-following video's. The true boundary of a crossfade is its midpoint, the same
 convention :mod:`umust_hf.ytsv.slides` uses.
+
+Pairing pages with audio: a corpus page row and an excerpt row share ``piece_id``; the
+pages engrave the piece's first ``PAGE_MEASURES`` measures, so the excerpts with
+``end_measure <= PAGE_MEASURES`` are the ones printed on them. The corpus does not record
+which measures each system holds, so the k-th band of a piece's pages is paired with the
+piece's k-th printed excerpt (score order): same piece and order, not measure-exact.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,11 +25,18 @@ from pathlib import Path
 import numpy as np
 
 from umust_hf import constants
+from umust_hf.errors import UserError
+from umust_hf.ytsv.pages import LabelledPage
 
 
 @dataclass
 class SyntheticVideo:
-    """A written synthetic video and its ground truth."""
+    """A written synthetic video and its ground truth.
+
+    ``boundaries``: true slide-change times, seconds (``len(slides) - 1``).
+    ``slide_spans``: ``[start, end)`` seconds of every slide. ``audio``: the ``(N,)``
+    float32 44.1 kHz track (also when it was not muxed into the file).
+    """
 
     path: Path
     boundaries: list[float]
@@ -28,6 +44,34 @@ class SyntheticVideo:
     duration: float
     audio: np.ndarray | None = None
     transitions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CorpusSlide:
+    """A band of systems of one corpus page and the excerpt of the same piece played under it.
+
+    ``page``: the band with its true boxes (slide pixels, before letterboxing).
+    ``audio``: ``(N,)`` float32 samples at ``constants.SAMPLE_RATE``.
+    """
+
+    page: LabelledPage
+    piece_id: str
+    excerpt_id: str
+    audio: np.ndarray
+
+
+@dataclass
+class CorpusVideo(SyntheticVideo):
+    """A corpus video: index 0 is the title card, then one entry per :class:`CorpusSlide`.
+
+    ``canvases``: each slide as shown, boxes moved onto the canvas (``None`` for the title
+    card). ``excerpt_ids``: the excerpt played under each slide (``None`` for the title).
+    ``audio_spans``: ``[start, end)`` samples of each excerpt's audio in the track.
+    """
+
+    canvases: list[LabelledPage | None] = field(default_factory=list)
+    excerpt_ids: list[str | None] = field(default_factory=list)
+    audio_spans: list[tuple[int, int] | None] = field(default_factory=list)
 
 
 def canvas_geometry(shape: tuple[int, int], size: tuple[int, int]) -> tuple[float, int, int, int, int]:
@@ -55,10 +99,8 @@ def fit_boxes(boxes: np.ndarray, shape: tuple[int, int], size: tuple[int, int]) 
     return (np.asarray(boxes, dtype=np.float32).reshape(-1, 4) * scale + [left, top, left, top]).astype(np.float32)
 
 
-def page_on_canvas(page, size: tuple[int, int]):
-    """A :class:`~umust_hf.ytsv.pages.LabelledPage` fitted on a white ``size`` canvas, boxes moved along."""
-    from umust_hf.ytsv.pages import LabelledPage
-
+def page_on_canvas(page: LabelledPage, size: tuple[int, int]) -> LabelledPage:
+    """A :class:`LabelledPage` fitted on a white ``size`` canvas, boxes moved along."""
     return LabelledPage(
         image=fit_on_canvas(page.image, size),
         system_boxes=fit_boxes(page.system_boxes, page.image.shape, size),
@@ -77,19 +119,54 @@ def title_card(size: tuple[int, int], text: str = "Title of the piece") -> np.nd
     return card
 
 
-def tone_audio(duration: float, *, seed: int, sampling_rate: int = constants.SAMPLE_RATE, amplitude: float = 0.3) -> np.ndarray:
-    """``(N,)`` float32 sequence of decaying random piano-range tones (a stand-in performance)."""
-    rng = np.random.default_rng(seed)
-    n = int(round(duration * sampling_rate))
-    out = np.zeros(n, dtype=np.float32)
-    note_len = int(0.25 * sampling_rate)
-    envelope = np.exp(-np.arange(note_len) / (0.08 * sampling_rate)).astype(np.float32)
-    for start in range(0, n, note_len):
-        freq = 220.0 * 2 ** (rng.integers(0, 24) / 12)
-        length = min(note_len, n - start)
-        phase = 2 * np.pi * freq * np.arange(length) / sampling_rate
-        out[start : start + length] += amplitude * envelope[:length] * np.sin(phase).astype(np.float32)
-    return out
+def _printed_excerpts(corpus_dir: Path) -> dict[str, list[tuple[int, str, dict]]]:
+    """``piece_id -> [(start_measure, excerpt id, audio cell)]`` of the excerpts printed on the pages, in score order."""
+    from umust_hf.data.embedded import load_embedded_corpus
+    from umust_hf.data.embedded.pieces import PAGE_MEASURES
+
+    by_piece: dict[str, list[tuple[int, str, dict]]] = {}
+    for split in load_embedded_corpus(corpus_dir).values():
+        rows = split.select_columns(["id", "piece_id", "start_measure", "end_measure", "audio"])
+        for row in rows:
+            if row["end_measure"] <= PAGE_MEASURES:
+                by_piece.setdefault(row["piece_id"], []).append((row["start_measure"], row["id"], row["audio"]))
+    for excerpts in by_piece.values():
+        excerpts.sort(key=lambda item: item[0])
+    return by_piece
+
+
+def corpus_slides(
+    corpus_dir: str | os.PathLike[str], count: int, *, systems_per_slide: int = 2, per_piece: int = 2
+) -> list[CorpusSlide]:
+    """``count`` slides from a built embedded corpus (``umust build-corpus --out DIR``).
+
+    Pieces are taken in ``piece_id`` order; each gives up to ``per_piece`` slides, bands of
+    ``systems_per_slide`` consecutive systems of its pages paired with its printed excerpts
+    in score order (see the module docstring). Raises :class:`UserError` when the corpus
+    holds fewer such slides.
+    """
+    from umust_hf.data.audio_io import decode_audio
+    from umust_hf.ytsv.pages import load_embedded_corpus_pages, system_band
+
+    if count < 1 or systems_per_slide < 1 or per_piece < 1:
+        raise ValueError("count, systems_per_slide and per_piece must be positive")
+    root = Path(corpus_dir)
+    excerpts = _printed_excerpts(root)
+    bands: dict[str, list[LabelledPage]] = {}
+    for page in load_embedded_corpus_pages(root):
+        piece_id = page.source.rpartition("#page")[0]
+        for first in range(0, len(page.system_boxes), systems_per_slide):
+            bands.setdefault(piece_id, []).append(system_band(page, first, min(systems_per_slide, len(page.system_boxes) - first)))
+    slides: list[CorpusSlide] = []
+    for piece_id in sorted(bands):
+        for band, (_, excerpt_id, cell) in list(zip(bands[piece_id], excerpts.get(piece_id, [])))[:per_piece]:
+            audio, rate = decode_audio(cell)
+            if rate != constants.SAMPLE_RATE:
+                raise UserError(f"{root}: excerpt {excerpt_id} is at {rate} Hz, expected {constants.SAMPLE_RATE}")
+            slides.append(CorpusSlide(page=band, piece_id=piece_id, excerpt_id=excerpt_id, audio=audio.astype(np.float32)))
+            if len(slides) == count:
+                return slides
+    raise UserError(f"{root}: only {len(slides)} page bands with printed excerpts, {count} slides asked for")
 
 
 def build_synthetic_video(
@@ -105,7 +182,7 @@ def build_synthetic_video(
     audio: np.ndarray | None = None,
     embed_audio: bool = True,
 ) -> SyntheticVideo:
-    """Write a video of ``slides`` shown for ``durations`` seconds.
+    """Write a video of ``slides`` (``(h, w)`` uint8 images) shown for ``durations`` seconds.
 
     ``transitions[k]`` (``"cut"`` or ``"fade"``) joins slide k and k+1. ``cursor`` (one
     flag, or one per slide) sweeps a thin dark bar across the slide. With ``audio``
@@ -116,6 +193,9 @@ def build_synthetic_video(
 
     if len(slides) != len(durations) or len(transitions) != len(slides) - 1:
         raise ValueError("need one duration per slide and one transition between consecutive slides")
+    unknown = set(transitions) - {"cut", "fade"}
+    if unknown:
+        raise ValueError(f"unknown transitions {sorted(unknown)}; use 'cut' or 'fade'")
     canvases = [fit_on_canvas(s, size) for s in slides]
     cursors = [cursor] * len(slides) if isinstance(cursor, bool) else list(cursor)
     boundaries = list(np.cumsum(durations)[:-1].astype(float))
@@ -143,4 +223,55 @@ def build_synthetic_video(
     write_video((frame_at(i) for i in range(frame_count)), path, fps=fps, size=size, audio=audio if embed_audio else None)
     return SyntheticVideo(
         path=Path(path), boundaries=boundaries, slide_spans=spans, duration=total, audio=audio, transitions=list(transitions)
+    )
+
+
+def build_corpus_video(
+    path: str | os.PathLike[str],
+    slides: Sequence[CorpusSlide],
+    transitions: Sequence[str],
+    *,
+    title_s: float = 3.0,
+    fps: float = 10.0,
+    size: tuple[int, int] = (480, 270),
+    fade_s: float = 1.0,
+    cursor: bool = True,
+    embed_audio: bool = True,
+) -> CorpusVideo:
+    """A score video: a silent ``title_s`` title card, then ``slides`` with their excerpts' audio.
+
+    ``transitions`` has one entry per slide (``"cut"`` or ``"fade"`` into it, the first one
+    out of the title card). Each slide lasts its excerpt rounded up to whole frames, so hard
+    cuts fall on frame times; the excerpt audio starts exactly at its slide's start and is
+    followed by silence up to the next boundary. The cursor runs over music slides only.
+    """
+    if len(transitions) != len(slides):
+        raise ValueError("need one transition into each slide (the first one out of the title card)")
+    sr = constants.SAMPLE_RATE
+    title_s = math.ceil(title_s * fps - 1e-9) / fps
+    durations = [title_s] + [math.ceil(len(s.audio) / sr * fps - 1e-9) / fps for s in slides]
+    starts = np.round(np.cumsum([0.0, *durations]) * sr).astype(int)
+    track = np.zeros(int(starts[-1]), dtype=np.float32)
+    spans: list[tuple[int, int] | None] = [None]
+    for slide, start in zip(slides, starts[1:]):
+        track[start : start + len(slide.audio)] = slide.audio
+        spans.append((int(start), int(start) + len(slide.audio)))
+    canvases = [page_on_canvas(s.page, size) for s in slides]
+    video = build_synthetic_video(
+        path,
+        [title_card(size), *(c.image for c in canvases)],
+        durations,
+        list(transitions),
+        fps=fps,
+        size=size,
+        fade_s=fade_s,
+        cursor=[False] + [cursor] * len(slides),
+        audio=track,
+        embed_audio=embed_audio,
+    )
+    return CorpusVideo(
+        **vars(video),
+        canvases=[None, *canvases],
+        excerpt_ids=[None, *(s.excerpt_id for s in slides)],
+        audio_spans=spans,
     )
