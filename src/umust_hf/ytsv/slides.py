@@ -24,6 +24,9 @@ frames before and after it differ by more than ``slide_threshold`` (so cursor ji
 returns to the same page is ignored). The boundary is placed at the *midpoint* of the
 transition: for a hard cut that is the first frame of the new slide, for a crossfade the
 moment both slides are equally visible. Its error is at most half a sampling interval.
+When heavy compression hides a fade's faint ends from the run (so its midpoint is off),
+the boundary moves to the balance point instead: the time, interpolated between samples,
+at which the video is equally far from the stable frames on either side.
 Slides shorter than ``min_slide_s`` are dropped (flashes, mid-transition frames).
 """
 
@@ -61,6 +64,9 @@ class SegmentationConfig:
     slide_threshold: float = 0.5
     #: Slides shorter than this are dropped, seconds.
     min_slide_s: float = 1.0
+    #: How far outside an animated transition's run the reference frames of its balance
+    #: point are taken (within the neighbouring stable stretches), seconds.
+    balance_margin_s: float = 0.5
 
 
 @dataclass
@@ -118,26 +124,46 @@ def motion(a: np.ndarray, b: np.ndarray, *, level: int = 160, pixel_threshold: i
     return _changed_cell_share(moved, _ink(a, level) | _ink(b, level), cell, min_ink)
 
 
+def _balance(grays: list[np.ndarray], lo: int, hi: int, level: int) -> np.ndarray:
+    """``(hi - lo + 1,)``: how much closer each sample is to sample ``hi`` than to sample ``lo``.
+
+    Mean grey-level distances over the ink of either end: they grow linearly through a
+    crossfade (binarised ink flips unevenly), and a cursor crossing the paper weighs little.
+    Negative near ``lo``, positive near ``hi``, zero where both slides are equally visible.
+    """
+    mask = _ink(grays[lo], level) | _ink(grays[hi], level)
+    if not mask.any():
+        return np.zeros(hi - lo + 1)
+    first, last = grays[lo][mask].astype(np.int16), grays[hi][mask].astype(np.int16)
+    return np.array(
+        [float(np.abs(grays[k][mask] - first).mean()) - float(np.abs(grays[k][mask] - last).mean()) for k in range(lo, hi + 1)]
+    )
+
+
 def _slow_transition(grays: list[np.ndarray], lo: int, hi: int, config: SegmentationConfig) -> int | None:
     """The sample where a transition too slow to show between consecutive samples is half done.
 
     If the first and last samples of a stretch without detected transitions show different
-    slides, the boundary is the sample equally far (mean grey-level difference over the ink
-    of both ends) from both: the midpoint of a linear crossfade. One such transition per
-    stretch is found (a limitation: two very slow fades in a row merge).
+    slides, the boundary is the sample equally far (:func:`_balance`) from both: the
+    midpoint of a linear crossfade. One such transition per stretch is found (a
+    limitation: two very slow fades in a row merge).
     """
     level, cell = config.ink_level, config.cell
     if hi - lo < 2 or ink_change(grays[lo], grays[hi], level=level, cell=cell) <= config.slide_threshold:
         return None
-    # grey-level distances grow linearly through a crossfade (binarised ink flips unevenly);
-    # measured over the ink of either end, so a cursor crossing the paper weighs little
-    mask = _ink(grays[lo], level) | _ink(grays[hi], level)
-    first, last = grays[lo][mask].astype(np.int16), grays[hi][mask].astype(np.int16)
-    balance = [
-        abs(float(np.abs(grays[k][mask] - first).mean()) - float(np.abs(grays[k][mask] - last).mean()))
-        for k in range(lo + 1, hi + 1)
-    ]
-    return lo + 1 + int(np.argmin(balance))
+    return lo + 1 + int(np.argmin(np.abs(_balance(grays, lo, hi, level)[1:])))
+
+
+def _animated_boundary(grays: list[np.ndarray], times: list[float], lo: int, hi: int, level: int) -> float | None:
+    """Time between samples ``lo`` and ``hi`` (stable frames around an animated transition)
+    where the video is equally far from both: the first zero crossing of :func:`_balance`,
+    interpolated linearly between samples. ``None`` if it never crosses."""
+    balance = _balance(grays, lo, hi, level)
+    for j in range(len(balance) - 1):
+        if balance[j] < 0 <= balance[j + 1]:
+            t0, t1 = times[lo + j], times[lo + j + 1]
+            return t0 + (t1 - t0) * float(-balance[j] / (balance[j + 1] - balance[j]))
+    return None
 
 
 def segment_frames(
@@ -176,6 +202,7 @@ def segment_frames(
     active = (changes > config.active_threshold) | (motions > config.motion_threshold)
     active[0] = False
     boundaries: list[tuple[float, str]] = []
+    animated: list[tuple[int, int, int, int]] = []  # (boundary index, first, last, stable span before)
     stable_from = 0  # first sample of the current stable stretch
     stable_spans: list[tuple[int, int]] = []
     t = 1
@@ -191,14 +218,29 @@ def segment_frames(
             if first == last:  # hard cut: the new slide starts at sample `first`
                 boundary = times[first] - (stride - 1) / (2 * fps)
                 kind = "cut"
-            else:  # animated: the midpoint between the last old and the first new stable sample
+            else:  # animated: placed below, once the stable stretches on both sides are known
                 boundary = (times[first - 1] + times[last]) / 2
                 kind = "animated"
+                animated.append((len(boundaries), first, last, len(stable_spans)))
             boundaries.append((boundary, kind))
             stable_spans.append((stable_from, first - 1))
             stable_from = last
         t = last + 1
     stable_spans.append((stable_from, n - 1))
+    # An animated transition's run midpoint is exact when the run covers the whole fade,
+    # but under heavy compression a fade's faint ends can fall out of the run and skew it.
+    # The balance point (where the video is equally far from the frames up to
+    # `balance_margin_s` outside the run) does not depend on the run's ends but is biased
+    # by compression artefacts by up to about a sample. So the midpoint stays unless the
+    # balance point lies more than one sample interval away: then the run lost an end.
+    margin = max(1, int(round(config.balance_margin_s * fps / stride)))
+    interval = stride / fps
+    for position, first, last, span in animated:
+        lo = max(stable_spans[span][0], first - 1 - margin)
+        hi = min(stable_spans[span + 1][1], last + margin)
+        balanced = _animated_boundary(grays, times, lo, hi, config.ink_level)
+        if balanced is not None and abs(balanced - boundaries[position][0]) > interval:
+            boundaries[position] = (balanced, "animated")
     for lo, hi in stable_spans:
         middle = _slow_transition(grays, lo, hi, config)
         if middle is not None:
