@@ -119,17 +119,19 @@ def title_card(size: tuple[int, int], text: str = "Title of the piece") -> np.nd
     return card
 
 
-def _printed_excerpts(corpus_dir: Path) -> dict[str, list[tuple[int, str, dict]]]:
-    """``piece_id -> [(start_measure, excerpt id, audio cell)]`` of the excerpts printed on the pages, in score order."""
-    from umust_hf.data.embedded import load_embedded_corpus
+def _printed_excerpts(corpus) -> dict[str, list[tuple[int, str, str, int]]]:
+    """``piece_id -> [(start_measure, excerpt id, split, row)]`` of the excerpts printed on the pages, in score order.
+
+    ``corpus`` is the excerpt ``DatasetDict``; audio is left on disk until a slide needs it.
+    """
     from umust_hf.data.embedded.pieces import PAGE_MEASURES
 
-    by_piece: dict[str, list[tuple[int, str, dict]]] = {}
-    for split in load_embedded_corpus(corpus_dir).values():
-        rows = split.select_columns(["id", "piece_id", "start_measure", "end_measure", "audio"])
-        for row in rows:
+    by_piece: dict[str, list[tuple[int, str, str, int]]] = {}
+    for name, split in corpus.items():
+        rows = split.select_columns(["id", "piece_id", "start_measure", "end_measure"])
+        for index, row in enumerate(rows):
             if row["end_measure"] <= PAGE_MEASURES:
-                by_piece.setdefault(row["piece_id"], []).append((row["start_measure"], row["id"], row["audio"]))
+                by_piece.setdefault(row["piece_id"], []).append((row["start_measure"], row["id"], name, index))
     for excerpts in by_piece.values():
         excerpts.sort(key=lambda item: item[0])
     return by_piece
@@ -146,12 +148,14 @@ def corpus_slides(
     holds fewer such slides.
     """
     from umust_hf.data.audio_io import decode_audio
+    from umust_hf.data.embedded import load_embedded_corpus
     from umust_hf.ytsv.pages import load_embedded_corpus_pages, system_band
 
     if count < 1 or systems_per_slide < 1 or per_piece < 1:
         raise ValueError("count, systems_per_slide and per_piece must be positive")
     root = Path(corpus_dir)
-    excerpts = _printed_excerpts(root)
+    corpus = load_embedded_corpus(root)
+    excerpts = _printed_excerpts(corpus)
     bands: dict[str, list[LabelledPage]] = {}
     for page in load_embedded_corpus_pages(root):
         piece_id = page.source.rpartition("#page")[0]
@@ -159,8 +163,8 @@ def corpus_slides(
             bands.setdefault(piece_id, []).append(system_band(page, first, min(systems_per_slide, len(page.system_boxes) - first)))
     slides: list[CorpusSlide] = []
     for piece_id in sorted(bands):
-        for band, (_, excerpt_id, cell) in list(zip(bands[piece_id], excerpts.get(piece_id, [])))[:per_piece]:
-            audio, rate = decode_audio(cell)
+        for band, (_, excerpt_id, split, index) in list(zip(bands[piece_id], excerpts.get(piece_id, [])))[:per_piece]:
+            audio, rate = decode_audio(corpus[split].select_columns(["audio"])[index]["audio"])
             if rate != constants.SAMPLE_RATE:
                 raise UserError(f"{root}: excerpt {excerpt_id} is at {rate} Hz, expected {constants.SAMPLE_RATE}")
             slides.append(CorpusSlide(page=band, piece_id=piece_id, excerpt_id=excerpt_id, audio=audio.astype(np.float32)))
