@@ -246,6 +246,12 @@ def test_training_lowers_the_held_out_mel_distance(audio_folder, tmp_path):
     assert metrics["mel_distance_trained"] < 0.8 * metrics["mel_distance_untrained"], metrics
     for usage in (metrics["codebook_usage_untrained"], metrics["codebook_usage_trained"]):
         assert len(usage) == 4 and all(1 <= n <= 1024 for n in usage)
+    for stage in ("untrained", "trained"):
+        perplexity = metrics[f"codebook_perplexity_{stage}"]
+        assert len(perplexity) == 4 and all(1.0 <= p <= n + 1e-6 for p, n in zip(perplexity, metrics[f"codebook_usage_{stage}"]))
+        assert metrics[f"min_codes_used_{stage}"] == min(metrics[f"codebook_usage_{stage}"])
+        assert metrics[f"onset_f1_{stage}"] is None  # a folder of audio has no MIDI
+    assert metrics["onset_f1_original"] is None
     assert json.loads((tmp_path / "training_metrics.json").read_text())["mel_distance_trained"] == metrics["mel_distance_trained"]
     loaded = UMustAudioCodec.from_pretrained(tmp_path)
     from transformers import AutoFeatureExtractor
@@ -259,7 +265,7 @@ def test_training_lowers_the_held_out_mel_distance(audio_folder, tmp_path):
 
 @pytest.mark.slow  # ~30 s on a busy 2-core machine: DAC's discriminator is wide even with one period
 def test_adversarial_steps_run_and_resume_exactly(audio_folder, tmp_path):
-    config = tiny_training(adversarial_start_step=1, checkpoint_every=1)
+    config = tiny_training(adversarial_start_step=1, checkpoint_every=1, revive_every=1, dead_after=1)
     straight = train_audio_codec(audio_folder, tmp_path / "a", max_steps=2, show_progress=False, config=config)
     assert {"disc", "adv_gen", "adv_feat", "mel"} <= set(straight["losses"])
     assert all(np.isfinite(v) for v in straight["losses"].values())
@@ -268,6 +274,7 @@ def test_adversarial_steps_run_and_resume_exactly(audio_folder, tmp_path):
     resumed = train_audio_codec(audio_folder, tmp_path / "b", max_steps=2, show_progress=False, config=config)
     assert resumed["resumed_from"] == 1 and resumed["steps"] == 2
     assert resumed["mel_distance_untrained"] == straight["mel_distance_untrained"]
+    assert resumed["codes_revived"] == straight["codes_revived"] and sum(straight["codes_revived"]) > 0
     a = UMustAudioCodec.from_pretrained(tmp_path / "a").state_dict()
     b = UMustAudioCodec.from_pretrained(tmp_path / "b").state_dict()
     for name in a:
@@ -293,8 +300,133 @@ def test_training_on_the_embedded_corpus(embedded_corpus_dir, tmp_path):
     metrics = train_audio_codec(embedded_corpus_dir, tmp_path, max_steps=2, show_progress=False, config=tiny_training())
     assert metrics["steps"] == 2 and metrics["train_clips"] > 0 and metrics["held_out_clips"] > 0
     assert np.isfinite(metrics["mel_distance_trained"])
+    for stage in ("original", "untrained", "trained"):  # the corpus has MIDI: onset F1 is measured
+        assert 0.0 <= metrics[f"onset_f1_{stage}"] <= 1.0
+    assert metrics["onset_f1_original"] > 0.5  # the onset detector works on the synthesised audio itself
 
 
 def test_a_time_budget_alone_stops_training(audio_folder, tmp_path):
     metrics = train_audio_codec(audio_folder, tmp_path, minutes=1e-4, show_progress=False, config=tiny_training())
     assert metrics["steps"] == 1  # the budget is checked after each step
+
+
+# ---------------------------------------------------------------------- codebook revival
+def crafted_quantizer(size: int = 64, seed: int = 0):
+    """A dac ``VectorQuantize`` whose codebook rows all point one way: few codes win every lookup."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from dac.nn.quantize import VectorQuantize
+
+    torch.manual_seed(seed)
+    quantizer = VectorQuantize(input_dim=16, codebook_size=size, codebook_dim=8)
+    with torch.no_grad():
+        quantizer.codebook.weight.copy_(torch.tensor([50.0] + [0.0] * 7).expand(size, 8))
+    return quantizer
+
+
+def spread_latents(frames: int = 256, seed: int = 1) -> torch.Tensor:
+    """``(1, 16, frames)`` latents whose projections point in all directions."""
+    return torch.randn(1, 16, frames, generator=torch.Generator().manual_seed(seed))
+
+
+def distinct_codes(quantizer, latents: torch.Tensor) -> int:
+    with torch.no_grad():
+        return int(torch.unique(quantizer(latents)[3]).numel())
+
+
+def test_revival_restarts_dead_codes_from_recent_latents():
+    from umust_hf.training.codebook_revival import CodebookRevival
+
+    quantizer = crafted_quantizer()
+    latents = spread_latents()
+    before = distinct_codes(quantizer, latents)
+    assert before <= 2  # identical rows: the first one takes every frame
+    revival = CodebookRevival([quantizer], dead_after=3, buffer_size=512, seed=0)
+    optimizer = torch.optim.AdamW(quantizer.parameters(), lr=1e-3)
+    for _ in range(3):
+        with torch.no_grad():
+            _, _, _, codes, projected = quantizer(latents)
+        revival.observe(projected, codes[..., None])  # codes (B, T) -> (B, T, K=1)
+    dead = revival.dead_codes()[0]
+    assert int(dead.sum()) == 64 - before
+    quantizer.codebook.weight.grad = torch.ones_like(quantizer.codebook.weight)
+    optimizer.step()  # creates Adam moments for every row
+    assert revival.revive(optimizer) == [64 - before]
+    after = distinct_codes(quantizer, latents)
+    assert after >= 4 * before and after >= 32, (before, after)
+    # revived rows are latents the stage saw; their stale Adam moments are cleared
+    with torch.no_grad():
+        seen = quantizer.in_proj(latents)[0].t()  # (frames, 8)
+    for row in dead.nonzero().flatten()[:5]:
+        assert float((seen - quantizer.codebook.weight.detach()[row]).norm(dim=1).min()) < 1e-5
+    assert float(optimizer.state[quantizer.codebook.weight]["exp_avg"][dead].abs().max()) == 0.0
+    assert float(optimizer.state[quantizer.codebook.weight]["exp_avg"][~dead].abs().min()) > 0.0
+    assert revival.revive(optimizer) == [0]  # nothing is dead right after a restart
+
+
+def test_revival_state_round_trip_continues_identically():
+    from umust_hf.training.codebook_revival import CodebookRevival
+
+    runs = []
+    for reload in (False, True):
+        quantizer = crafted_quantizer(seed=2)
+        revival = CodebookRevival([quantizer], dead_after=2, buffer_size=100, seed=5)
+        with torch.no_grad():
+            _, _, _, codes, projected = quantizer(spread_latents(64, seed=3))
+        revival.observe(projected, codes[..., None])
+        if reload:
+            state = revival.state_dict()
+            revival = CodebookRevival([quantizer], dead_after=2, buffer_size=100, seed=99)
+            revival.load_state_dict(state)
+        revival.observe(projected, codes[..., None])
+        revival.revive()
+        runs.append(quantizer.codebook.weight.detach().clone())
+    assert torch.equal(runs[0], runs[1])
+    with pytest.raises(ValueError, match="buffer shape"):
+        CodebookRevival([crafted_quantizer()], buffer_size=7).load_state_dict(state)
+
+
+def test_initialise_seeds_every_stage_from_the_data():
+    from umust_hf.training.codebook_revival import CodebookRevival
+
+    stages = [crafted_quantizer(seed=s) for s in range(2)]
+    latents = spread_latents(512)
+    CodebookRevival(stages).initialise(latents, kmeans_iters=5)
+    residual = latents
+    for quantizer in stages:
+        with torch.no_grad():
+            quantized, commitment, _, codes, projected = quantizer(residual)
+        assert int(torch.unique(codes).numel()) >= 48  # of 64, where the crafted rows gave a handful
+        # rows are cluster means of the raw latents: the picked code lies close to each latent
+        assert float(commitment) < 0.5 * float(projected.pow(2).mean())
+        residual = residual - quantized
+
+
+def test_code_statistics_counts_and_perplexity():
+    from umust_hf.training.codebook_revival import code_statistics
+
+    uniform = torch.arange(8).repeat(4)[:, None]  # 8 codes, equally often
+    collapsed = torch.zeros(32, 1, dtype=torch.long)
+    half = torch.tensor([0] * 16 + [1] * 16)[:, None]
+    used, perplexity = code_statistics(torch.cat([uniform, collapsed, half], dim=1), 1024)
+    assert used == [8, 1, 2]
+    assert perplexity == pytest.approx([8.0, 1.0, 2.0])
+
+
+def test_onset_f1_of_clicks_against_their_times():
+    from umust_hf.training.audio_codec_trainer import detect_onsets, merge_onsets, onset_f1
+
+    times = np.array([0.25, 0.6, 1.0, 1.45])
+    clip = np.zeros(int(1.8 * SR), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    for t in times:  # decaying noise bursts
+        start = int(t * SR)
+        clip[start : start + 4410] += (0.5 * rng.standard_normal(4410) * np.exp(-np.arange(4410) / 800)).astype(np.float32)
+    detected = detect_onsets(clip, SR)
+    assert len(detected) == len(times) and np.abs(detected - times).max() < 0.03
+    assert onset_f1([times], [clip], SR) == pytest.approx(1.0)
+    assert onset_f1([times + 0.2], [clip], SR) == 0.0  # 200 ms late: outside the 50 ms window
+    assert onset_f1([times[:2]], [clip], SR) == pytest.approx(2 * 2 / (2 + 4))  # two extra detections
+    assert onset_f1([np.array([5.0])], [clip], SR) is None  # reference onsets past the end are dropped
+    assert len(detect_onsets(np.zeros(SR, dtype=np.float32), SR)) == 0
+    assert merge_onsets(np.array([0.5, 0.1, 0.11, 0.5, 0.9])).tolist() == [0.1, 0.5, 0.9]

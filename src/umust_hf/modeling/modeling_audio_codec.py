@@ -97,6 +97,9 @@ class UMustAudioCodecOutput(ModelOutput):
         quantized_representation: ``(B, latent_dim, frames)`` sum of the codebook vectors.
         commitment_loss: scalar, pulls encoder outputs towards their codes (DAC weight 0.25).
         codebook_loss: scalar, pulls codes towards encoder outputs (DAC weight 1).
+        projected_latents: ``(B, num_codebooks * codebook_dim, frames)`` what each residual stage
+            looked up (its ``in_proj`` output, before l2 normalisation), stage after stage; the
+            trainer's codebook revival re-seeds dead codes from these.
     """
 
     audio_values: torch.Tensor | None = None
@@ -104,6 +107,7 @@ class UMustAudioCodecOutput(ModelOutput):
     quantized_representation: torch.Tensor | None = None
     commitment_loss: torch.Tensor | None = None
     codebook_loss: torch.Tensor | None = None
+    projected_latents: torch.Tensor | None = None
 
 
 class UMustAudioCodec(PreTrainedModel):
@@ -241,7 +245,7 @@ class UMustAudioCodec(PreTrainedModel):
         """Encode, quantise and decode ``(B, 1, T)`` audio; returns codes, reconstruction and VQ losses."""
         length = input_values.shape[-1]
         audio = self._as_waveform(input_values, padding_mask)
-        z, codes, _, commitment_loss, codebook_loss = self.dac.quantizer(self.dac.encoder(audio), self.config.num_codebooks)
+        z, codes, latents, commitment_loss, codebook_loss = self.dac.quantizer(self.dac.encoder(audio), self.config.num_codebooks)
         reconstruction = self.dac.decode(z)[..., :length]
         return UMustAudioCodecOutput(
             audio_values=reconstruction,
@@ -249,6 +253,7 @@ class UMustAudioCodec(PreTrainedModel):
             quantized_representation=z,
             commitment_loss=commitment_loss,
             codebook_loss=codebook_loss,
+            projected_latents=latents,
         )
 
     @torch.no_grad()

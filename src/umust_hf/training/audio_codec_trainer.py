@@ -8,10 +8,18 @@ Generator = our codec (a ``dac.DAC`` inside); discriminator = ``dac.model.discri
 in DAC's ``scripts/train.py``.
 
 The ``paper`` preset is that recipe at full width. The ``cpu`` preset is a narrow codec, short
-crops, a reduced discriminator and a mel-only warm-up so that minutes of CPU time show learning.
+crops, a reduced discriminator, a mel-only warm-up and lr 1e-3 (encoder 1e-4, see
+``encoder_lr_scale``) so that minutes of CPU time show learning.
+
+Both add what DAC's recipe lacks and a short run needs: the codebooks are seeded from encoder
+outputs of real audio before the first step and dead codes are restarted from recent latents
+(:mod:`.codebook_revival`); without it the CPU codec collapsed onto 5-9 of 1024 codes per
+codebook within a minute. Quality is reported next to the untrained codec on held-out audio:
+multi-scale mel distance, codes used and perplexity per codebook, and onset F1 of the
+reconstruction against the excerpt's MIDI onsets (embedded corpus only).
 
 Resumable: ``out_dir/checkpoint/state.pt`` holds both networks, optimisers, schedulers, the data
-RNG and the untrained baseline. The result is ``codec.save_pretrained(out_dir)`` plus the
+RNG, the codebook-revival state and the untrained baseline. The result is ``codec.save_pretrained(out_dir)`` plus the
 feature extractor and ``out_dir/training_metrics.json``.
 """
 
@@ -36,6 +44,7 @@ from ..io_utils import atomic_write, atomic_write_json
 from ..modeling.configuration_audio_codec import UMustAudioCodecConfig
 from ..modeling.modeling_audio_codec import UMustAudioCodec
 from ..processing.feature_extraction_umust import UMustFeatureExtractor
+from .codebook_revival import CodebookRevival, code_statistics
 
 
 #: Files read when ``data_dir`` is a plain folder of audio.
@@ -54,6 +63,10 @@ class AudioCodecTrainingConfig:
     segment_samples: int = 8192
     max_steps: int = 2000
     learning_rate: float = 1e-4
+    #: the encoder trains at ``learning_rate * encoder_lr_scale`` (1 = DAC). The straight-through
+    #: quantiser hands the decoder's mel gradient to the encoder unchanged; at the CPU preset's
+    #: lr 1e-3 that drove the latents up ~10^4-fold within five steps and all frames onto one code.
+    encoder_lr_scale: float = 1.0
     betas: tuple[float, float] = (0.8, 0.99)
     lr_decay: float = 0.999996
     generator_grad_clip: float = 1e3
@@ -75,6 +88,14 @@ class AudioCodecTrainingConfig:
     eval_seconds: float = 2.0
     #: crops quieter than this RMS are redrawn (DAC skips silent excerpts too).
     min_crop_rms: float = 1e-3
+    #: frames of training audio whose encoder outputs seed the codebooks before step 1 (0 = DAC's
+    #: random codebooks); one frame is one hop of 512 samples.
+    codebook_init_frames: int = 1024
+    #: every this many steps, codes not picked for ``dead_after`` steps are restarted (0 = never).
+    revive_every: int = 10
+    dead_after: int = 32
+    #: recent projected latents kept per codebook as the pool for restarts.
+    revival_buffer: int = 4096
 
     def __post_init__(self):
         if isinstance(self.codec, UMustAudioCodecConfig):
@@ -84,6 +105,13 @@ class AudioCodecTrainingConfig:
         for name in ("batch_size", "segment_samples", "max_steps", "checkpoint_every", "eval_clips"):
             if int(getattr(self, name)) <= 0:
                 raise UserError(f"audio codec training: {name} must be positive, got {getattr(self, name)}")
+        for name in ("codebook_init_frames", "revive_every", "dead_after", "revival_buffer"):
+            if int(getattr(self, name)) < 0:
+                raise UserError(f"audio codec training: {name} must be >= 0, got {getattr(self, name)}")
+        if not float(self.encoder_lr_scale) > 0:
+            raise UserError(f"audio codec training: encoder_lr_scale must be positive, got {self.encoder_lr_scale}")
+        if self.revive_every and (self.dead_after <= 0 or self.revival_buffer <= 0):
+            raise UserError("audio codec training: revive_every needs dead_after > 0 and revival_buffer > 0")
         hop = self.codec_config().hop_length
         if self.segment_samples % hop:
             raise UserError(f"audio codec training: segment_samples {self.segment_samples} must be a multiple of the hop {hop}")
@@ -114,7 +142,7 @@ class AudioCodecTrainingConfig:
     def cpu(cls, **overrides) -> AudioCodecTrainingConfig:
         """A few CPU minutes: narrow codec, 0.19 s crops, small discriminator after a mel-only warm-up."""
         return cls(**{"batch_size": 4, "segment_samples": 8192, "max_steps": 300,
-                      "learning_rate": 1e-3, "lr_decay": 0.999,
+                      "learning_rate": 1e-3, "encoder_lr_scale": 0.1, "lr_decay": 0.999,
                       "discriminator_periods": [2, 5], "discriminator_fft_sizes": [512],
                       "adversarial_start_step": 200, "checkpoint_every": 25, **overrides})
 
@@ -158,9 +186,7 @@ def _corpus_clips(data_dir: Path, extractor: UMustFeatureExtractor) -> tuple[lis
     from ..data.embedded import load_embedded_corpus  # noqa: PLC0415
 
     corpus = load_embedded_corpus(data_dir)
-    held_name = next((s for s in ("validation", "test") if s in corpus), None)
-    if "train" not in corpus or held_name is None:
-        raise UserError(f"{data_dir}: the corpus needs a 'train' and a 'validation' or 'test' split, has {list(corpus)}")
+    held_name = _held_out_split(corpus, data_dir)
 
     def clips(split: str) -> list[np.ndarray]:
         return [
@@ -169,6 +195,48 @@ def _corpus_clips(data_dir: Path, extractor: UMustFeatureExtractor) -> tuple[lis
         ]
 
     return clips("train"), clips(held_name)
+
+
+def _held_out_split(corpus: Any, data_dir: Path) -> str:
+    """The split evaluated on: ``validation``, else ``test`` (and a ``train`` split must exist)."""
+    held_name = next((s for s in ("validation", "test") if s in corpus), None)
+    if "train" not in corpus or held_name is None:
+        raise UserError(f"{data_dir}: the corpus needs a 'train' and a 'validation' or 'test' split, has {list(corpus)}")
+    return held_name
+
+
+#: MIDI onsets closer than this (chords, rolled chords) count as one onset event.
+ONSET_MERGE_SECONDS = 0.03
+
+
+def merge_onsets(times: np.ndarray, within: float = ONSET_MERGE_SECONDS) -> np.ndarray:
+    """Sorted onset times with each run of onsets less than ``within`` apart kept once (its first)."""
+    times = np.sort(np.asarray(times, dtype=np.float64))
+    if len(times) == 0:
+        return times
+    keep = [times[0]]
+    for t in times[1:]:
+        if t - keep[-1] >= within:
+            keep.append(t)
+    return np.asarray(keep)
+
+
+def load_held_out_onsets(data_dir: str | os.PathLike) -> list[np.ndarray] | None:
+    """Onset times (seconds) of each held-out clip's MIDI, in ``load_codec_training_audio`` order.
+
+    ``None`` when ``data_dir`` is a plain folder of audio (no MIDI to compare against).
+    """
+    data_dir = Path(data_dir)
+    if not (data_dir / "dataset_dict.json").is_file():
+        return None
+    from ..data.audio_io import read_midi_notes  # noqa: PLC0415
+    from ..data.embedded import load_embedded_corpus  # noqa: PLC0415
+
+    corpus = load_embedded_corpus(data_dir)
+    split = corpus[_held_out_split(corpus, data_dir)]
+    if "midi" not in split.column_names:
+        return None
+    return [merge_onsets([note.start for note in read_midi_notes(midi)]) for midi in split["midi"]]
 
 
 def _folder_clips(data_dir: Path, extractor: UMustFeatureExtractor) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -248,33 +316,95 @@ def multiscale_mel_loss() -> torch.nn.Module:
 
 
 @torch.no_grad()
-def mel_distance(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: float, loss: torch.nn.Module | None = None) -> float:
-    """Mean multi-scale mel distance between each clip's first ``seconds`` and its encode->decode."""
-    AudioSignal = _dac_losses()[0]
-    loss = loss or multiscale_mel_loss()
+def _reconstruct(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: float) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(audio (1, 1, T), reconstruction (1, 1, T), codes (frames, K))`` of each clip's first ``seconds``."""
     was_training = codec.training
     codec.eval()
     length = int(seconds * codec.config.sampling_rate)
-    values = []
-    warnings.filterwarnings("ignore", message="stft_data changed shape")  # audiotools, once per mel scale
+    results = []
     for clip in clips:
         audio = torch.from_numpy(np.ascontiguousarray(clip[:length]))[None, None]
-        reconstruction = codec.decode(codec.encode(audio))[..., : audio.shape[-1]]
-        sr = codec.config.sampling_rate
-        values.append(float(loss(AudioSignal(reconstruction, sr), AudioSignal(audio, sr))))
+        codes = codec.encode(audio)
+        results.append((audio, codec.decode(codes)[..., : audio.shape[-1]], codes[0]))
     codec.train(was_training)
-    return float(np.mean(values))
+    return results
 
 
-@torch.no_grad()
+def _mel_distance_of(pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], sr: int, loss: torch.nn.Module | None) -> float:
+    AudioSignal = _dac_losses()[0]
+    loss = loss or multiscale_mel_loss()
+    warnings.filterwarnings("ignore", message="stft_data changed shape")  # audiotools, once per mel scale
+    with torch.no_grad():
+        return float(np.mean([float(loss(AudioSignal(rec, sr), AudioSignal(audio, sr))) for audio, rec, _ in pairs]))
+
+
+def mel_distance(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: float, loss: torch.nn.Module | None = None) -> float:
+    """Mean multi-scale mel distance between each clip's first ``seconds`` and its encode->decode."""
+    return _mel_distance_of(_reconstruct(codec, clips, seconds), codec.config.sampling_rate, loss)
+
+
 def codebook_usage(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: float) -> list[int]:
     """Distinct codes per codebook over the first ``seconds`` of each clip (collapse shows as few)."""
-    length = int(seconds * codec.config.sampling_rate)
-    was_training = codec.training
-    codec.eval()
-    codes = torch.cat([codec.encode(torch.from_numpy(np.ascontiguousarray(c[:length]))[None, None])[0] for c in clips])
-    codec.train(was_training)
-    return [int(torch.unique(codes[:, k]).numel()) for k in range(codes.shape[1])]
+    codes = torch.cat([codes for _, _, codes in _reconstruct(codec, clips, seconds)])
+    return code_statistics(codes, codec.config.codebook_size)[0]
+
+
+def detect_onsets(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Onset times (seconds) of mono ``audio (samples,)``: librosa's spectral-flux onset detector.
+
+    The package has no pitched transcriber that works without training, so reconstructions are
+    scored on onsets alone (where notes start, not which notes).
+    """
+    import librosa  # noqa: PLC0415
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if not np.any(audio):
+        return np.zeros(0)
+    return merge_onsets(librosa.onset.onset_detect(y=audio, sr=sr, units="time"))
+
+
+def onset_f1(reference_onsets: list[np.ndarray], audios: list[np.ndarray], sr: int, window: float = 0.05) -> float | None:
+    """Onset F1 pooled over clips: detected onsets of each audio against its reference onsets.
+
+    Reference onsets after the audio's end are dropped; one-to-one matching within ``window``
+    seconds (mir_eval's, the paper's 50 ms). ``None`` when no clip has a reference onset.
+    """
+    import mir_eval  # noqa: PLC0415
+
+    matched = n_ref = n_est = 0
+    for reference, audio in zip(reference_onsets, audios, strict=True):
+        reference = np.asarray(reference, dtype=np.float64)
+        reference = reference[reference < len(audio) / sr]
+        estimated = detect_onsets(audio, sr)
+        matched += len(mir_eval.util.match_events(reference, estimated, window)) if len(reference) and len(estimated) else 0
+        n_ref, n_est = n_ref + len(reference), n_est + len(estimated)
+    if n_ref == 0:
+        return None
+    return 2.0 * matched / (n_ref + n_est)
+
+
+def evaluate_codec(
+    codec: UMustAudioCodec,
+    clips: list[np.ndarray],
+    seconds: float,
+    onsets: list[np.ndarray] | None = None,
+    loss: torch.nn.Module | None = None,
+) -> dict[str, Any]:
+    """Held-out quality of one codec from a single encode->decode pass over ``clips``.
+
+    Returns ``mel_distance`` (float), ``codebook_usage`` (distinct codes per codebook),
+    ``codebook_perplexity`` (per codebook) and ``onset_f1`` (``None`` without ``onsets``).
+    """
+    results = _reconstruct(codec, clips, seconds)
+    sr = codec.config.sampling_rate
+    usage, perplexity = code_statistics(torch.cat([codes for _, _, codes in results]), codec.config.codebook_size)
+    reconstructions = [rec[0, 0].numpy() for _, rec, _ in results]
+    return {
+        "mel_distance": _mel_distance_of(results, sr, loss),
+        "codebook_usage": usage,
+        "codebook_perplexity": [round(p, 2) for p in perplexity],
+        "onset_f1": None if onsets is None else onset_f1(onsets, reconstructions, sr),
+    }
 
 
 # ---------------------------------------------------------------------- checkpoints
@@ -292,6 +422,16 @@ def _save_final(codec: UMustAudioCodec, out_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------------- training
+@torch.no_grad()
+def _seed_codebooks(codec: UMustAudioCodec, revival: CodebookRevival, clips: list[np.ndarray],
+                    rng: np.random.Generator, cfg: AudioCodecTrainingConfig) -> None:
+    """Seed the codebooks from encoder outputs of ``cfg.codebook_init_frames`` frames of training crops."""
+    frames_per_crop = cfg.segment_samples // codec.config.hop_length
+    crops = random_crops(clips, rng, math.ceil(cfg.codebook_init_frames / frames_per_crop), cfg.segment_samples, cfg.min_crop_rms)
+    latents = torch.cat([codec.dac.encoder(chunk) for chunk in crops.split(16)])  # (N, latent_dim, frames)
+    revival.initialise(latents)
+
+
 def train_audio_codec(
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -316,9 +456,13 @@ def train_audio_codec(
             config, a dict or a JSON file.
 
     Returns:
-        Metrics: ``steps``, ``seconds``, ``mel_distance_untrained``, ``mel_distance_trained``
-        (held-out multi-scale mel distance), ``codebook_usage_untrained/trained`` (distinct
-        held-out codes per codebook), last ``losses``, ``out_dir``.
+        Metrics: ``steps``, ``seconds`` (training wall time, codebook seeding included),
+        ``mel_distance_untrained``/``_trained`` (held-out multi-scale mel distance),
+        ``codebook_usage_*`` (distinct held-out codes per codebook) and ``min_codes_used_*``,
+        ``codebook_perplexity_*`` (per codebook) and ``mean_perplexity_*``, ``onset_f1_*`` (onset
+        F1 of the reconstruction against the MIDI, with ``onset_f1_original`` the same detector
+        on the original audio as the ceiling; ``None`` without MIDI), ``codes_revived``, last
+        ``losses``, ``out_dir``.
     """
     cfg = resolve_training_config(config)
     if max_steps is not None:
@@ -333,6 +477,8 @@ def train_audio_codec(
 
     train_clips, held_clips = load_codec_training_audio(data_dir)
     held_clips = held_clips[: cfg.eval_clips]
+    held_onsets = load_held_out_onsets(data_dir)
+    held_onsets = None if held_onsets is None else held_onsets[: cfg.eval_clips]
     AudioSignal, Discriminator, GANLoss, _ = _dac_losses()
 
     torch.manual_seed(seed)
@@ -344,11 +490,19 @@ def train_audio_codec(
                                       sample_rate=sr)
     gan_loss = GANLoss(discriminator)
     mel_loss = multiscale_mel_loss()
-    opt_g = torch.optim.AdamW(codec.parameters(), lr=cfg.learning_rate, betas=cfg.betas)
+    encoder_params = list(codec.dac.encoder.parameters())
+    encoder_ids = {id(p) for p in encoder_params}
+    opt_g = torch.optim.AdamW(
+        [{"params": encoder_params, "lr": cfg.learning_rate * cfg.encoder_lr_scale},
+         {"params": [p for p in codec.parameters() if id(p) not in encoder_ids]}],
+        lr=cfg.learning_rate, betas=cfg.betas,
+    )
     opt_d = torch.optim.AdamW(discriminator.parameters(), lr=cfg.learning_rate, betas=cfg.betas)
     sched_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, cfg.lr_decay)
     sched_d = torch.optim.lr_scheduler.ExponentialLR(opt_d, cfg.lr_decay)
     rng = np.random.default_rng(seed)
+    revival = CodebookRevival(codec.dac.quantizer.quantizers[: codec.config.num_codebooks],
+                              dead_after=max(cfg.dead_after, 1), buffer_size=max(cfg.revival_buffer, 1), seed=seed)
 
     step, resumed_from = 0, None
     if state_path.exists():
@@ -363,12 +517,11 @@ def train_audio_codec(
         sched_d.load_state_dict(state["sched_d"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
+        revival.load_state_dict(state["codebook_revival"])
         step = resumed_from = int(state["step"])
-        baseline = float(state["mel_distance_untrained"])
-        baseline_usage = state.get("codebook_usage_untrained")
+        untrained = state["untrained"]
     else:
-        baseline = mel_distance(codec, held_clips, cfg.eval_seconds, mel_loss)
-        baseline_usage = codebook_usage(codec, held_clips, cfg.eval_seconds)
+        untrained = evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, mel_loss)
 
     def checkpoint() -> None:
         _atomic_torch_save(
@@ -376,8 +529,8 @@ def train_audio_codec(
                 "config": cfg.to_dict(), "step": step, "codec": codec.state_dict(),
                 "discriminator": discriminator.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict(), "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "mel_distance_untrained": baseline,
-                "codebook_usage_untrained": baseline_usage,
+                "torch_rng": torch.get_rng_state(), "untrained": untrained,
+                "codebook_revival": revival.state_dict(),
             },
             state_path,
         )
@@ -385,6 +538,8 @@ def train_audio_codec(
     codec.train()
     discriminator.train()
     started = time.monotonic()
+    if step == 0 and cfg.codebook_init_frames:
+        _seed_codebooks(codec, revival, train_clips, rng, cfg)
     losses: dict[str, float] = {}
     bar = tqdm(total=None if math.isinf(target_steps) else target_steps, initial=step, desc="train audio codec", disable=not show_progress, unit="step")
     while step < target_steps:
@@ -413,6 +568,10 @@ def train_audio_codec(
         opt_g.step()
         sched_g.step()
         step += 1
+        if cfg.revive_every:
+            revival.observe(out.projected_latents, out.audio_codes)
+            if step % cfg.revive_every == 0:
+                revival.revive(opt_g)
         losses.update({name: float(value.detach()) for name, value in terms.items()})
         losses["total"] = float(total.detach())
         bar.update(1)
@@ -426,7 +585,7 @@ def train_audio_codec(
     checkpoint()
 
     codec.eval()
-    trained = mel_distance(codec, held_clips, cfg.eval_seconds, mel_loss)
+    trained = evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, mel_loss)
     _save_final(codec, out_dir)
     metrics = {
         "out_dir": str(out_dir),
@@ -436,10 +595,14 @@ def train_audio_codec(
         "train_clips": len(train_clips),
         "held_out_clips": len(held_clips),
         "eval_seconds": cfg.eval_seconds,
-        "mel_distance_untrained": baseline,
-        "mel_distance_trained": trained,
-        "codebook_usage_untrained": baseline_usage,
-        "codebook_usage_trained": codebook_usage(codec, held_clips, cfg.eval_seconds),
+        **{f"{name}_{stage}": value for stage, result in (("untrained", untrained), ("trained", trained))
+           for name, value in result.items()},
+        **{f"min_codes_used_{stage}": min(result["codebook_usage"]) for stage, result in (("untrained", untrained), ("trained", trained))},
+        **{f"mean_perplexity_{stage}": round(float(np.mean(result["codebook_perplexity"])), 2)
+           for stage, result in (("untrained", untrained), ("trained", trained))},
+        "onset_f1_original": None if held_onsets is None else onset_f1(
+            held_onsets, [c[: int(cfg.eval_seconds * sr)] for c in held_clips], sr),
+        "codes_revived": revival.revived_total.tolist(),
         "losses": losses,
         "sampling_rate": sr,
         "config": cfg.to_dict(),
@@ -451,9 +614,14 @@ def train_audio_codec(
 __all__ = [
     "AudioCodecTrainingConfig",
     "codebook_usage",
+    "detect_onsets",
+    "evaluate_codec",
     "load_codec_training_audio",
+    "load_held_out_onsets",
     "mel_distance",
+    "merge_onsets",
     "multiscale_mel_loss",
+    "onset_f1",
     "random_crops",
     "resolve_training_config",
     "train_audio_codec",
