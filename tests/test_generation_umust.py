@@ -183,3 +183,22 @@ def test_generate_rejects_missing_or_bad_modalities():
         model.generate(**inputs, target_modality="audio", num_beams=2)
     with pytest.raises(ValueError, match="num_beams=1"):
         model.generate(**inputs, target_modality="audio", generation_config=GenerationConfig(num_beams=3))
+
+
+def test_length_ratios_from_training_cap_each_row_by_its_source_length():
+    from umust_hf.modeling.generation_umust import LENGTH_MARGIN, LENGTH_SLACK
+
+    model = tiny_model(max_notation_positions=200, max_image_positions=64)
+    inputs = sources(model.config, rows=3, length=16)  # the last row has 8 real source frames
+    target = torch.tensor([NOTATION, NOTATION, IMAGE])
+    free = model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID], max_length=60)
+    assert free.shape[1] == 60  # EOS suppressed: every row runs to the explicit limit
+
+    model.generation_config.length_ratios = {"audio->notation": 1.5}  # no entry for audio->image
+    capped = model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID])
+    expected = [1 + int(torch.ceil(torch.tensor(LENGTH_MARGIN * 1.5 * n))) + LENGTH_SLACK for n in (16, 16, 8)]
+    ended = [int((row[:, 0] != PAD_ID).sum()) for row in capped]  # frames a row filled before it stopped
+    assert ended[:2] == expected[:2] and ended[2] == model.config.max_positions("image")
+    assert ended[1] < free.shape[1] < ended[2]
+    # an explicit length wins over the ratios
+    assert model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID], max_new_tokens=5).shape[1] == 6

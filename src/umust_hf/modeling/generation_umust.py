@@ -11,7 +11,11 @@ stock preparation (encoder pass, cache, logits processors, stopping criteria); t
 * single-stream targets (notation, MIDI) get PAD in codebooks 1.. without running those slots,
 * a row stops at EOS in codebook 0 (later frames are all PAD), at ``max_new_tokens`` /
   ``max_length``, or when its target modality's position table is full. Without an explicit
-  length the limit is the target modality's table (``max_<modality>_positions``).
+  length the limit is the target modality's table (``max_<modality>_positions``), tightened per
+  row by the source's length when the generation config has ``length_ratios`` (the longest
+  target-per-source ratio of each modality pair seen in training, saved by the trainer): an
+  under-trained model that loops then stops near the longest plausible output instead of at
+  the end of the table.
 """
 
 from __future__ import annotations
@@ -24,10 +28,30 @@ from torch import nn
 from transformers.cache_utils import DynamicCache
 from transformers.generation import GenerationConfig, GenerationMixin
 from transformers.generation.logits_process import LogitsProcessorList
-from transformers.generation.stopping_criteria import StoppingCriteriaList
+from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.utils import GenerateEncoderDecoderOutput
 
-from .vocabulary_umust import PAD_ID
+from .vocabulary_umust import MODALITY_ORDER, PAD_ID
+
+#: Extra frames allowed beyond ``ratio x source length`` (short sources, rounding).
+LENGTH_SLACK = 8
+#: Multiplier on the longest ratio seen in training.
+LENGTH_MARGIN = 1.1
+
+
+def length_ratio_key(source: str, target: str) -> str:
+    """Key of a modality pair in ``generation_config.length_ratios``, e.g. ``"image->notation"``."""
+    return f"{source}->{target}"
+
+
+class SourceLengthLimit(StoppingCriteria):
+    """Stops row ``b`` once it holds ``limits[b]`` frames (SOS included): per-row caps from source lengths."""
+
+    def __init__(self, limits: torch.Tensor):
+        self.limits = limits
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        return input_ids.shape[1] >= self.limits.to(input_ids.device)
 
 
 class UMustGenerationMixin(GenerationMixin):
@@ -56,6 +80,13 @@ class UMustGenerationMixin(GenerationMixin):
         if any(c.get("num_beams") not in (None, 1) for c in configs) or kwargs.get("assistant_model") is not None:
             raise ValueError("UMust generation supports greedy search and sampling only (num_beams=1, no assistant)")
         length_given = any(c.get(key) is not None for c in configs for key in ("max_length", "max_new_tokens"))
+        ratios = getattr(self.generation_config, "length_ratios", None)
+        if not length_given and ratios:
+            mask = kwargs.get("attention_mask")
+            lengths = mask.sum(dim=1) if mask is not None else torch.full((source.shape[0],), source.shape[1])
+            limit = SourceLengthLimit(self.source_length_limits(ratios, kwargs["source_modality"],
+                                                                kwargs["target_modality"], lengths))
+            kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), limit])
         if not length_given:
             longest = int(self.embeddings.position_limits[kwargs["target_modality"]].max())
             if generation_config is None:
@@ -64,6 +95,18 @@ class UMustGenerationMixin(GenerationMixin):
                 generation_config = copy.deepcopy(generation_config)
                 generation_config.max_length = longest
         return super().generate(inputs, generation_config, **kwargs)
+
+    def source_length_limits(self, ratios: dict[str, float], source_modality: torch.Tensor,
+                             target_modality: torch.Tensor, source_lengths: torch.Tensor) -> torch.Tensor:
+        """Per-row frame limits ``(B,)`` (SOS included): ``1 + ceil(margin x ratio x S) + slack``, or the
+        target's position table where ``ratios`` has no entry for the row's modality pair."""
+        limits = self.embeddings.position_limits[target_modality].clone()
+        for row, (source, target) in enumerate(zip(source_modality.tolist(), target_modality.tolist())):
+            ratio = ratios.get(length_ratio_key(MODALITY_ORDER[source].value, MODALITY_ORDER[target].value))
+            if ratio is not None:
+                cap = 1 + int(torch.ceil(LENGTH_MARGIN * float(ratio) * source_lengths[row].float())) + LENGTH_SLACK
+                limits[row] = min(int(limits[row]), cap)
+        return limits
 
     def _prepare_decoder_input_ids_for_generation(
         self,

@@ -17,6 +17,7 @@ from transformers import Seq2SeqTrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..io_utils import atomic_write_json
+from .length_ratios import measure_length_ratios
 from .recipe import Recipe
 from .trainer import UMustTrainer
 
@@ -67,7 +68,8 @@ def train_from_recipe(
 ) -> UMustTrainer:
     """Build (or take) the model, train it with the recipe's curriculum and save it to ``out_dir``.
 
-    ``overrides`` replace recipe training settings (e.g. ``max_steps=50``); when ``max_steps``
+    The model's generation config gets the training set's length ratios (generation stops a
+    looping row near the longest plausible length for its source). ``overrides`` replace recipe training settings (e.g. ``max_steps=50``); when ``max_steps``
     is shortened, the curriculum's steps are scaled by the same factor so every task still
     enters in the same proportion of the run.
     """
@@ -84,6 +86,7 @@ def train_from_recipe(
     args = training_arguments(recipe, out_dir, **overrides)
     if model is None:
         model = UMustForConditionalGeneration(UMustConfig.from_preset(recipe.model_preset))
+    model.generation_config.length_ratios = measure_length_ratios(train_dataset)
     trainer = UMustTrainer(
         model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
         curriculum=curriculum, callbacks=callbacks,
