@@ -538,7 +538,7 @@ def train_audio_codec(
     codec.train()
     discriminator.train()
     started = time.monotonic()
-    if step == 0 and cfg.codebook_init_frames:
+    if resumed_from is None and cfg.codebook_init_frames:  # a resumed run was seeded before its first step
         _seed_codebooks(codec, revival, train_clips, rng, cfg)
     losses: dict[str, float] = {}
     bar = tqdm(total=None if math.isinf(target_steps) else target_steps, initial=step, desc="train audio codec", disable=not show_progress, unit="step")
