@@ -265,7 +265,7 @@ def test_training_lowers_the_held_out_mel_distance(audio_folder, tmp_path):
 
 @pytest.mark.slow  # ~30 s on a busy 2-core machine: DAC's discriminator is wide even with one period
 def test_adversarial_steps_run_and_resume_exactly(audio_folder, tmp_path):
-    config = tiny_training(adversarial_start_step=1, checkpoint_every=1, revive_every=1, dead_after=1)
+    config = tiny_training(adversarial_start_step=1, checkpoint_every=1, revive_every=1, dead_after=1, codebook_init_frames=8)
     straight = train_audio_codec(audio_folder, tmp_path / "a", max_steps=2, show_progress=False, config=config)
     assert {"disc", "adv_gen", "adv_feat", "mel"} <= set(straight["losses"])
     assert all(np.isfinite(v) for v in straight["losses"].values())
