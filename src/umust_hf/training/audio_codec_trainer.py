@@ -8,8 +8,8 @@ Generator = our codec (a ``dac.DAC`` inside); discriminator = ``dac.model.discri
 in DAC's ``scripts/train.py``.
 
 The ``paper`` preset is that recipe at full width. The ``cpu`` preset is a narrow codec, short
-crops, a reduced discriminator, a mel-only warm-up and lr 1e-3 (encoder 1e-4, see
-``encoder_lr_scale``) so that minutes of CPU time show learning.
+crops, a reduced discriminator that joins only after a 600-step mel-only phase, and lr 1e-3
+(encoder 1e-4, see ``encoder_lr_scale``) so that minutes of CPU time show learning.
 
 Both add what DAC's recipe lacks and a short run needs: codes no batch picked for a while are
 restarted from recent encoder latents of their own stage (:mod:`.codebook_revival`). Before
@@ -143,11 +143,17 @@ class AudioCodecTrainingConfig:
 
     @classmethod
     def cpu(cls, **overrides) -> AudioCodecTrainingConfig:
-        """A few CPU minutes: narrow codec, 0.19 s crops, small discriminator after a mel-only warm-up."""
-        return cls(**{"batch_size": 4, "segment_samples": 8192, "max_steps": 300,
+        """A few CPU minutes: narrow codec, 0.19 s crops, mel + VQ losses only for its 600 steps.
+
+        The (small) discriminator joins from step 600 on, i.e. only when trained longer: on this
+        2-core machine a GAN step costs about four mel-only steps, and 63 GAN steps after 200
+        mel-only ones left a worse held-out mel distance than 636 mel-only steps in the same
+        4 minutes (3.61 vs 3.22).
+        """
+        return cls(**{"batch_size": 4, "segment_samples": 8192, "max_steps": 600,
                       "learning_rate": 1e-3, "encoder_lr_scale": 0.1, "lr_decay": 0.999,
                       "discriminator_periods": [2, 5], "discriminator_fft_sizes": [512],
-                      "adversarial_start_step": 200, "checkpoint_every": 25, **overrides})
+                      "adversarial_start_step": 600, "checkpoint_every": 25, **overrides})
 
 
 def resolve_training_config(config: Any) -> AudioCodecTrainingConfig:
