@@ -52,7 +52,9 @@ def test_demo_refuses_bad_options():
     with pytest.raises(UserError, match="--corpus-pieces"):
         settings_from_args(parser.parse_args(["--corpus-pieces", "1"]))
     doubled = settings_from_args(parser.parse_args(["--budget-minutes", "30"]))
-    assert doubled.train_minutes == pytest.approx(2 * settings_from_args(parser.parse_args([])).train_minutes)
+    default = settings_from_args(parser.parse_args([]))
+    assert doubled.i2a_minutes == pytest.approx(2 * default.i2a_minutes)
+    assert doubled.a2i_minutes == pytest.approx(2 * default.a2i_minutes)
 
 
 @pytest.mark.slow
@@ -143,3 +145,14 @@ def test_summary_figure_draws_every_kind_of_panel(tmp_path):
     assert width > 600 and height > 1000  # six rows of two panels
     assert pixels.std() > 10  # something was drawn
     assert not list(path.parent.glob(".tmp-*"))
+
+
+def test_training_caps_shrink_to_what_the_budget_still_allows():
+    from umust_hf.demo.pipeline import training_minutes
+    from umust_hf.demo.settings import DemoSettings
+
+    settings = DemoSettings(i2a_minutes=5.0, a2i_minutes=2.0, eval_reserve_minutes=1.0)
+    assert training_minutes("i2a", settings, minutes_left=20.0) == 5.0  # plenty left: the model's own cap
+    assert training_minutes("i2a", settings, minutes_left=6.0) == 3.0  # A2I (2) and the tasks (1) must still fit
+    assert training_minutes("a2i", settings, minutes_left=2.5) == 1.5
+    assert training_minutes("a2i", settings, minutes_left=0.2) == 0.5  # over budget already: a short run, not none

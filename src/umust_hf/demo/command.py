@@ -45,7 +45,7 @@ def settings_from_args(args: argparse.Namespace):
     if not args.quick and args.budget_minutes != settings.budget_minutes:
         scale = args.budget_minutes / settings.budget_minutes
         settings = replace(settings, budget_minutes=args.budget_minutes, codec_minutes=settings.codec_minutes * scale,
-                           train_minutes=settings.train_minutes * scale)
+                           i2a_minutes=settings.i2a_minutes * scale, a2i_minutes=settings.a2i_minutes * scale)
     return settings
 
 

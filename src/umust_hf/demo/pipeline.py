@@ -114,6 +114,7 @@ def run_demo(out_dir: str | Path = ".", settings: DemoSettings | None = None, *,
     _check_settings(paths, settings)
     result = DemoResult(paths)
     stages = _Stages(result, say)
+    deadline = time.monotonic() + 60 * settings.budget_minutes
     _configure_threads()
 
     stages.run("corpus", lambda: _corpus_ready(paths.corpus, settings.corpus_pieces),
@@ -131,7 +132,7 @@ def run_demo(out_dir: str | Path = ".", settings: DemoSettings | None = None, *,
     for direction in ("i2a", "a2i"):
         stages.run(f"train {direction.upper()}", lambda d=direction: (paths.model(d) / "recipe.json").is_file()
                    and (paths.model(d) / "processor_config.json").is_file(),
-                   lambda d=direction: _train(d, paths, settings, say))
+                   lambda d=direction: _train(d, paths, settings, say, deadline))
     stages.run("six tasks + metrics + figure",
                lambda: all((paths.demo / name).is_file() for name in ("metrics.json", "metrics.md", "summary.png")),
                lambda: _evaluate(paths, settings, show_progress))
@@ -244,7 +245,8 @@ def model_config(processor: Any, settings: DemoSettings) -> Any:
 
     fields = ("notation_size", "midi_size", "image_codebook_size", "audio_codebook_size", "num_codebooks")
     vocabulary = {k: v for k, v in processor.vocabulary.items() if k in fields}
-    return UMustConfig.from_preset("tiny", **vocabulary, **settings.model_overrides())
+    # dropout 0.1: a hundred-odd training excerpts are seen ten times over in the demo's steps
+    return UMustConfig.from_preset("tiny", **vocabulary, **settings.model_overrides(), dropout=0.1)
 
 
 def _bake(paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
@@ -277,7 +279,15 @@ class _TimeLimit:
         return TimeLimit()
 
 
-def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callable[[str], None]) -> None:
+def training_minutes(direction: str, settings: DemoSettings, minutes_left: float) -> float:
+    """Wall-time cap of one model: its own cap, shrunk so that what comes after it (the A2I model after
+    I2A, then the six tasks) still fits in the ``minutes_left`` of the budget; never under half a minute."""
+    after = settings.eval_reserve_minutes + (settings.a2i_minutes if direction == "i2a" else 0.0)
+    return max(0.5, min(settings.training_minutes(direction), minutes_left - after))
+
+
+def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callable[[str], None],
+           deadline: float) -> None:
     import datasets
     import torch
 
@@ -295,7 +305,8 @@ def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callab
     torch.manual_seed(settings.seed)
     model = UMustForConditionalGeneration(model_config(processor, settings))
     out = paths.model(direction)
-    limit = _TimeLimit(settings.train_minutes)
+    minutes = training_minutes(direction, settings, (deadline - time.monotonic()) / 60)
+    limit = _TimeLimit(minutes)
     steps = settings.i2a_steps if direction == "i2a" else settings.a2i_steps
     started = time.perf_counter()
     trainer = train_from_recipe(
@@ -306,6 +317,7 @@ def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callab
     processor.save_pretrained(out)
     log = [entry for entry in trainer.state.log_history if "loss" in entry]
     info = {"steps": trainer.state.global_step, "planned_steps": steps or recipe.training.get("max_steps"),
+            "minutes_allowed": round(minutes, 2),
             "stopped_by_time_limit": limit.stopped_at is not None, "seconds": round(seconds, 1),
             "examples": {t: sum(1 for x in train["task"] if x == t) for t in sorted(tasks)},
             "first_loss": log[0]["loss"] if log else None, "last_loss": log[-1]["loss"] if log else None}
@@ -315,7 +327,9 @@ def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callab
 
 
 def _heldout_examples(paths: DemoPaths, settings: DemoSettings) -> list[dict[str, Any]]:
-    """Test excerpts whose six task examples all fit the model (first ``eval_excerpts`` of them)."""
+    """Held-out excerpts whose six task examples all fit the model: ``eval_excerpts`` of them, taken
+    round-robin over pieces (each piece's first excerpt, then each one's second, ...) so that
+    the metrics see as many pieces as possible."""
     import datasets
 
     baked = datasets.load_from_disk(str(paths.work / "baked"))
@@ -326,7 +340,15 @@ def _heldout_examples(paths: DemoPaths, settings: DemoSettings) -> list[dict[str
         tasks_of.setdefault(row_id, set()).add(task)
     complete = {row_id for row_id, tasks in tasks_of.items() if len(tasks) == 6}
     test = datasets.load_from_disk(str(paths.work / "excerpts"))["test"]
-    rows = [i for i, row_id in enumerate(test["id"]) if row_id in complete][: settings.eval_excerpts]
+    complete_rows = [i for i, row_id in enumerate(test["id"]) if row_id in complete]
+    pieces = test["piece_id"]
+    seen: dict[str, int] = {}
+    rank = {}
+    for i in complete_rows:
+        piece = pieces[i]
+        rank[i] = (seen.get(piece, 0), i)
+        seen[piece] = seen.get(piece, 0) + 1
+    rows = sorted(complete_rows, key=rank.__getitem__)[: settings.eval_excerpts]
     if len(rows) < 2:
         raise UserError(f"only {len(rows)} test excerpt(s) have all six tasks within the position tables; "
                         "build a larger corpus (--corpus-pieces)")

@@ -25,22 +25,28 @@ class DemoSettings:
     num_proc: int = 2
     #: excerpts longer than this (seconds of audio) are left out before baking; examples whose
     #: normalised system is wider than ``max_image_columns`` 16-px patches are dropped by the bake
-    max_seconds: float = 6.0
-    max_image_columns: int = 40
-    max_train_excerpts: int | None = 48  # baking costs about 4 CPU-seconds per excerpt
-    eval_excerpts: int = 4
+    max_seconds: float = 8.0
+    max_image_columns: int = 48
+    max_train_excerpts: int | None = None  # baking costs about 1 CPU-second per excerpt
+    eval_excerpts: int = 6
     codec_minutes: float = 1.0
     codec_max_steps: int | None = None
     i2a_steps: int | None = None  # None: the demo recipe's own step count
     a2i_steps: int | None = None
-    train_minutes: float = 3.5  # per model: a safety net that stops training when spent
+    #: wall-time caps per model: I2A's OMR needs ~700 steps before it reads the image at all, so it
+    #: gets the larger share; each cap also shrinks to what the overall budget still allows
+    i2a_minutes: float = 6.0
+    a2i_minutes: float = 1.5
+    #: wall time kept back for the six tasks, metrics and figure when a training cap shrinks
+    eval_reserve_minutes: float = 1.5
     batch_size: int | None = None
     #: notation/MIDI tokens: generous bounds for the short excerpts (over-long examples are dropped)
     max_notation_positions: int = 400
     max_midi_positions: int = 400
     budget_minutes: float = 15.0
-    #: cap on generated frames per output (None: up to the target's position table)
-    max_new_tokens: int | None = 256
+    #: cap on generated frames per output (None: the model's length ratios from training, see
+    #: ``umust_hf.modeling.generation_umust``, within the target's position table)
+    max_new_tokens: int | None = None
 
     @property
     def max_audio_positions(self) -> int:
@@ -63,6 +69,10 @@ class DemoSettings:
                      self.max_midi_positions)
         return {f"max_{modality}_positions": length for modality in ("audio", "image", "notation", "midi")}
 
+    def training_minutes(self, direction: str) -> float:
+        """The wall-time cap of the ``"i2a"`` or ``"a2i"`` model."""
+        return {"i2a": self.i2a_minutes, "a2i": self.a2i_minutes}[direction]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -71,7 +81,7 @@ class DemoSettings:
         """Tiny settings for a CI test: minutes, not quality."""
         base = cls(
             corpus_pieces=4, num_proc=1, max_seconds=12.0, max_image_columns=80, eval_excerpts=2,
-            codec_minutes=0.3, codec_max_steps=8, i2a_steps=6, a2i_steps=6, train_minutes=1.0,
+            codec_minutes=0.3, codec_max_steps=8, i2a_steps=6, a2i_steps=6, i2a_minutes=1.0, a2i_minutes=1.0,
             batch_size=2, budget_minutes=4.0, max_new_tokens=48,
         )
         return replace(base, **overrides)
