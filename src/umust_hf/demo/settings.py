@@ -35,7 +35,7 @@ class DemoSettings:
     a2i_steps: int | None = None
     #: wall-time caps per model: I2A's OMR needs ~700 steps before it reads the image at all, so it
     #: gets the larger share; each cap also shrinks to what the overall budget still allows
-    i2a_minutes: float = 6.0
+    i2a_minutes: float = 8.0
     a2i_minutes: float = 1.5
     #: wall time kept back for the six tasks, metrics and figure when a training cap shrinks
     eval_reserve_minutes: float = 1.5
