@@ -19,6 +19,7 @@ import json
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,7 +284,7 @@ def training_minutes(direction: str, settings: DemoSettings, minutes_left: float
     """Wall-time cap of one model: its own cap, shrunk so that what comes after it (the A2I model after
     I2A, then the six tasks) still fits in the ``minutes_left`` of the budget; never under half a minute."""
     after = settings.eval_reserve_minutes + (settings.a2i_minutes if direction == "i2a" else 0.0)
-    return max(0.5, min(settings.training_minutes(direction), minutes_left - after))
+    return max(0.5, min(settings.minutes_cap(direction), minutes_left - after))
 
 
 def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callable[[str], None],
@@ -341,14 +342,12 @@ def _heldout_examples(paths: DemoPaths, settings: DemoSettings) -> list[dict[str
     complete = {row_id for row_id, tasks in tasks_of.items() if len(tasks) == 6}
     test = datasets.load_from_disk(str(paths.work / "excerpts"))["test"]
     complete_rows = [i for i, row_id in enumerate(test["id"]) if row_id in complete]
-    pieces = test["piece_id"]
-    seen: dict[str, int] = {}
-    rank = {}
-    for i in complete_rows:
-        piece = pieces[i]
-        rank[i] = (seen.get(piece, 0), i)
-        seen[piece] = seen.get(piece, 0) + 1
-    rows = sorted(complete_rows, key=rank.__getitem__)[: settings.eval_excerpts]
+    pieces, taken = test["piece_id"], Counter()
+    ranked = []
+    for i in complete_rows:  # (how many of its piece's excerpts came before, row)
+        ranked.append((taken[pieces[i]], i))
+        taken[pieces[i]] += 1
+    rows = [i for _, i in sorted(ranked)][: settings.eval_excerpts]
     if len(rows) < 2:
         raise UserError(f"only {len(rows)} test excerpt(s) have all six tasks within the position tables; "
                         "build a larger corpus (--corpus-pieces)")

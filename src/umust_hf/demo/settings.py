@@ -69,7 +69,7 @@ class DemoSettings:
                      self.max_midi_positions)
         return {f"max_{modality}_positions": length for modality in ("audio", "image", "notation", "midi")}
 
-    def training_minutes(self, direction: str) -> float:
+    def minutes_cap(self, direction: str) -> float:
         """The wall-time cap of the ``"i2a"`` or ``"a2i"`` model."""
         return {"i2a": self.i2a_minutes, "a2i": self.a2i_minutes}[direction]
 
