@@ -414,7 +414,7 @@ def test_code_statistics_counts_and_perplexity():
 
 
 def test_onset_f1_of_clicks_against_their_times():
-    from umust_hf.training.audio_codec_trainer import detect_onsets, merge_onsets, onset_f1
+    from umust_hf.evaluation.audio_onsets import detect_onsets, merge_onsets, onset_f1
 
     times = np.array([0.25, 0.6, 1.0, 1.45])
     clip = np.zeros(int(1.8 * SR), dtype=np.float32)

@@ -20,3 +20,11 @@ def test_longest_target_per_source_ratio_of_each_modality_pair():
             example("amt", "audio", "midi", 10, 30), example("omr", "image", "notation", 0, 5)]  # empty source: skipped
     ratios = measure_length_ratios(datasets.Dataset.from_list(rows, features=BAKED_FEATURES))
     assert ratios == {"audio->midi": 3.0, "image->notation": 0.45}
+
+
+def test_examples_without_bundle_columns_are_refused_by_name():
+    import pytest
+
+    with pytest.raises(ValueError, match="labels"):
+        measure_length_ratios(datasets.Dataset.from_list([{"input_ids": [[0, 0, 0, 0]], "source_modality": "image",
+                                                           "target_modality": "notation"}]))

@@ -42,6 +42,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import UserError
+from ..evaluation.audio_onsets import merge_onsets, onset_f1
 from ..io_utils import atomic_write, atomic_write_json
 from ..modeling.configuration_audio_codec import UMustAudioCodecConfig
 from ..modeling.modeling_audio_codec import UMustAudioCodec
@@ -215,22 +216,6 @@ def _held_out_split(corpus: Any, data_dir: Path) -> str:
     return held_name
 
 
-#: MIDI onsets closer than this (chords, rolled chords) count as one onset event.
-ONSET_MERGE_SECONDS = 0.03
-
-
-def merge_onsets(times: np.ndarray, within: float = ONSET_MERGE_SECONDS) -> np.ndarray:
-    """Sorted onset times with each run of onsets less than ``within`` apart kept once (its first)."""
-    times = np.sort(np.asarray(times, dtype=np.float64))
-    if len(times) == 0:
-        return times
-    keep = [times[0]]
-    for t in times[1:]:
-        if t - keep[-1] >= within:
-            keep.append(t)
-    return np.asarray(keep)
-
-
 def load_held_out_onsets(data_dir: str | os.PathLike) -> list[np.ndarray] | None:
     """Onset times (seconds) of each held-out clip's MIDI, in ``load_codec_training_audio`` order.
 
@@ -357,40 +342,6 @@ def codebook_usage(codec: UMustAudioCodec, clips: list[np.ndarray], seconds: flo
     """Distinct codes per codebook over the first ``seconds`` of each clip (collapse shows as few)."""
     codes = torch.cat([codes for _, _, codes in _reconstruct(codec, clips, seconds)])
     return code_statistics(codes, codec.config.codebook_size)[0]
-
-
-def detect_onsets(audio: np.ndarray, sr: int) -> np.ndarray:
-    """Onset times (seconds) of mono ``audio (samples,)``: librosa's spectral-flux onset detector.
-
-    The package has no pitched transcriber that works without training, so reconstructions are
-    scored on onsets alone (where notes start, not which notes).
-    """
-    import librosa  # noqa: PLC0415
-
-    audio = np.asarray(audio, dtype=np.float32)
-    if not np.any(audio):
-        return np.zeros(0)
-    return merge_onsets(librosa.onset.onset_detect(y=audio, sr=sr, units="time"))
-
-
-def onset_f1(reference_onsets: list[np.ndarray], audios: list[np.ndarray], sr: int, window: float = 0.05) -> float | None:
-    """Onset F1 pooled over clips: detected onsets of each audio against its reference onsets.
-
-    Reference onsets after the audio's end are dropped; one-to-one matching within ``window``
-    seconds (mir_eval's, the paper's 50 ms). ``None`` when no clip has a reference onset.
-    """
-    import mir_eval  # noqa: PLC0415
-
-    matched = n_ref = n_est = 0
-    for reference, audio in zip(reference_onsets, audios, strict=True):
-        reference = np.asarray(reference, dtype=np.float64)
-        reference = reference[reference < len(audio) / sr]
-        estimated = detect_onsets(audio, sr)
-        matched += len(mir_eval.util.match_events(reference, estimated, window)) if len(reference) and len(estimated) else 0
-        n_ref, n_est = n_ref + len(reference), n_est + len(estimated)
-    if n_ref == 0:
-        return None
-    return 2.0 * matched / (n_ref + n_est)
 
 
 def evaluate_codec(
@@ -624,14 +575,11 @@ def train_audio_codec(
 __all__ = [
     "AudioCodecTrainingConfig",
     "codebook_usage",
-    "detect_onsets",
     "evaluate_codec",
     "load_codec_training_audio",
     "load_held_out_onsets",
     "mel_distance",
-    "merge_onsets",
     "multiscale_mel_loss",
-    "onset_f1",
     "random_crops",
     "resolve_training_config",
     "train_audio_codec",

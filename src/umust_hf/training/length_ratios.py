@@ -26,6 +26,9 @@ def measure_length_ratios(dataset: Any) -> dict[str, float]:
     """
     import pyarrow.compute as pc
 
+    missing = {"input_ids", "labels", "source_modality", "target_modality"} - set(dataset.column_names)
+    if missing:
+        raise ValueError(f"task examples need the columns {sorted(missing)} (bake the corpus with `umust bake`)")
     table = dataset.with_format("arrow")[:]
     sources = table.column("source_modality").to_pylist()
     targets = table.column("target_modality").to_pylist()

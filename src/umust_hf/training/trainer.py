@@ -132,7 +132,7 @@ class UMustTrainer(Seq2SeqTrainer):
         loss = None
         if labels is not None:
             with torch.no_grad(), self.compute_loss_context_manager():
-                loss = model(**inputs).loss.detach()
+                loss = model(**inputs, return_logits=False).loss.detach()  # generation below gives the outputs
         if prediction_loss_only or not self.args.predict_with_generate:
             return loss, None, labels
         if not gen_kwargs and hasattr(self, "_gen_kwargs"):
