@@ -45,8 +45,9 @@ def assert_valid_bundles(model: UMustForConditionalGeneration, sequences: torch.
             assert (inside | (column == PAD_ID) | ((column == EOS_ID) & (k == 0))).all()
 
 
-def test_cached_and_uncached_greedy_generation_agree():
-    model = tiny_model()
+@pytest.mark.parametrize("qk_norm", [False, True])
+def test_cached_and_uncached_greedy_generation_agree(qk_norm):
+    model = tiny_model(qk_norm=qk_norm)
     inputs = sources(model.config)
     target = torch.tensor([IMAGE, NOTATION, AUDIO])
     lengths = []

@@ -269,6 +269,28 @@ def test_eager_and_sdpa_agree():
     torch.testing.assert_close(eager[finite], sdpa[finite], atol=1e-5, rtol=1e-5)
 
 
+def test_qk_norm_normalises_queries_and_keys_and_survives_saving(tmp_path):
+    plain, normed = tiny_model(), tiny_model(qk_norm=True)
+    assert plain.decoder.layers[0].cross_attn.q_norm is None
+    attention = normed.decoder.layers[0].cross_attn
+    seen = {}
+    attention.k_norm.register_forward_hook(lambda module, args, output: seen.setdefault("keys", output))
+    inputs = batch(normed.config)
+    sdpa = normed(**inputs).logits
+    rms = seen["keys"].pow(2).mean(dim=-1).sqrt()  # (B, H, S): unit RMS per head before training
+    torch.testing.assert_close(rms, torch.ones_like(rms), atol=1e-3, rtol=1e-3)
+    normed.set_attn_implementation("eager")
+    eager = normed(**inputs).logits
+    finite = torch.isfinite(sdpa)
+    torch.testing.assert_close(eager[finite], sdpa[finite], atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        attention.q_norm.weight.mul_(3.0)  # a trained gain must be saved and loaded
+    normed.save_pretrained(tmp_path)
+    loaded = UMustForConditionalGeneration.from_pretrained(tmp_path).eval()
+    assert loaded.config.qk_norm is True
+    torch.testing.assert_close(loaded.decoder.layers[0].cross_attn.q_norm.weight, attention.q_norm.weight)
+
+
 def test_gradient_checkpointing_gives_the_same_gradients():
     model = tiny_model().train()
     inputs = batch(model.config)

@@ -78,6 +78,10 @@ class UMustConfig(PreTrainedConfig):
     ``head_dim`` (``None``: ``d_model // heads``); ``*_ffn_dim``; the sub-decoder has
     ``sub_decoder_layers`` (1 in the paper) causal layers over the ``num_codebooks`` slots of a step.
 
+    ``qk_norm`` (default off, as in the paper) RMS-normalises queries and keys per head before
+    their dot product: it bounds the attention logits, which kept a tiny CPU model's cross-attention
+    from collapsing onto one or two source frames (attention-entropy collapse).
+
     Positions: one learned table per modality, ``max_<modality>_positions`` long (official
     ``max_seq_len``: notation 1400, MIDI 1000, image 1000, audio 1750). A decoder sequence
     (SOS included) never exceeds its target modality's table, so generation of a row stops at
@@ -115,6 +119,7 @@ class UMustConfig(PreTrainedConfig):
     attention_dropout: float = 0.0
     activation_dropout: float = 0.0
     layer_norm_eps: float = 1e-5
+    qk_norm: bool = False
     initializer_range: float = 0.02
 
     max_notation_positions: int = 1400

@@ -100,7 +100,10 @@ def eager_attention_forward(
     """Plain softmax attention; ``query`` ``(B, H, Tq, Dh)``, ``key``/``value`` ``(B, H, Tk, Dh)`` -> ``(B, Tq, H, Dh)``."""
     weights = torch.matmul(query, key.transpose(2, 3)) * scaling
     if attention_mask is not None:
-        weights = weights + attention_mask
+        if attention_mask.dtype == torch.bool:  # SDPA-style mask: True = attend
+            weights = weights.masked_fill(~attention_mask, torch.finfo(weights.dtype).min)
+        else:
+            weights = weights + attention_mask
     weights = nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
@@ -123,6 +126,11 @@ class UMustAttention(nn.Module):
         self.k_proj = nn.Linear(config.d_model, inner, bias=False)
         self.v_proj = nn.Linear(config.d_model, inner, bias=False)
         self.o_proj = nn.Linear(inner, config.d_model, bias=False)
+        if config.qk_norm:  # RMS-normalised queries and keys bound the attention logits
+            self.q_norm = nn.RMSNorm(self.head_dim, eps=config.layer_norm_eps)
+            self.k_norm = nn.RMSNorm(self.head_dim, eps=config.layer_norm_eps)
+        else:
+            self.q_norm = self.k_norm = None
 
     def forward(
         self,
@@ -130,11 +138,15 @@ class UMustAttention(nn.Module):
         attention_mask: torch.Tensor | None = None,
         key_value_states: torch.Tensor | None = None,
         cache: Cache | None = None,
-    ) -> torch.Tensor:
-        """``hidden_states`` ``(B, Tq, D)``; ``key_value_states`` ``(B, Tk, D)`` for cross-attention -> ``(B, Tq, D)``."""
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``hidden_states`` ``(B, Tq, D)``; ``key_value_states`` ``(B, Tk, D)`` for cross-attention ->
+        ``(B, Tq, D)`` and, with ``output_attentions``, the weights ``(B, H, Tq, Tk)`` (computed eagerly)."""
         is_cross = key_value_states is not None
         batch, q_len = hidden_states.shape[:2]
         query = self.q_proj(hidden_states).view(batch, q_len, -1, self.head_dim).transpose(1, 2)
+        if self.q_norm is not None:
+            query = self.q_norm(query)
 
         layer_cache, reuse = None, False
         if cache is not None:
@@ -149,21 +161,23 @@ class UMustAttention(nn.Module):
         else:
             source = key_value_states if is_cross else hidden_states
             key = self.k_proj(source).view(batch, source.shape[1], -1, self.head_dim).transpose(1, 2)
+            if self.k_norm is not None:
+                key = self.k_norm(key)
             value = self.v_proj(source).view(batch, source.shape[1], -1, self.head_dim).transpose(1, 2)
             if layer_cache is not None:
                 key, value = layer_cache.update(key, value, self.layer_idx)
                 if is_cross and isinstance(cache, EncoderDecoderCache):
                     cache.is_updated[self.layer_idx] = True
 
-        attention: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+        attention: Callable = eager_attention_forward if output_attentions else ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
-        output, _ = attention(
+        output, weights = attention(
             self, query, key, value, attention_mask,
             dropout=self.attention_dropout if self.training else 0.0, scaling=self.scaling,
             is_causal=self.is_causal and not is_cross,
         )
-        return self.o_proj(output.reshape(batch, q_len, -1))
+        return self.o_proj(output.reshape(batch, q_len, -1)), weights if output_attentions else None
 
 
 class UMustFeedForward(nn.Module):
@@ -207,17 +221,19 @@ class UMustLayer(GradientCheckpointingLayer):
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
         cache: Cache | None = None,
-    ) -> torch.Tensor:
-        """``(B, T, D)`` -> ``(B, T, D)``."""
-        update = self.self_attn(self.self_attn_layer_norm(hidden_states), attention_mask, cache=cache)
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(B, T, D)`` -> ``(B, T, D)`` and the cross-attention weights ``(B, H, T, S)`` when asked for."""
+        update, _ = self.self_attn(self.self_attn_layer_norm(hidden_states), attention_mask, cache=cache)
         hidden_states = self._residual(hidden_states, update)
+        cross_weights = None
         if self.cross_attn is not None:
-            update = self.cross_attn(
+            update, cross_weights = self.cross_attn(
                 self.cross_attn_layer_norm(hidden_states), encoder_attention_mask,
-                key_value_states=encoder_hidden_states, cache=cache,
+                key_value_states=encoder_hidden_states, cache=cache, output_attentions=output_attentions,
             )
             hidden_states = self._residual(hidden_states, update)
-        return self._residual(hidden_states, self.ffn(self.ffn_layer_norm(hidden_states)))
+        return self._residual(hidden_states, self.ffn(self.ffn_layer_norm(hidden_states))), cross_weights
 
 
 class UMustEmbeddings(nn.Module):
@@ -280,6 +296,8 @@ class UMustOutput(ModelOutput):
         tokens chosen before them, use ``generate()``. ``None`` in training mode with ``labels``
         (unless ``return_logits=True``): the loss never needs the full-vocabulary logits.
     decoder_last_hidden_state: ``(B, T, D)`` main-decoder states (the sub-decoder's input).
+    cross_attentions: with ``output_attentions=True``, one ``(B, H, T, S)`` cross-attention map per
+        decoder layer (target frame x source frame).
     """
 
     loss: torch.FloatTensor | None = None
@@ -289,6 +307,7 @@ class UMustOutput(ModelOutput):
     cache: Cache | None = None
     decoder_last_hidden_state: torch.FloatTensor | None = None
     encoder_last_hidden_state: torch.FloatTensor | None = None
+    cross_attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 class UMustPreTrainedModel(PreTrainedModel):
@@ -360,7 +379,7 @@ class UMustEncoder(UMustPreTrainedModel):
         hidden = nn.functional.dropout(hidden, p=self.config.dropout, training=self.training)
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         for layer in self.layers:
-            hidden = layer(hidden, mask)
+            hidden, _ = layer(hidden, mask)
         return BaseModelOutput(last_hidden_state=self.layer_norm(hidden))
 
 
@@ -384,8 +403,10 @@ class UMustDecoder(nn.Module):
         encoder_hidden_states: torch.Tensor,
         encoder_attention_mask: torch.Tensor | None,
         cache: Cache | None,
-    ) -> torch.Tensor:
-        """``inputs_embeds`` ``(B, T, D)``, ``encoder_hidden_states`` ``(B, S, D)`` -> ``(B, T, D)``."""
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """``inputs_embeds`` ``(B, T, D)``, ``encoder_hidden_states`` ``(B, S, D)`` -> ``(B, T, D)`` and, with
+        ``output_attentions``, one ``(B, H, T, S)`` cross-attention map per layer."""
         self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
         if attention_mask is not None and self_cache is not None and attention_mask.shape[1] == inputs_embeds.shape[1]:
             past = self_cache.get_seq_length()
@@ -398,10 +419,11 @@ class UMustDecoder(nn.Module):
             config=self.config, inputs_embeds=inputs_embeds, attention_mask=encoder_attention_mask,
             encoder_hidden_states=encoder_hidden_states,
         )
-        hidden = inputs_embeds
+        hidden, maps = inputs_embeds, []
         for layer in self.layers:
-            hidden = layer(hidden, causal, encoder_hidden_states, cross, cache)
-        return self.layer_norm(hidden)
+            hidden, weights = layer(hidden, causal, encoder_hidden_states, cross, cache, output_attentions)
+            maps.append(weights)
+        return self.layer_norm(hidden), tuple(maps) if output_attentions else None
 
 
 class UMustSubDecoder(nn.Module):
@@ -436,7 +458,7 @@ class UMustSubDecoder(nn.Module):
         """``slots`` ``(N, k, D)`` (after the ``cache``'s slots, if any) -> ``(N, k, D)``."""
         mask = create_causal_mask(config=self.config, inputs_embeds=slots, attention_mask=None, cache=cache)
         for layer in self.layers:
-            slots = layer(slots, mask, cache=cache)
+            slots, _ = layer(slots, mask, cache=cache)
         return self.layer_norm(slots)
 
 
@@ -499,13 +521,17 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         decoder_attention_mask: torch.Tensor | None = None,
         cache: Cache | None = None,
         clamp_positions: bool = False,
-    ) -> torch.Tensor:
-        """Main decoder: ``decoder_input_ids`` ``(B, T, K)`` (the new frames when cached) -> ``(B, T, D)``."""
+        output_attentions: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Main decoder: ``decoder_input_ids`` ``(B, T, K)`` (the new frames when cached) -> ``(B, T, D)``;
+        with ``output_attentions`` also the per-layer cross-attention maps ``(B, H, T, S)``."""
         start = cache.get_seq_length() if cache is not None else 0
         embeds = self.embeddings(decoder_input_ids, target_modality, target_modality, start=start,
                                  clamp_positions=clamp_positions)
         embeds = nn.functional.dropout(embeds, p=self.config.dropout, training=self.training)
-        return self.decoder(embeds, decoder_attention_mask, encoder_hidden_states, encoder_attention_mask, cache)
+        hidden, maps = self.decoder(embeds, decoder_attention_mask, encoder_hidden_states, encoder_attention_mask,
+                                    cache, output_attentions)
+        return (hidden, maps) if output_attentions else hidden
 
     def masked_logits(self, states: torch.Tensor, target_modality: torch.LongTensor, first: int = 0) -> torch.Tensor:
         """Head + modality mask: ``states`` ``(N, k, D)`` for codebooks ``first ..`` -> ``(N, k, V)``."""
@@ -583,6 +609,7 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         use_cache: bool | None = None,
         return_dict: bool | None = None,
         return_logits: bool | None = None,
+        output_attentions: bool | None = None,
     ) -> UMustOutput | tuple:
         """Teacher-forced pass.
 
@@ -595,6 +622,9 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         :meth:`sliced_loss`); the ``(B, T, K, V)`` logits are built only when asked for
         (``return_logits``, default: unless training with labels), which makes a training
         step several times faster than a full-vocabulary head.
+
+        ``output_attentions`` returns the decoder's cross-attention maps (one ``(B, H, T, S)`` per
+        layer, computed with eager attention) - to look at the alignment, or to guide it in training.
         """
         if encoder_outputs is None:
             encoder_outputs = self.encoder(input_ids, attention_mask, source_modality, target_modality)
@@ -619,7 +649,10 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         if use_cache and cache is None:
             cache = EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
         hidden = self.decode(decoder_input_ids, encoder_hidden, target, attention_mask, decoder_attention_mask,
-                             cache if use_cache else None)
+                             cache if use_cache else None, output_attentions=bool(output_attentions))
+        cross_attentions = None
+        if output_attentions:
+            hidden, cross_attentions = hidden
 
         loss = codebook_losses = row_losses = logits = None
         if labels is not None:
@@ -635,6 +668,7 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
         output = UMustOutput(
             loss=loss, codebook_losses=codebook_losses, row_losses=row_losses, logits=logits, cache=cache if use_cache else None,
             decoder_last_hidden_state=hidden, encoder_last_hidden_state=encoder_hidden,
+            cross_attentions=cross_attentions,
         )
         return output if return_dict is not False else output.to_tuple()
 

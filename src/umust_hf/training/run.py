@@ -9,6 +9,7 @@ from the newest checkpoint there (``resume=True``), and the final model is writt
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from transformers import Seq2SeqTrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..io_utils import atomic_write_json
+from .guided_attention import GuidedAttention
 from .length_ratios import measure_length_ratios
 from .recipe import Recipe
 from .trainer import UMustTrainer
@@ -33,6 +35,7 @@ def training_arguments(recipe: Recipe, out_dir: str | Path, **overrides: Any) ->
     import torch
 
     settings = {**recipe.training, **{k: v for k, v in overrides.items() if v is not None}}
+    settings.pop("guided_attention", None)  # a trainer setting, not a TrainingArguments one
     precision = settings.pop("precision", "fp32")
     min_lr = settings.pop("min_learning_rate", None)
     settings.pop("num_devices", None)
@@ -87,9 +90,14 @@ def train_from_recipe(
     if model is None:
         model = UMustForConditionalGeneration(UMustConfig.from_preset(recipe.model_preset))
     model.generation_config.length_ratios = measure_length_ratios(train_dataset)
+    guided = overrides.get("guided_attention", recipe.training.get("guided_attention"))
+    if isinstance(guided, dict):
+        guided = GuidedAttention.from_dict(guided)
+    if guided is not None and guided.until_step and planned and wanted and wanted != planned:
+        guided = dataclasses.replace(guided, until_step=max(1, round(guided.until_step * wanted / planned)))
     trainer = UMustTrainer(
         model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-        curriculum=curriculum, callbacks=callbacks,
+        curriculum=curriculum, callbacks=callbacks, guided_attention=guided,
     )
     checkpoint = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
     if checkpoint:

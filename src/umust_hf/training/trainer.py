@@ -8,7 +8,9 @@ What it adds to the stock trainer:
   the task mixture follows the global step (hard introductions or linear ramps);
 * per-task and per-codebook losses in the logs (``loss_<task>``, ``loss_codebook_<k>``)
   and the curriculum's current task probabilities (``weight_<task>``);
-* a ``prediction_step`` that generates ``(B, T, K)`` bundles (the stock one assumes 1-D ids).
+* a ``prediction_step`` that generates ``(B, T, K)`` bundles (the stock one assumes 1-D ids);
+* optionally, guided attention (:mod:`~umust_hf.training.guided_attention`): a penalty on
+  off-diagonal cross-attention that lets a small model find the source-target alignment early.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from transformers import Seq2SeqTrainer
 
 from .collator import IGNORE_INDEX, TASK_ORDER, BundleCollator
 from .curriculum import Curriculum
+from .guided_attention import GuidedAttention, guided_attention_loss
 from .sampling import CurriculumSampler
 
 
@@ -32,11 +35,12 @@ class UMustTrainer(Seq2SeqTrainer):
         curriculum: task weights over the global step; requires a ``task`` column in the
             training dataset. Without it examples are drawn uniformly as usual.
         sampler_seed: seed of the curriculum draws (defaults to ``args.seed``).
+        guided_attention: add a diagonal-attention penalty to the training loss.
         Other arguments are those of :class:`transformers.Seq2SeqTrainer`.
     """
 
     def __init__(self, *args: Any, curriculum: Curriculum | None = None, sampler_seed: int | None = None,
-                 **kwargs: Any) -> None:
+                 guided_attention: GuidedAttention | None = None, **kwargs: Any) -> None:
         model = kwargs.get("model", args[0] if args else None)
         if kwargs.get("data_collator") is None:
             num_codebooks = getattr(getattr(model, "config", None), "num_codebooks", 4)
@@ -44,6 +48,8 @@ class UMustTrainer(Seq2SeqTrainer):
         super().__init__(*args, **kwargs)
         self.curriculum = curriculum
         self.sampler_seed = self.args.seed if sampler_seed is None else sampler_seed
+        self.guided_attention = guided_attention
+        self._guided_sum, self._guided_count = 0.0, 0
         self._task_loss_sum: dict[str, float] = defaultdict(float)
         self._task_loss_count: dict[str, int] = defaultdict(int)
         self._codebook_loss_sum: torch.Tensor | None = None
@@ -81,8 +87,18 @@ class UMustTrainer(Seq2SeqTrainer):
     def compute_loss(self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
         task_ids = inputs.pop("task_ids", None)
-        outputs = model(**inputs)
+        guided = (model.training and self.guided_attention is not None
+                  and self.guided_attention.active_at(self.state.global_step))
+        outputs = model(**inputs, output_attentions=True) if guided else model(**inputs)
         loss = outputs.loss
+        if guided:
+            penalty = guided_attention_loss(
+                outputs.cross_attentions, inputs.get("attention_mask"), inputs["labels"][..., 0] != IGNORE_INDEX,
+                sigma=self.guided_attention.sigma, heads=self.guided_attention.heads,
+            )
+            loss = loss + self.guided_attention.weight * penalty
+            self._guided_sum += float(penalty.detach())
+            self._guided_count += 1
         if model.training:
             self._accumulate_log_losses(outputs, inputs["labels"], task_ids)
         return (loss, outputs) if return_outputs else loss
@@ -114,6 +130,9 @@ class UMustTrainer(Seq2SeqTrainer):
                 for k, (total, count) in enumerate(zip(self._codebook_loss_sum.tolist(), self._codebook_loss_count.tolist())):
                     if count:
                         logs[f"loss_codebook_{k}"] = round(total / count, 4)
+            if self._guided_count:
+                logs["loss_guided_attention"] = round(self._guided_sum / self._guided_count, 4)
+                self._guided_sum, self._guided_count = 0.0, 0
             if self.curriculum is not None:
                 for task, weight in self.curriculum.probabilities_at(self.state.global_step).items():
                     logs[f"weight_{task}"] = round(weight, 4)
