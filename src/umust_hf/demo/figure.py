@@ -91,6 +91,49 @@ def write_summary_figure(examples: dict[str, dict[str, Any]], out_png: str | os.
             _draw(axes[row, column], examples[task][side], KINDS[task][column])
             axes[row, column].set_title(f"{task.upper()} {side}: {TITLES[task][column]}", fontsize=8)
     figure.suptitle("umust demo: held-out test excerpts (left: input, right: trained model's output)", fontsize=10)
+    return _save(figure, out_png)
+
+
+def write_alignment_figure(maps: dict[str, np.ndarray], out_png: str | os.PathLike) -> Path:
+    """``maps``: task -> ``(T, S)`` cross-attention of one held-out example; one panel per task.
+
+    A model that reads its source in order draws a band from the top left to the bottom right;
+    each title gives the band's share of the attention (:func:`~umust_hf.evaluation.alignment.diagonal_mass`).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..evaluation.alignment import diagonal_mass
+
+    tasks = [task for task in TITLES if task in maps]
+    if not tasks:
+        raise ValueError("no attention map to draw")
+    columns = min(3, len(tasks))
+    rows = -(-len(tasks) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    for axis in axes.flat[len(tasks):]:
+        axis.axis("off")
+    for axis, task in zip(axes.flat, tasks):
+        attention = np.asarray(maps[task], dtype=np.float32)
+        rows_scaled = attention / np.maximum(attention.max(axis=1, keepdims=True), 1e-9)  # each frame's own focus
+        axis.imshow(rows_scaled, aspect="auto", origin="upper", cmap="viridis", vmin=0.0, vmax=1.0,
+                    interpolation="nearest")
+        source, target = KINDS[task]
+        axis.set_title(f"{task.upper()}: diagonal mass {diagonal_mass(attention):.2f}", fontsize=8)
+        axis.set_xlabel(f"source frame ({source})", fontsize=7)
+        axis.set_ylabel(f"target frame ({target})", fontsize=7)
+        axis.tick_params(labelsize=6)
+    figure.suptitle("umust demo: cross-attention on one held-out excerpt per task (teacher forced, mean over "
+                    "heads and layers, each row scaled to its maximum)", fontsize=9)
+    return _save(figure, out_png)
+
+
+def _save(figure: Any, out_png: str | os.PathLike) -> Path:
+    """Write ``figure`` as a PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -135,7 +135,8 @@ def run_demo(out_dir: str | Path = ".", settings: DemoSettings | None = None, *,
                    and (paths.model(d) / "processor_config.json").is_file(),
                    lambda d=direction: _train(d, paths, settings, say, deadline))
     stages.run("six tasks + metrics + figure",
-               lambda: all((paths.demo / name).is_file() for name in ("metrics.json", "metrics.md", "summary.png")),
+               lambda: all((paths.demo / name).is_file()
+                           for name in ("metrics.json", "metrics.md", "summary.png", "alignment.png")),
                lambda: _evaluate(paths, settings, show_progress))
     stages.run("model cards", lambda: all((paths.model(d) / "README.md").is_file() for d in MODEL_DIRS),
                lambda: _model_cards(paths, result))
@@ -359,7 +360,7 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     import numpy as np
 
     from ..evaluation.generation import ModelRunner
-    from .figure import write_summary_figure
+    from .figure import write_alignment_figure, write_summary_figure
     from .report import write_metrics
     from .tasks import baseline_rows, run_tasks, score_all
 
@@ -377,7 +378,25 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
 
     results = score_all({t: o.rows for t, o in outputs.items()}, base, transcriber=transcriber, omr=i2a.read_notation)
     write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
+    write_alignment_figure(_attention_maps(paths, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
+                           paths.demo / "alignment.png")
     write_metrics(results, paths.demo)
+
+
+def _attention_maps(paths: DemoPaths, models: dict[str, Any], excerpt_id: str) -> dict[str, Any]:
+    """Teacher-forced cross-attention of each task on one held-out excerpt (its baked examples)."""
+    import datasets
+
+    from ..evaluation.alignment import cross_attention_map
+    from .tasks import TASK_OUTPUTS
+
+    test = datasets.load_from_disk(str(paths.work / "baked"))["test"]
+    maps = {}
+    for index in (i for i, row_id in enumerate(test["id"]) if row_id == excerpt_id):
+        row = test[index]
+        maps[row["task"]] = cross_attention_map(models[TASK_OUTPUTS[row["task"]][0]], row["input_ids"], row["labels"],
+                                                row["source_modality"], row["target_modality"])
+    return maps
 
 
 def _model_cards(paths: DemoPaths, result: DemoResult) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "cross_attention_map": ".alignment",
+    "diagonal_mass": ".alignment",
     "symbol_error_rate": ".ser",
     "ser_counts": ".ser",
     "SerResult": ".ser",
