@@ -91,7 +91,7 @@ def test_quick_demo_end_to_end(tmp_path, embedded_corpus_dir, capsys):
             elif suffix == ".png":
                 with Image.open(path) as image:
                     image.verify()
-    for name in ("preview.png", "summary.png"):
+    for name in ("preview.png", "summary.png", "alignment.png"):
         with Image.open(demo / name) as image:
             assert image.size[0] > 300 and image.size[1] > 300
     metrics = json.loads((demo / "metrics.json").read_text())["rows"]
@@ -111,6 +111,12 @@ def test_quick_demo_end_to_end(tmp_path, embedded_corpus_dir, capsys):
         assert measured
         for row in measured:
             assert f"value: {row['trained']:.4g}" in card, (direction, row)
+
+    from umust_hf.demo.heldout import heldout_omr_scores
+
+    heldout = heldout_omr_scores(out)
+    assert heldout["examples"] >= 2 and heldout["ser"] >= 0 and heldout["baseline_ser"] > 0
+    assert 0 < heldout["heldout_loss"] < 20
 
     before = {p: p.stat().st_mtime_ns for p in (out / "umust-i2a" / "model.safetensors", demo / "metrics.json")}
     assert main(["demo", "--quick", "--quiet", "--out-dir", str(out)]) == 0

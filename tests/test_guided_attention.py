@@ -103,3 +103,20 @@ def test_trainer_adds_the_penalty_logs_it_and_stops_at_until_step(tmp_path):
     # the logged loss is the translation loss plus the penalty while it is on, the translation loss after
     assert logs[2]["loss"] == pytest.approx(logs[2]["loss_omr"] + logs[2]["loss_guided_attention"], abs=2e-3)
     assert "loss_guided_attention" not in logs[5] and logs[5]["loss"] == pytest.approx(logs[5]["loss_omr"], abs=2e-3)
+
+
+def test_recipe_setting_reaches_the_trainer_and_scales_with_max_steps(tmp_path):
+    from umust_hf.training.recipe import Recipe
+    from umust_hf.training.run import train_from_recipe
+
+    recipe = Recipe.from_dict({
+        "name": "guided", "model_preset": "tiny", "curriculum": [{"task": "amt", "start_step": 0}],
+        "training": {"max_steps": 8, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
+                     "guided_attention": {"weight": 0.5, "until_step": 4}},
+    })
+    dataset = _task_dataset(UMustConfig.from_preset("tiny").vocabulary)
+    trainer = train_from_recipe(recipe, dataset, tmp_path, max_steps=4, logging_steps=1, save_strategy="no",
+                                disable_tqdm=True, seed=0)
+    assert trainer.guided_attention == GuidedAttention(weight=0.5, until_step=2)  # half the steps, half the guidance
+    guided_steps = [log["step"] for log in trainer.state.log_history if "loss_guided_attention" in log]
+    assert guided_steps == [1, 2]

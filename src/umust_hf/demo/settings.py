@@ -33,10 +33,10 @@ class DemoSettings:
     codec_max_steps: int | None = None
     i2a_steps: int | None = None  # None: the demo recipe's own step count
     a2i_steps: int | None = None
-    #: wall-time caps per model: I2A's OMR needs ~700 steps before it reads the image at all, so it
-    #: gets the larger share; each cap also shrinks to what the overall budget still allows
-    i2a_minutes: float = 8.0
-    a2i_minutes: float = 1.5
+    #: wall-time caps per model (I2A's OMR gets the larger share); each cap also shrinks to what
+    #: the overall budget still allows
+    i2a_minutes: float = 6.5
+    a2i_minutes: float = 2.0
     #: wall time kept back for the six tasks, metrics and figure when a training cap shrinks
     eval_reserve_minutes: float = 1.5
     batch_size: int | None = None
