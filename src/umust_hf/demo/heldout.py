@@ -22,38 +22,32 @@ def heldout_omr_scores(out_dir: str | Path, progress: bool = False) -> dict[str,
     from tqdm.auto import tqdm
 
     from ..evaluation.ser import symbol_error_rate
-    from ..modeling.modeling_umust import UMustForConditionalGeneration
-    from ..processing.tokenization_lmx import LMXTokenizer
+    from ..translation import UMustTranslator
     from ..training.collator import BundleCollator
     from .pipeline import DemoPaths
 
     paths = DemoPaths(Path(out_dir))
     if not (paths.work / "baked").is_dir() or not (paths.model("i2a") / "config.json").is_file():
         raise FileNotFoundError(f"{paths.root} holds no finished demo (run `umust demo --out-dir {paths.root}` first)")
-    baked = datasets.load_from_disk(str(paths.work / "baked"))
-    test, train = (baked[split].filter(lambda task: task == "omr", input_columns="task") for split in ("test", "train"))
-    model = UMustForConditionalGeneration.from_pretrained(paths.model("i2a")).eval()
-    vocabulary, tokenizer = model.config.vocabulary, LMXTokenizer()
-
-    def lmx(bundle: Any) -> str:
-        ids = vocabulary.from_bundle(np.asarray(bundle), "notation")
-        return " ".join(tokenizer.as_tokens([int(i) for i in ids], strict=False))
-
-    baseline = most_frequent([lmx(labels) for labels in train["labels"]], lmx_distance)
+    test = datasets.load_from_disk(str(paths.work / "baked"))["test"].filter(lambda task: task == "omr",
+                                                                           input_columns="task")
+    train_lmx = list(datasets.load_from_disk(str(paths.work / "excerpts"))["train"]["lmx"])
+    baseline = most_frequent(train_lmx, lmx_distance)  # the metrics table's baseline
+    translator = UMustTranslator.from_pretrained(paths.model("i2a"))
+    model = translator.model.eval()
     collate = BundleCollator(num_codebooks=model.config.num_codebooks)
     gold, predicted, loss_sum, frames = [], [], 0.0, 0
     for row in tqdm(test, desc="held-out OMR", disable=not progress):
-        source = torch.tensor(row["input_ids"])[None]
+        batch = collate([row])
+        batch.pop("task_ids", None)
         with torch.no_grad():
-            generated = model.generate(input_ids=source, attention_mask=torch.ones(source.shape[:2], dtype=torch.long),
+            generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                        source_modality="image", target_modality="notation", do_sample=False)
-            batch = collate([row])
-            batch.pop("task_ids", None)
             count = int((batch["labels"][..., 0] != -100).sum())
             loss_sum += float(model(**batch, return_logits=False).loss) * count
         frames += count
-        gold.append(lmx(row["labels"]))
-        predicted.append(lmx(generated[0]))
+        gold.append(translator.lmx_of(np.asarray(row["labels"])[None])[0])
+        predicted.append(translator.lmx_of(generated)[0])
     return {
         "examples": len(gold),
         "ser": symbol_error_rate(gold, predicted),
