@@ -25,7 +25,9 @@ def test_most_frequent_prefers_frequency_then_medoid():
 
 def test_metric_rows_direction_decides_the_verdict():
     results = [
-        MethodResult(task="omr", method="trained", dataset="d", metrics={"ser": 40.0, "ser_notuplets": 50.0}, num_samples=3),
+        MethodResult(task="omr", method="trained", dataset="d", num_samples=3,
+                     metrics={"ser": 40.0, "ser_notuplets": 50.0, "ser_all_heldout": 60.0},
+                     details={"ser_all_heldout_examples": 16}),
         MethodResult(task="omr", method="constant", dataset="d", metrics={"ser": 80.0, "ser_notuplets": 45.0}, num_samples=3),
         MethodResult(task="amt", method="trained", dataset="d", metrics={"onset_f1": 10.0, "onset_offset_f1": None}, num_samples=3),
         MethodResult(task="amt", method="constant", dataset="d", metrics={"onset_f1": 20.0, "onset_offset_f1": 1.0}, num_samples=3),
@@ -35,6 +37,9 @@ def test_metric_rows_direction_decides_the_verdict():
     assert rows["omr", "ser_notuplets"]["beats_baseline"] is False
     assert rows["amt", "onset_f1"]["beats_baseline"] is False  # higher F1 wins
     assert rows["amt", "onset_offset_f1"]["beats_baseline"] is None
+    every = rows["omr", "ser_all_heldout"]  # the baseline lacks it: no verdict; its own excerpt count
+    assert every["trained"] == 60.0 and every["beats_baseline"] is None and every["excerpts"] == 16
+    assert rows["omr", "ser"]["excerpts"] == 3
     table = markdown_table(list(rows.values()))
     assert "| omr | SER % ↓ | 40 | 80 | constant | yes |" in table
 
@@ -112,11 +117,11 @@ def test_quick_demo_end_to_end(tmp_path, embedded_corpus_dir, capsys):
         for row in measured:
             assert f"value: {row['trained']:.4g}" in card, (direction, row)
 
+    every = next(row for row in metrics if row["metric"] == "ser_all_heldout")  # OMR on every held-out excerpt
+    assert every["excerpts"] >= 2 and every["trained"] is not None and every["baseline"] > 0
     from umust_hf.demo.heldout import heldout_omr_scores
 
-    heldout = heldout_omr_scores(out)
-    assert heldout["examples"] >= 2 and heldout["ser"] >= 0 and heldout["baseline_ser"] > 0
-    assert 0 < heldout["heldout_loss"] < 20
+    assert 0 < heldout_omr_scores(out)["heldout_loss"] < 20
 
     before = {p: p.stat().st_mtime_ns for p in (out / "umust-i2a" / "model.safetensors", demo / "metrics.json")}
     assert main(["demo", "--quick", "--quiet", "--out-dir", str(out)]) == 0
@@ -162,3 +167,23 @@ def test_training_caps_shrink_to_what_the_budget_still_allows():
     assert training_minutes("i2a", settings, minutes_left=6.0) == 3.0  # A2I (2) and the tasks (1) must still fit
     assert training_minutes("a2i", settings, minutes_left=2.5) == 1.5
     assert training_minutes("a2i", settings, minutes_left=0.2) == 0.5  # over budget already: a short run, not none
+
+
+def test_model_cards_are_rewritten_when_the_metrics_are_newer(tmp_path):
+    import os
+
+    from umust_hf.demo.pipeline import MODEL_DIRS, DemoPaths, _cards_current
+
+    paths = DemoPaths(tmp_path)
+    paths.demo.mkdir(parents=True)
+    metrics = paths.demo / "metrics.json"
+    metrics.write_text("{}")
+    for direction in MODEL_DIRS:
+        paths.model(direction).mkdir(parents=True)
+        (paths.model(direction) / "README.md").write_text("card")
+    assert _cards_current(paths)
+    later = metrics.stat().st_mtime_ns + 10**9
+    os.utime(metrics, ns=(later, later))  # a re-run evaluation wrote new metrics
+    assert not _cards_current(paths)
+    (paths.model(next(iter(MODEL_DIRS))) / "README.md").unlink()
+    assert not _cards_current(paths)

@@ -138,8 +138,7 @@ def run_demo(out_dir: str | Path = ".", settings: DemoSettings | None = None, *,
                lambda: all((paths.demo / name).is_file()
                            for name in ("metrics.json", "metrics.md", "summary.png", "alignment.png")),
                lambda: _evaluate(paths, settings, show_progress))
-    stages.run("model cards", lambda: all((paths.model(d) / "README.md").is_file() for d in MODEL_DIRS),
-               lambda: _model_cards(paths, result))
+    stages.run("model cards", lambda: _cards_current(paths), lambda: _model_cards(paths, result))
     result.table = (paths.demo / "metrics.md").read_text()
     result.metrics = json.loads((paths.demo / "metrics.json").read_text())["rows"]
     atomic_write_json(paths.demo / "timings.json", {"stages": result.stages, "total_seconds": round(result.total_seconds, 1),
@@ -361,6 +360,7 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
 
     from ..evaluation.generation import ModelRunner
     from .figure import write_alignment_figure, write_summary_figure
+    from .heldout import heldout_omr_scores
     from .report import write_metrics
     from .tasks import baseline_rows, run_tasks, score_all
 
@@ -377,6 +377,11 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
         return a2i.transcribe(audio, rate)
 
     results = score_all({t: o.rows for t, o in outputs.items()}, base, transcriber=transcriber, omr=i2a.read_notation)
+    heldout = heldout_omr_scores(paths.root, progress=show_progress)  # OMR is cheap: score every held-out excerpt
+    for result in results:
+        if result.task == "omr":
+            result.metrics["ser_all_heldout"] = heldout["ser" if result.method == "trained" else "baseline_ser"]
+            result.details["ser_all_heldout_examples"] = heldout["examples"]
     write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
     write_alignment_figure(_attention_maps(paths, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
                            paths.demo / "alignment.png")
@@ -397,6 +402,13 @@ def _attention_maps(paths: DemoPaths, models: dict[str, Any], excerpt_id: str) -
         maps[row["task"]] = cross_attention_map(models[TASK_OUTPUTS[row["task"]][0]], row["input_ids"], row["labels"],
                                                 row["source_modality"], row["target_modality"])
     return maps
+
+
+def _cards_current(paths: DemoPaths) -> bool:
+    """Every model card exists and is at least as new as the metrics it reports."""
+    metrics = (paths.demo / "metrics.json").stat().st_mtime_ns
+    cards = [paths.model(d) / "README.md" for d in MODEL_DIRS]
+    return all(card.is_file() and card.stat().st_mtime_ns >= metrics for card in cards)
 
 
 def _model_cards(paths: DemoPaths, result: DemoResult) -> None:

@@ -17,7 +17,8 @@ from ..io_utils import atomic_write_json, atomic_write_text
 
 #: task -> [(metric key, label, lower is better)]; the first one is the headline
 METRICS: dict[str, list[tuple[str, str, bool]]] = {
-    "omr": [("ser", "SER %", True), ("ser_notuplets", "SER no tuplets %", True)],
+    "omr": [("ser", "SER %", True), ("ser_notuplets", "SER no tuplets %", True),
+            ("ser_all_heldout", "SER % on all held-out excerpts", True)],
     "amt": [("onset_f1", "onset F1 %", False), ("onset_offset_f1", "onset+offset F1 %", False)],
     "m2a": [("f1_50", "DTW onset F1@50ms %", False), ("f1_200", "DTW onset F1@200ms %", False), ("fad", "FAD (log-mel)", True)],
     "i2a": [("f1_50", "DTW onset F1@50ms %", False), ("f1_200", "DTW onset F1@200ms %", False), ("fad", "FAD (log-mel)", True)],
@@ -45,7 +46,7 @@ def metric_rows(results: Sequence[MethodResult]) -> list[dict[str, Any]]:
             rows.append({
                 "task": task, "metric": key, "label": label, "lower_is_better": lower, "headline": number == 0,
                 "trained": ours, "baseline": theirs, "baseline_name": baseline.method, "beats_baseline": beats,
-                "excerpts": trained.num_samples,
+                "excerpts": trained.details.get(f"{key}_examples", trained.num_samples),
             })
     return rows
 
