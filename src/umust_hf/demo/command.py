@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     print(timing_table(result.stages))
     verdict = "within" if wall <= 60 * settings.budget_minutes else "OVER"
     print(f"wall time {wall / 60:.1f} min, {verdict} the {settings.budget_minutes:g}-minute budget")
-    print(f"\noutputs: {paths.demo} (summary.png, metrics.md, omr/ amt/ m2a/ i2a/ l2i/ a2i/)")
+    print(f"\noutputs: {paths.demo} (summary.png, alignment.png, metrics.md, omr/ amt/ m2a/ i2a/ l2i/ a2i/)")
     print(f"models: {paths.model('i2a')} and {paths.model('a2i')} "
           "(AutoModel.from_pretrained / AutoProcessor.from_pretrained after `import umust_hf`)")
     return 0

@@ -8,7 +8,7 @@ their checkpoints). Layout under ``out_dir``::
     umust-data/                      embedded corpus (reused when present)
     umust-codecs/image, audio/       CPU codecs
     umust-i2a/, umust-a2i/           models + processor + README.md model card
-    umust-demo/                      preview.png, summary.png, metrics.md/.json, timings.json,
+    umust-demo/                      preview.png, summary.png, alignment.png, metrics.md/.json, timings.json,
                                      omr/*.musicxml+.lmx, amt/*.mid, m2a/*.wav, i2a/*.wav, l2i/*.png, a2i/*.png
     umust-demo/work/                 short-excerpt subset, processor, baked task examples
 """
