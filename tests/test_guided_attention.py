@@ -41,6 +41,8 @@ def test_loss_prefers_diagonal_attention_and_ignores_padded_frames_and_unguided_
     assert float(guided_attention_loss([two_heads], None, frames)) > 0.25
     with pytest.raises(ValueError, match="target_frames"):
         guided_attention_loss([diagonal], None, frames[:, :2])
+    with pytest.raises(ValueError, match="heads=3"):
+        guided_attention_loss([two_heads], None, frames, heads=3)
     with pytest.raises(ValueError, match="output_attentions"):
         guided_attention_loss([], None, frames)
 

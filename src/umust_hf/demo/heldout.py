@@ -15,31 +15,43 @@ import numpy as np
 from .baselines import lmx_distance, most_frequent
 
 
-def heldout_omr_scores(out_dir: str | Path, progress: bool = False) -> dict[str, Any]:
-    """``{"examples", "ser", "baseline_ser", "heldout_loss"}`` for the demo under ``out_dir``."""
+def heldout_omr_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -> dict[str, Any]:
+    """:func:`score_heldout_omr` for the finished demo under ``out_dir`` (its model, bake and baseline)."""
     import datasets
-    import torch
-    from tqdm.auto import tqdm
 
-    from ..evaluation.ser import symbol_error_rate
     from ..translation import UMustTranslator
-    from ..training.collator import BundleCollator
     from .pipeline import DemoPaths
 
     paths = DemoPaths(Path(out_dir))
     if not (paths.work / "baked").is_dir() or not (paths.model("i2a") / "config.json").is_file():
         raise FileNotFoundError(f"{paths.root} holds no finished demo (run `umust demo --out-dir {paths.root}` first)")
-    test = datasets.load_from_disk(str(paths.work / "baked"))["test"].filter(lambda task: task == "omr",
-                                                                           input_columns="task")
     train_lmx = list(datasets.load_from_disk(str(paths.work / "excerpts"))["train"]["lmx"])
-    baseline = most_frequent(train_lmx, lmx_distance)  # the metrics table's baseline
-    translator = UMustTranslator.from_pretrained(paths.model("i2a"))
+    baseline = most_frequent(train_lmx, lmx_distance, seed=seed)  # the metrics table's baseline
+    test = datasets.load_from_disk(str(paths.work / "baked"))["test"]
+    return score_heldout_omr(test, UMustTranslator.from_pretrained(paths.model("i2a")), baseline, progress=progress)
+
+
+def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: bool = False) -> dict[str, Any]:
+    """``{"examples", "ser", "baseline_ser", "heldout_loss"}`` over every OMR row of the baked ``test`` split.
+
+    ``translator``: a :class:`~umust_hf.translation.UMustTranslator` of the I2A model;
+    ``baseline_lmx``: the constant prediction it is compared with.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..evaluation.ser import symbol_error_rate
+    from ..training.collator import BundleCollator
+
+    test = test.filter(lambda task: task == "omr", input_columns="task")
+    if not len(test):
+        raise ValueError("the held-out split has no OMR example to score")
     model = translator.model.eval()
     collate = BundleCollator(num_codebooks=model.config.num_codebooks)
     gold, predicted, loss_sum, frames = [], [], 0.0, 0
     for row in tqdm(test, desc="held-out OMR", disable=not progress):
-        batch = collate([row])
-        batch.pop("task_ids", None)
+        batch = {key: value.to(model.device) if torch.is_tensor(value) else value
+                 for key, value in collate([row]).items() if key != "task_ids"}
         with torch.no_grad():
             generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                        source_modality="image", target_modality="notation", do_sample=False)
@@ -51,9 +63,9 @@ def heldout_omr_scores(out_dir: str | Path, progress: bool = False) -> dict[str,
     return {
         "examples": len(gold),
         "ser": symbol_error_rate(gold, predicted),
-        "baseline_ser": symbol_error_rate(gold, [baseline] * len(gold)),
+        "baseline_ser": symbol_error_rate(gold, [baseline_lmx] * len(gold)),
         "heldout_loss": loss_sum / max(frames, 1),
     }
 
 
-__all__ = ["heldout_omr_scores"]
+__all__ = ["heldout_omr_scores", "score_heldout_omr"]

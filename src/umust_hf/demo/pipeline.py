@@ -360,7 +360,7 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
 
     from ..evaluation.generation import ModelRunner
     from .figure import write_alignment_figure, write_summary_figure
-    from .heldout import heldout_omr_scores
+    from .heldout import score_heldout_omr
     from .report import write_metrics
     from .tasks import baseline_rows, run_tasks, score_all
 
@@ -377,25 +377,24 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
         return a2i.transcribe(audio, rate)
 
     results = score_all({t: o.rows for t, o in outputs.items()}, base, transcriber=transcriber, omr=i2a.read_notation)
-    heldout = heldout_omr_scores(paths.root, progress=show_progress)  # OMR is cheap: score every held-out excerpt
+    baked_test = datasets.load_from_disk(str(paths.work / "baked"))["test"]
+    # OMR is cheap: score it on every held-out excerpt too, against the same constant baseline
+    heldout = score_heldout_omr(baked_test, i2a.translator, base["omr"][0].fields["pred"], progress=show_progress)
     for result in results:
         if result.task == "omr":
             result.metrics["ser_all_heldout"] = heldout["ser" if result.method == "trained" else "baseline_ser"]
             result.details["ser_all_heldout_examples"] = heldout["examples"]
     write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
-    write_alignment_figure(_attention_maps(paths, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
+    write_alignment_figure(_attention_maps(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
                            paths.demo / "alignment.png")
     write_metrics(results, paths.demo)
 
 
-def _attention_maps(paths: DemoPaths, models: dict[str, Any], excerpt_id: str) -> dict[str, Any]:
-    """Teacher-forced cross-attention of each task on one held-out excerpt (its baked examples)."""
-    import datasets
-
+def _attention_maps(test: Any, models: dict[str, Any], excerpt_id: str) -> dict[str, Any]:
+    """Teacher-forced cross-attention of each task on one held-out excerpt (its rows of the baked ``test``)."""
     from ..evaluation.alignment import cross_attention_map
     from .tasks import TASK_OUTPUTS
 
-    test = datasets.load_from_disk(str(paths.work / "baked"))["test"]
     maps = {}
     for index in (i for i, row_id in enumerate(test["id"]) if row_id == excerpt_id):
         row = test[index]

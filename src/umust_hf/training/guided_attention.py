@@ -56,7 +56,9 @@ def guided_attention_loss(cross_attentions: Sequence[torch.Tensor], source_mask:
     """
     if not cross_attentions:
         raise ValueError("guided attention needs the cross-attention maps: call the model with output_attentions=True")
-    batch, _, target_size, source_size = cross_attentions[0].shape
+    batch, num_heads, target_size, source_size = cross_attentions[0].shape
+    if heads is not None and not 1 <= heads <= num_heads:
+        raise ValueError(f"guided attention heads={heads}, but the decoder layers have {num_heads} heads")
     if target_frames.shape != (batch, target_size):
         raise ValueError(f"target_frames must be ({batch}, {target_size}), got {tuple(target_frames.shape)}")
     if source_mask is None:
