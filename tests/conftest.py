@@ -62,3 +62,34 @@ def cpu_processor():
         image_codec=UMustImageCodec(UMustImageCodecConfig.cpu()).eval(),
         audio_codec=UMustAudioCodec(UMustAudioCodecConfig.cpu()).eval(),
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, cpu_processor) -> Path:
+    """A saved, randomly initialised ``tiny`` model with ``cpu_processor`` beside it (seeded)."""
+    import torch
+
+    from umust_hf import UMustConfig, UMustForConditionalGeneration
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("umust-tiny")
+    config = UMustConfig.from_preset("tiny", **cpu_processor.unified_vocabulary.to_dict())
+    UMustForConditionalGeneration(config).save_pretrained(directory)
+    cpu_processor.save_pretrained(directory)
+    return directory
+
+
+#: Length ratios (target frames per source frame) that stop a tiny model's outputs after 10-40
+#: frames, each row at its own length (image targets: 1-3 whole columns).
+TINY_LENGTH_RATIOS = {"image->notation": 0.05, "image->audio": 0.05, "audio->midi": 0.2, "audio->image": 0.5,
+                      "midi->audio": 0.3, "notation->image": 1.0}
+
+
+@pytest.fixture(scope="session")
+def tiny_runner(tiny_model_dir):
+    """A :class:`~umust_hf.evaluation.generation.ModelRunner` of the tiny model with short outputs."""
+    from umust_hf.evaluation.generation import ModelRunner
+
+    runner = ModelRunner(tiny_model_dir)
+    runner.model.generation_config.length_ratios = dict(TINY_LENGTH_RATIOS)
+    return runner

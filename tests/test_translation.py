@@ -7,14 +7,9 @@ import io
 import numpy as np
 import pytest
 import soundfile
-import torch
 from PIL import Image
 
-from umust_hf import (
-    MidiTokenizer,
-    UMustConfig,
-    UMustForConditionalGeneration,
-)
+from umust_hf import MidiTokenizer
 from umust_hf.cli import main
 from umust_hf.processing.notes import Note
 from umust_hf.translation import UMustTranslator
@@ -23,14 +18,8 @@ LMX = "measure key:fifths:0 time beats:4 beat-type:4 clef:G2 C4 voice:1 quarter 
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, cpu_processor):
-    torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("umust-tiny")
-    processor = cpu_processor
-    config = UMustConfig.from_preset("tiny", **processor.unified_vocabulary.to_dict())
-    UMustForConditionalGeneration(config).save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return directory
+def model_dir(tiny_model_dir):
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ example for the task; where a metric needs a symbolic reading of a generated out
 same model reads it back, as in the paper (an OMR model reads generated images for EMD; a
 transcriber turns generated audio into notes for DTW-F1, here the model's AMT task in place
 of Onsets and Frames). References come straight from the dataset: LMX, and notes from the
-performance MIDI. Decoding is greedy, so a run is deterministic.
+performance MIDI. Decoding is greedy, so a run is deterministic; :class:`ModelRunner`'s
+``*_batch`` methods translate lists in padded batches and give the same outputs.
 
 Rows use the predictions layout of :mod:`.predictions`, with in-memory audio
 (``(samples, sample_rate)`` tuples) instead of file paths.
@@ -14,12 +15,15 @@ Rows use the predictions layout of :mod:`.predictions`, with in-memory audio
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
+from ..vocabulary import Modality
+from .notes import as_note_array
 from .predictions import PredictionRow
 
 logger = logging.getLogger(__name__)
@@ -35,37 +39,185 @@ TASK_COLUMNS = {
 }
 
 
+#: Source rows per ``generate()`` call (:class:`ModelRunner`'s default ``batch_size``).
+DEFAULT_BATCH_SIZE = 8
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of ``items`` of at most ``size`` (the batches of a batched translation)."""
+    if size < 1:
+        raise UserError(f"batch size must be at least 1, got {size}")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _per_clip(sampling_rate: int | Sequence[int] | None, count: int) -> list[int]:
+    """One sampling rate per audio clip: ``sampling_rate`` is one rate for all, or a list of ``count``."""
+    if sampling_rate is None:
+        raise UserError("audio sources need sampling_rate= (one rate, or one per clip)")
+    rates = [sampling_rate] * count if np.isscalar(sampling_rate) else list(sampling_rate)
+    if len(rates) != count:
+        raise UserError(f"got {len(rates)} sampling rates for {count} audio clips")
+    return rates
+
+
+def _source_list(name: str, items: Any) -> Sequence[Any]:
+    """``items`` checked to be a list (or tuple) of sources."""
+    if not isinstance(items, (list, tuple)):
+        raise UserError(f"{name}= takes a list of sources, got {type(items).__name__}")
+    return items
+
+
+def _only_source(**sources: Any) -> tuple[str, Sequence[Any]]:
+    """The one source keyword given: its name and its list of sources (a clear error otherwise)."""
+    given = {name: items for name, items in sources.items() if items is not None}
+    if len(given) != 1:
+        raise UserError(f"pass exactly one of {', '.join(sources)} (a list of sources); got {sorted(given) or 'none'}")
+    name, items = next(iter(given.items()))
+    return name, _source_list(name, items)
+
+
+def _one_item(source: dict[str, Any]) -> dict[str, Any]:
+    """``midi=[x]`` / ``midi=x`` (and the other source keywords) -> ``midi=[x]``: the single-item methods' sources.
+
+    A MIDI note list is one source, not a list of sources."""
+    from ..processing.processing_umust import _is_note_list
+
+    single = {}
+    for name, value in source.items():
+        if name == "sampling_rate":
+            single[name] = value
+        elif isinstance(value, (list, tuple)) and not _is_note_list(value):
+            if len(value) != 1:
+                raise UserError(f"{name}= holds {len(value)} sources; translate several with the *_batch methods")
+            single[name] = list(value)
+        else:
+            single[name] = [value]
+    return single
+
+
 class ModelRunner:
-    """One loaded model and processor, with a method per translation the evaluation needs."""
+    """One loaded model and processor, with a method per translation the evaluation needs.
+
+    The ``*_batch`` methods take lists and return one output per source, generating
+    ``batch_size`` source rows at a time (rows of similar length together: less padding, and
+    rows of a batch end at similar lengths). Padding does not change a row's tokens, so they
+    give what the single-item methods (one source per call) give. Sources are encoded one at a
+    time: both codecs are convolutional, and in a padded batch the shorter clips' and narrower
+    images' last codes change (padding instead of the edge); nor is a batch faster per item on
+    a 2-core CPU (audio: 2.9 vs 1.2 s per clip in one measurement, about equal in another).
+    """
 
     def __init__(
-        self, model_dir: str | Path, processor_dir: str | Path | None = None, *, max_new_tokens: int | None = None
+        self, model_dir: str | Path, processor_dir: str | Path | None = None, *, max_new_tokens: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ):
         from ..translation import UMustTranslator
 
+        if batch_size < 1:
+            raise UserError(f"batch_size must be at least 1, got {batch_size}")
         if not Path(model_dir).is_dir():
             raise UserError(f"model directory not found: {model_dir}")
         self.translator = UMustTranslator.from_pretrained(model_dir, processor_dir=processor_dir)
         self.model, self.processor = self.translator.model, self.translator.processor
         self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
 
-    def _generate(self, target: str, **source: Any) -> Any:
-        """Translate one source item: generated bundles ``(rows, T, K)`` (MIDI gives a row per segment)."""
+    # ------------------------------------------------------------------ encode and generate
+    def _encode(self, modality: Modality, items: Sequence[Any],
+                rates: Sequence[int] | None = None) -> list[list[np.ndarray]]:
+        """Source bundle rows of each item (``rates``: one per audio clip)."""
+        rows = []
+        for index, item in enumerate(items):
+            try:
+                rows.append(self._encode_one(modality, item, rates[index] if rates is not None else None))
+            except ValueError as error:  # e.g. an unreadable or empty source
+                raise UserError(f"cannot encode {modality.value} source {index}: {error}") from None
+            if not rows[-1]:
+                raise UserError(f"{modality.value} source {index} encodes to no tokens")
+        return rows
+
+    def _encode_one(self, modality: Modality, item: Any, rate: int | None) -> list[np.ndarray]:
+        """One source's bundle rows: one row, or one per 20 s segment of a MIDI source."""
+        if modality is Modality.IMAGE:
+            return self.processor.encode_images([item])
+        if modality is Modality.AUDIO:
+            return self.processor.encode_audio([np.asarray(item, dtype=np.float32)], sampling_rate=[rate])
+        if modality is Modality.MIDI:
+            return self.processor.encode_midi(item)
+        return self.processor.encode_notation(text=[item])
+
+    def _generate(self, bundles: Sequence[np.ndarray], source: Modality, target: Modality) -> list[np.ndarray]:
+        """Greedy translation of one batch of source rows: ``(1 + T, K)`` generated bundles per row (PAD after EOS)."""
+        inputs = self.processor.pad_bundles(bundles, source, target)
+        inputs = {key: value.to(self.model.device) for key, value in inputs.items()}
         kwargs: dict[str, Any] = {"do_sample": False}
         if self.max_new_tokens is not None:
             kwargs["max_new_tokens"] = self.max_new_tokens
-        return self.translator.generate(source, target, **kwargs)
+        try:
+            generated = self.model.generate(**inputs, **kwargs)
+        except ValueError as error:  # e.g. a source longer than the model's position table
+            raise UserError(f"translating {source.value} into {target.value} failed: {error}") from None
+        return list(generated.cpu().numpy())
 
-    def read_notation(self, image: Any) -> str:
-        """OMR: score image -> LMX string (raw model tokens, not repaired, as OLiMPiC scores them)."""
-        return self.translator.lmx_of(self._generate("notation", images=[image]))[0]
+    def _translate(self, per_item: Sequence[Sequence[np.ndarray]], source: Modality,
+                   target: Modality) -> list[list[np.ndarray]]:
+        """Generated rows of each item (in its rows' order), over batches of ``batch_size`` rows of similar length."""
+        rows = [row for item in per_item for row in item]
+        order = sorted(range(len(rows)), key=lambda row: len(rows[row]))
+        generated: list[np.ndarray] = [np.zeros(0)] * len(rows)
+        for batch in chunks(order, self.batch_size):
+            for row, output in zip(batch, self._generate([rows[row] for row in batch], source, target)):
+                generated[row] = output
+        bounds = np.cumsum([0, *(len(item) for item in per_item)])
+        return [generated[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
 
-    def transcribe(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        """AMT: mono audio -> notes ``(N, 3)`` (onset s, offset s, MIDI pitch)."""
+    # ------------------------------------------------------------------ batched translations
+    def read_notation_batch(self, images: Sequence[Any]) -> list[str]:
+        """OMR: score images -> LMX strings (raw model tokens, not repaired, as OLiMPiC scores them)."""
+        images = _source_list("images", images)
+        generated = self._translate(self._encode(Modality.IMAGE, images), Modality.IMAGE, Modality.NOTATION)
+        return [self.translator.lmx_of(row[None])[0] for (row,) in generated]
+
+    def transcribe_batch(self, audio: Sequence[np.ndarray], sampling_rate: int | Sequence[int], *,
+                         min_seconds: float = 0.0) -> list[np.ndarray]:
+        """AMT: mono clips -> notes ``(N, 3)`` (onset s, offset s, MIDI pitch) each.
+
+        An empty clip, or one shorter than ``min_seconds``, gives no notes without running the model."""
+        audio = _source_list("audio", audio)
+        rates = _per_clip(sampling_rate, len(audio))
+        notes = [_no_notes() for _ in audio]
+        heard = [index for index, (clip, rate) in enumerate(zip(audio, rates))
+                 if np.size(clip) and np.size(clip) >= min_seconds * rate]
+        per_item = self._encode(Modality.AUDIO, [audio[i] for i in heard], [rates[i] for i in heard])
+        for index, (row,) in zip(heard, self._translate(per_item, Modality.AUDIO, Modality.MIDI)):
+            notes[index] = self._notes_of(row)
+        return notes
+
+    def synthesize_batch(self, *, midi: Sequence[Any] | None = None,
+                         images: Sequence[Any] | None = None) -> list[tuple[np.ndarray, int]]:
+        """Sources (``midi=`` or ``images=``) -> generated audio and its rate each; a MIDI source's
+        segment rows are joined in order (an empty array where the model generated nothing)."""
+        name, items = _only_source(midi=midi, images=images)
+        source = Modality.MIDI if name == "midi" else Modality.IMAGE
+        rate = int(self.processor.feature_extractor.sampling_rate)
+        generated = self._translate(self._encode(source, items), source, Modality.AUDIO)
+        return [(np.concatenate([self.processor.decode(row, "audio")[0] for row in rows]), rate) for rows in generated]
+
+    def render_batch(self, *, text: Sequence[str] | None = None, audio: Sequence[np.ndarray] | None = None,
+                     sampling_rate: int | Sequence[int] | None = None) -> list[Any]:
+        """Sources (``text=`` LMX strings or ``audio=`` clips at ``sampling_rate``) -> generated score images (PIL)."""
+        name, items = _only_source(text=text, audio=audio)
+        if name == "text":
+            source, per_item = Modality.NOTATION, self._encode(Modality.NOTATION, items)
+        else:
+            source, per_item = Modality.AUDIO, self._encode(Modality.AUDIO, items, _per_clip(sampling_rate, len(items)))
+        return [self.processor.decode(row, "image")[0] for (row,) in self._translate(per_item, source, Modality.IMAGE)]
+
+    def _notes_of(self, generated: np.ndarray) -> np.ndarray:
+        """Notes of one generated MIDI row (no notes, with a warning, when it holds no readable MIDI)."""
         from ..data.audio_io import read_midi_notes
-        from .notes import as_note_array
 
-        generated = self._generate("midi", audio=[np.asarray(audio, dtype=np.float32)], sampling_rate=sample_rate)
         midi = self.processor.decode(generated, "midi")[0]
         try:
             notes = read_midi_notes(midi) if midi else []
@@ -74,11 +226,19 @@ class ModelRunner:
             notes = []
         return as_note_array(notes, name="transcription")
 
+    # ------------------------------------------------------------------ one source at a time
+    def read_notation(self, image: Any) -> str:
+        """OMR: score image -> LMX string (see :meth:`read_notation_batch`)."""
+        return self.read_notation_batch([image])[0]
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """AMT: mono audio -> notes ``(N, 3)`` (onset s, offset s, MIDI pitch); no notes for an empty clip."""
+        return self.transcribe_batch([audio], sample_rate)[0]
+
     def synthesize(self, **source: Any) -> tuple[np.ndarray, int]:
-        """Source (``midi=`` or ``images=``) -> generated audio; segment rows are joined in order."""
-        waves = self.processor.decode(self._generate("audio", **source), "audio")
-        audio = np.concatenate(waves) if waves else np.zeros(0, np.float32)
-        return audio, int(self.processor.feature_extractor.sampling_rate)
+        """One source (``midi=`` or ``images=``, the item or a one-item list) -> generated audio; segment rows are
+        joined in order."""
+        return self.synthesize_batch(**_one_item(source))[0]
 
     def multi_stage(
         self, image: Any, *, synthesis: str = "soundfont", tempo_bpm: float = 100.0
@@ -115,8 +275,13 @@ class ModelRunner:
         return output.audio, output.sample_rate
 
     def render(self, **source: Any) -> Any:
-        """Source (``text=`` LMX or ``audio=``) -> generated score image (PIL)."""
-        return self.processor.decode(self._generate("image", **source), "image")[0]
+        """One source (``text=`` LMX or ``audio=`` with ``sampling_rate=``, the item or a one-item list)
+        -> generated score image (PIL)."""
+        return self.render_batch(**_one_item(source))[0]
+
+
+def _no_notes() -> np.ndarray:
+    return np.zeros((0, 3))
 
 
 def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner, multi_stage: str | None) -> dict[str, Any]:
