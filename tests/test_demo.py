@@ -187,3 +187,75 @@ def test_model_cards_are_rewritten_when_the_metrics_are_newer(tmp_path):
     assert not _cards_current(paths)
     (paths.model(next(iter(MODEL_DIRS))) / "README.md").unlink()
     assert not _cards_current(paths)
+
+
+def _heldout_examples(count: int) -> list[dict]:
+    """Excerpt-like rows (image, audio, MIDI, LMX) of different sizes, as the demo's held-out split has them."""
+    import soundfile
+
+    from helpers import midi_of, staff_image
+
+    examples = []
+    for index in range(count):
+        seconds, buffer = 0.3 + 0.2 * index, io.BytesIO()
+        samples = (0.2 * np.sin(np.arange(int(seconds * 22050)) * 0.05 * (index + 1))).astype(np.float32)
+        soundfile.write(buffer, samples, 22050, format="WAV")
+        examples.append({"id": f"x{index}", "image": staff_image(64 + 32 * index, index), "audio": buffer.getvalue(),
+                         "midi": midi_of(1.0 + index, 60 + index), "lmx": f"measure clef:G2 C{4 + index} quarter"})
+    return examples
+
+
+def test_run_tasks_batches_each_task_and_reads_back_its_outputs(tmp_path, tiny_runner, monkeypatch):
+    import datasets
+    from PIL import Image
+
+    from umust_hf.demo.tasks import TASK_ORDER, baseline_rows, run_tasks, score_all
+
+    examples = _heldout_examples(3)
+    monkeypatch.setattr(tiny_runner, "batch_size", 2)  # more than one batch per task
+    outputs = run_tasks(tiny_runner, tiny_runner, examples, tmp_path, show_progress=False)
+    suffixes = {"omr": {".musicxml", ".lmx"}, "amt": {".mid"}, "m2a": {".wav"}, "i2a": {".wav"},
+                "l2i": {".png"}, "a2i": {".png"}}
+    for task in TASK_ORDER:
+        assert {p.suffix for p in outputs[task].files} == suffixes[task] and len(outputs[task].rows) == 3
+        assert [row.fields["id"] for row in outputs[task].rows] == ["x0", "x1", "x2"]
+        assert set(outputs[task].example) == {"input", "output"}
+    for task in ("m2a", "i2a"):  # the generated audio, transcribed one clip at a time, gives the same notes
+        for row in outputs[task].rows:
+            audio, rate = row.fields["pred_audio"]
+            expected = tiny_runner.transcribe(audio, rate) if audio.size >= rate // 10 else np.zeros((0, 3))
+            assert np.array_equal(row.fields["pred_notes"], expected)
+    for task in ("l2i", "a2i"):  # the generated images, read one at a time, give the same LMX
+        for index, row in enumerate(outputs[task].rows):
+            with Image.open(tmp_path / task / f"{index:02d}.png") as image:
+                assert row.fields["pred"] == tiny_runner.read_notation(image.convert("L"))
+
+    train = datasets.Dataset.from_dict({key: [e[key] for e in examples] for key in ("lmx", "midi", "audio")})
+    base = baseline_rows(examples, train, a2i=tiny_runner)
+    for first, second in zip(base["m2a"], base["i2a"]):  # one random training clip, transcribed once for both
+        audio, rate = first.fields["pred_audio"]
+        assert first.fields["pred_notes"] is second.fields["pred_notes"]
+        assert np.array_equal(first.fields["pred_notes"], tiny_runner.transcribe(audio, rate))
+    assert "pred_notes" not in baseline_rows(examples, train)["m2a"][0].fields
+    results = score_all({task: outputs[task].rows for task in TASK_ORDER}, base)  # no row needs a transcriber
+    assert len(results) == 2 * len(TASK_ORDER)
+
+
+def test_heldout_omr_in_batches_scores_what_one_row_at_a_time_scores(tiny_runner):
+    import datasets
+
+    from helpers import staff_image
+    from umust_hf.demo.heldout import score_heldout_omr
+
+    processor = tiny_runner.processor
+    lmx = ["measure clef:G2 C4 quarter", "measure clef:G2 E4 half D4 quarter", "measure clef:F4 G2 whole"]
+    rows = [{"task": "omr", "input_ids": processor.encode_images([staff_image(64 + 48 * i, i)])[0].tolist(),
+             "labels": processor.encode_notation(text=[text])[0].tolist(),
+             "source_modality": "image", "target_modality": "notation"} for i, text in enumerate(lmx)]
+    rows.insert(1, {**rows[0], "task": "i2a"})  # not an OMR row: left out
+    test = datasets.Dataset.from_list(rows)
+    one_at_a_time = score_heldout_omr(test, tiny_runner.translator, lmx[0], batch_size=1)
+    batched = score_heldout_omr(test, tiny_runner.translator, lmx[0], batch_size=2)
+    assert batched["examples"] == one_at_a_time["examples"] == 3
+    assert batched["ser"] == one_at_a_time["ser"] and batched["baseline_ser"] == one_at_a_time["baseline_ser"]
+    assert batched["heldout_loss"] == pytest.approx(one_at_a_time["heldout_loss"], rel=1e-5)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluation.generation import DEFAULT_BATCH_SIZE, chunks
 from .baselines import lmx_distance, most_frequent
 
 
@@ -31,13 +32,15 @@ def heldout_omr_scores(out_dir: str | Path, progress: bool = False, seed: int = 
     return score_heldout_omr(test, UMustTranslator.from_pretrained(paths.model("i2a")), baseline, progress=progress)
 
 
-def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: bool = False) -> dict[str, Any]:
+def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: bool = False,
+                      batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, Any]:
     """``{"examples", "ser", "baseline_ser", "heldout_loss"}`` over every OMR row of the baked ``test`` split.
 
     ``translator``: a :class:`~umust_hf.translation.UMustTranslator` of the I2A model;
-    ``baseline_lmx``: the constant prediction it is compared with.
+    ``baseline_lmx``: the constant prediction it is compared with. Rows are generated and
+    scored ``batch_size`` at a time (padding changes neither the greedy readings nor, beyond float
+    rounding, the loss).
     """
-    import torch
     from tqdm.auto import tqdm
 
     from ..evaluation.ser import symbol_error_rate
@@ -48,24 +51,34 @@ def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: b
         raise ValueError("the held-out split has no OMR example to score")
     model = translator.model.eval()
     collate = BundleCollator(num_codebooks=model.config.num_codebooks)
+    rows = list(test)
     gold, predicted, loss_sum, frames = [], [], 0.0, 0
-    for row in tqdm(test, desc="held-out OMR", disable=not progress):
-        batch = {key: value.to(model.device) if torch.is_tensor(value) else value
-                 for key, value in collate([row]).items() if key != "task_ids"}
-        with torch.no_grad():
-            generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                       source_modality="image", target_modality="notation", do_sample=False)
-            count = int((batch["labels"][..., 0] != -100).sum())
-            loss_sum += float(model(**batch, return_logits=False).loss) * count
-        frames += count
-        gold.append(translator.lmx_of(np.asarray(row["labels"])[None])[0])
-        predicted.append(translator.lmx_of(generated)[0])
+    with tqdm(total=len(rows), desc="held-out OMR", disable=not progress) as bar:
+        for batch_rows in chunks(rows, batch_size):
+            readings, batch_loss, batch_frames = _read_and_score(model, collate(batch_rows))
+            gold += [translator.lmx_of(np.asarray(row["labels"])[None])[0] for row in batch_rows]
+            predicted += translator.lmx_of(readings)
+            loss_sum, frames = loss_sum + batch_loss, frames + batch_frames
+            bar.update(len(batch_rows))
     return {
         "examples": len(gold),
         "ser": symbol_error_rate(gold, predicted),
         "baseline_ser": symbol_error_rate(gold, [baseline_lmx] * len(gold)),
         "heldout_loss": loss_sum / max(frames, 1),
     }
+
+
+def _read_and_score(model: Any, batch: dict[str, Any]) -> tuple[Any, float, int]:
+    """Greedy readings of one collated batch, its summed teacher-forced loss and its number of target frames."""
+    import torch
+
+    batch = {key: value.to(model.device) for key, value in batch.items() if key != "task_ids"}
+    with torch.no_grad():
+        readings = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                  source_modality="image", target_modality="notation", do_sample=False)
+        frames = int((batch["labels"][..., 0] != -100).sum())
+        loss = float(model(**batch, return_logits=False).loss) * frames
+    return readings, loss, frames
 
 
 __all__ = ["heldout_omr_scores", "score_heldout_omr"]

@@ -42,72 +42,136 @@ class TaskOutputs:
     example: dict[str, Any] = field(default_factory=dict)  # {"input": ..., "output": ...} for the figure
 
 
+#: Clips shorter than this count as holding no notes (the AMT model is not run on them).
+MIN_TRANSCRIBED_SECONDS = 0.1
+
+
 def _row(task: str, index: int, example: dict[str, Any], fields: dict[str, Any], source: str) -> PredictionRow:
     return PredictionRow(task, {"id": example["id"], **fields}, f"{source}[{index}]", Path("."))
+
+
+def transcribe_clips(a2i: Any, clips: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+    """Notes of ``(samples, rate)`` clips by the A2I model's AMT, in batches (DTW-F1 reads audio this way)."""
+    return a2i.transcribe_batch([audio for audio, _ in clips], [rate for _, rate in clips],
+                                min_seconds=MIN_TRANSCRIBED_SECONDS)
+
+
+@dataclass
+class _HeldOut:
+    """The held-out excerpts and what every task reads of them, decoded once."""
+
+    examples: Sequence[dict[str, Any]]
+    clips: list[tuple[np.ndarray, int]]  # the recordings, (samples, rate)
+    gold_notes: list[Any]  # the performance MIDI's notes
+
+    @classmethod
+    def of(cls, examples: Sequence[dict[str, Any]]) -> _HeldOut:
+        from ..data.audio_io import decode_audio, read_midi_notes
+
+        clips = [decode_audio(example["audio"]) for example in examples]
+        return cls(examples, clips, [read_midi_notes(example["midi"]) for example in examples])
+
+    def rows(self, task: str, fields: Sequence[dict[str, Any]]) -> list[PredictionRow]:
+        """The task's scoring rows: ``fields[i]`` of held-out example ``i``."""
+        return [_row(task, index, example, row, task) for index, (example, row) in enumerate(zip(self.examples, fields))]
 
 
 def run_tasks(i2a: Any, a2i: Any, examples: Sequence[dict[str, Any]], out_dir: Path, *,
               show_progress: bool = True) -> dict[str, TaskOutputs]:
     """Translate every held-out example with the task's model and write the output under ``out_dir/<task>/``.
 
-    ``i2a``/``a2i`` are :class:`~umust_hf.evaluation.generation.ModelRunner` instances.
+    ``i2a``/``a2i`` are :class:`~umust_hf.evaluation.generation.ModelRunner` instances; each task
+    runs over all examples in their batches. Generated audio is transcribed (A2I's AMT) and
+    generated images are read (I2A's OMR) right away, so the rows carry ``pred_notes``/``pred``.
     """
-    from ..data.audio_io import decode_audio, read_midi_notes
+    from ..errors import UserError
+
+    if not examples:
+        raise UserError("no held-out examples to run the six tasks on")
+    heldout = _HeldOut.of(examples)
+    steps = {
+        "omr": lambda: _omr(i2a, heldout, out_dir),
+        "amt": lambda: _amt(a2i, heldout, out_dir),
+        "m2a": lambda: _audio_task("m2a", i2a, a2i, heldout, out_dir, midi=[e["midi"] for e in examples]),
+        "i2a": lambda: _audio_task("i2a", i2a, a2i, heldout, out_dir, images=[e["image"] for e in examples]),
+        "l2i": lambda: _image_task("l2i", a2i, i2a, heldout, out_dir, text=[e["lmx"] for e in examples]),
+        "a2i": lambda: _image_task("a2i", a2i, i2a, heldout, out_dir, audio=[a for a, _ in heldout.clips],
+                                   sampling_rate=[r for _, r in heldout.clips]),
+    }
+    results = {}
+    with tqdm(total=len(examples) * len(TASK_ORDER), desc="six tasks", disable=not show_progress) as bar:
+        for task in TASK_ORDER:
+            (out_dir / task).mkdir(parents=True, exist_ok=True)
+            results[task] = steps[task]()
+            bar.update(len(examples))
+    return results
+
+
+def _omr(i2a: Any, heldout: _HeldOut, out_dir: Path) -> TaskOutputs:
+    """OMR: ``.musicxml`` (and the raw ``.lmx``) of every held-out image."""
     from ..evaluation.pipelines import lmx_to_musicxml
-    from ..io_utils import atomic_write_bytes, atomic_write_text
-    from ..translation import write_output
+    from ..io_utils import atomic_write_text
 
-    results = {task: TaskOutputs(task) for task in TASK_ORDER}
-    for task in TASK_ORDER:
-        (out_dir / task).mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(examples) * len(TASK_ORDER), desc="six tasks", disable=not show_progress)
-    for index, example in enumerate(examples):
-        stem = f"{index:02d}"
-        audio, rate = decode_audio(example["audio"])
-        gold_notes = read_midi_notes(example["midi"])
-
-        lmx = i2a.read_notation(example["image"])  # OMR
-        path = out_dir / "omr" / f"{stem}.musicxml"
+    outputs = TaskOutputs("omr")
+    readings = i2a.read_notation_batch([e["image"] for e in heldout.examples])
+    for index, lmx in enumerate(readings):
+        path = out_dir / "omr" / f"{index:02d}.musicxml"
         try:
             musicxml = lmx_to_musicxml(lmx)
         except Exception as error:  # noqa: BLE001 - an unrepairable reading still gets its .lmx
-            logger.warning("OMR output %s could not become MusicXML (%s); writing an empty score", stem, error)
+            logger.warning("OMR output %02d could not become MusicXML (%s); writing an empty score", index, error)
             musicxml = lmx_to_musicxml("")
-        results["omr"].files += [atomic_write_text(path, musicxml), atomic_write_text(path.with_suffix(".lmx"), lmx + "\n")]
-        results["omr"].rows.append(_row("omr", index, example, {"gold": example["lmx"], "pred": lmx}, "omr"))
-        bar.update()
+        outputs.files += [atomic_write_text(path, musicxml), atomic_write_text(path.with_suffix(".lmx"), lmx + "\n")]
+    outputs.rows = heldout.rows("omr", [{"gold": e["lmx"], "pred": lmx} for e, lmx in zip(heldout.examples, readings)])
+    outputs.example = {"input": heldout.examples[0]["image"], "output": readings[0]}
+    return outputs
 
-        notes = a2i.transcribe(audio, rate)  # AMT
-        path = out_dir / "amt" / f"{stem}.mid"
-        results["amt"].files.append(atomic_write_bytes(path, notes_to_midi(notes)))
-        results["amt"].rows.append(_row("amt", index, example, {"gold_notes": gold_notes, "pred_notes": notes}, "amt"))
-        bar.update()
 
-        for task, source in (("m2a", {"midi": [example["midi"]]}), ("i2a", {"images": [example["image"]]})):
-            generated, out_rate = i2a.synthesize(**source)
-            path = out_dir / task / f"{stem}.wav"
-            results[task].files += write_output(generated, path, "audio", sampling_rate=out_rate)
-            fields = {"gold_notes": gold_notes, "gold_audio": (audio, rate), "pred_audio": (generated, out_rate)}
-            results[task].rows.append(_row(task, index, example, fields, task))
-            bar.update()
+def _amt(a2i: Any, heldout: _HeldOut, out_dir: Path) -> TaskOutputs:
+    """AMT: ``.mid`` of every held-out recording."""
+    from ..io_utils import atomic_write_bytes
 
-        for task, source in (("l2i", {"text": [example["lmx"]]}), ("a2i", {"audio": [audio], "sampling_rate": rate})):
-            image = a2i.render(**source)
-            path = out_dir / task / f"{stem}.png"
-            results[task].files += write_output(image, path, "image")
-            results[task].rows.append(_row(task, index, example, {"gold": example["lmx"], "pred": i2a.read_notation(image)}, task))
-            results[task].example.setdefault("output", image)
-            bar.update()
+    outputs = TaskOutputs("amt")
+    transcriptions = a2i.transcribe_batch([a for a, _ in heldout.clips], [r for _, r in heldout.clips])
+    for index, notes in enumerate(transcriptions):
+        outputs.files.append(atomic_write_bytes(out_dir / "amt" / f"{index:02d}.mid", notes_to_midi(notes)))
+    outputs.rows = heldout.rows("amt", [{"gold_notes": gold, "pred_notes": notes}
+                                        for gold, notes in zip(heldout.gold_notes, transcriptions)])
+    outputs.example = {"input": heldout.clips[0], "output": transcriptions[0]}
+    return outputs
 
-        if index == 0:
-            results["omr"].example = {"input": example["image"], "output": lmx}
-            results["amt"].example = {"input": (audio, rate), "output": notes}
-            results["m2a"].example = {"input": gold_notes, "output": results["m2a"].rows[0].fields["pred_audio"]}
-            results["i2a"].example = {"input": example["image"], "output": results["i2a"].rows[0].fields["pred_audio"]}
-            results["l2i"].example["input"] = example["lmx"]
-            results["a2i"].example["input"] = (audio, rate)
-    bar.close()
-    return results
+
+def _audio_task(task: str, i2a: Any, a2i: Any, heldout: _HeldOut, out_dir: Path, **sources: Any) -> TaskOutputs:
+    """M2A or I2A: ``.wav`` of every source, transcribed by A2I's AMT for the DTW onset F1."""
+    from ..translation import write_output
+
+    outputs = TaskOutputs(task)
+    generated = i2a.synthesize_batch(**sources)
+    for index, (audio, rate) in enumerate(generated):
+        outputs.files += write_output(audio, out_dir / task / f"{index:02d}.wav", "audio", sampling_rate=rate)
+    transcriptions = transcribe_clips(a2i, generated)
+    outputs.rows = heldout.rows(task, [
+        {"gold_notes": gold, "gold_audio": clip, "pred_audio": output, "pred_notes": notes}
+        for gold, clip, output, notes in zip(heldout.gold_notes, heldout.clips, generated, transcriptions)
+    ])
+    first_input = heldout.gold_notes[0] if task == "m2a" else heldout.examples[0]["image"]
+    outputs.example = {"input": first_input, "output": generated[0]}
+    return outputs
+
+
+def _image_task(task: str, a2i: Any, i2a: Any, heldout: _HeldOut, out_dir: Path, **sources: Any) -> TaskOutputs:
+    """L2I or A2I: ``.png`` of every source, read back by I2A's OMR for the token EMD."""
+    from ..translation import write_output
+
+    outputs = TaskOutputs(task)
+    images = a2i.render_batch(**sources)
+    for index, image in enumerate(images):
+        outputs.files += write_output(image, out_dir / task / f"{index:02d}.png", "image")
+    readings = i2a.read_notation_batch(images)
+    outputs.rows = heldout.rows(task, [{"gold": e["lmx"], "pred": lmx} for e, lmx in zip(heldout.examples, readings)])
+    first_input = heldout.examples[0]["lmx"] if task == "l2i" else heldout.clips[0]
+    outputs.example = {"input": first_input, "output": images[0]}
+    return outputs
 
 
 def notes_to_midi(notes: Any) -> bytes:
@@ -119,12 +183,15 @@ def notes_to_midi(notes: Any) -> bytes:
     return notes_to_midi_bytes(rows)
 
 
-def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int = 0) -> dict[str, list[PredictionRow]]:
+def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int = 0,
+                  a2i: Any = None) -> dict[str, list[PredictionRow]]:
     """Trivial-baseline rows on the same held-out ``examples`` (``train``: the training split).
 
     OMR: always the most frequent training LMX; AMT: always the most frequent training MIDI;
     M2A/I2A: a randomly paired training clip; L2I/A2I: the LMX of a randomly paired other
-    held-out excerpt (the paper's random ground-truth pairing).
+    held-out excerpt (the paper's random ground-truth pairing). With ``a2i`` (the A2I
+    :class:`~umust_hf.evaluation.generation.ModelRunner`) the clips are transcribed in batches,
+    once for both tasks, as the models' generated audio is (``pred_notes``).
     """
     from ..data.audio_io import decode_audio, read_midi_notes
     from ..evaluation.baselines import baseline_rows as paired_rows
@@ -135,14 +202,17 @@ def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int =
     train_midi = [bytes(m) for m in train["midi"]]
     constant_notes = read_midi_notes(most_frequent(train_midi, midi_distance, max_candidates=60, seed=seed))
     rows: dict[str, list[PredictionRow]] = {"omr": [], "amt": [], "m2a": [], "i2a": []}
-    partners = random_partners(len(examples), len(train), seed)
+    clips = [decode_audio(train[int(partner)]["audio"]) for partner in random_partners(len(examples), len(train), seed)]
+    transcriptions = transcribe_clips(a2i, clips) if a2i is not None else None
     for index, example in enumerate(examples):
         gold_notes = read_midi_notes(example["midi"])
         rows["omr"].append(_row("omr", index, example, {"gold": example["lmx"], "pred": constant_lmx}, "baseline"))
         rows["amt"].append(_row("amt", index, example, {"gold_notes": gold_notes, "pred_notes": constant_notes}, "baseline"))
-        clip = decode_audio(train[int(partners[index])]["audio"])
         for task in ("m2a", "i2a"):
-            fields = {"gold_notes": gold_notes, "gold_audio": decode_audio(example["audio"]), "pred_audio": clip}
+            fields = {"gold_notes": gold_notes, "gold_audio": decode_audio(example["audio"]),
+                      "pred_audio": clips[index]}
+            if transcriptions is not None:
+                fields["pred_notes"] = transcriptions[index]
             rows[task].append(_row(task, index, example, fields, "baseline"))
     for task in ("l2i", "a2i"):
         rows[task] = paired_rows(list(examples), task, kind="random-pairing", seed=seed, source="baseline")
@@ -157,8 +227,10 @@ BASELINE_NAMES = {
 
 
 def score_all(model_rows: dict[str, list[PredictionRow]], base_rows: dict[str, list[PredictionRow]], *,
-              transcriber: Any, omr: Any, dataset: str = "umust-embedded (demo test)") -> list[MethodResult]:
-    """Score every task's model and baseline rows with the shared metric code."""
+              transcriber: Any = None, omr: Any = None,
+              dataset: str = "umust-embedded (demo test)") -> list[MethodResult]:
+    """Score every task's model and baseline rows with the shared metric code (``transcriber``/``omr``
+    only for audio rows without ``pred_notes`` and image rows without ``pred``)."""
     from ..evaluation.scoring import score_rows
 
     results = []
