@@ -203,3 +203,44 @@ def test_length_ratios_from_training_cap_each_row_by_its_source_length():
     assert ended[1] < free.shape[1] < ended[2]
     # an explicit length wins over the ratios
     assert model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID], max_new_tokens=5).shape[1] == 6
+
+
+class _ForcedTokens(LogitsProcessor):
+    """Forces each row's codebook-0 token from its step: a 3-token cycle, an ever-new token, or (image rows)
+    the same code in every slot (a blank column repeated)."""
+
+    def __init__(self, kinds, notation_start):
+        self.kinds, self.start = kinds, notation_start
+
+    def __call__(self, input_ids, scores):
+        step = input_ids.shape[1] - 1
+        forced = torch.full_like(scores, float("-inf"))
+        for row, kind in enumerate(self.kinds):
+            if kind == "cycle":
+                token = self.start + 4 + step % 3
+            elif kind == "fresh":
+                token = self.start + 4 + step % 200
+            else:
+                token = int(torch.isfinite(scores[row]).nonzero()[-1])  # the last code (the first allowed id is EOS)
+            forced[row, token] = 0.0
+        return forced
+
+
+def test_loop_repeats_stop_a_looping_notation_row_but_not_fresh_text_or_repeated_image_columns():
+    from umust_hf.modeling.generation_umust import RepeatedPhraseStop
+
+    model = tiny_model(max_notation_positions=80, max_image_positions=80)
+    inputs = sources(model.config, rows=3, length=8)
+    target = torch.tensor([NOTATION, NOTATION, IMAGE])
+    forced = LogitsProcessorList([_ForcedTokens(["cycle", "fresh", "image"],
+                                                model.config.vocabulary.id_range("notation", 0).start)])
+    model.generation_config.loop_repeats = 4
+    out = model.generate(**inputs, target_modality=target, logits_processor=forced, max_length=60)
+    filled = [int((row[:, 0] != PAD_ID).sum()) for row in out]
+    assert filled[0] == 1 + 3 * 4  # SOS + the 3-token phrase four times, then the row stops
+    assert filled[1] == filled[2] == 60  # no short phrase repeats / image rows are never cut
+    model.generation_config.loop_repeats = None
+    out = model.generate(**inputs, target_modality=target, logits_processor=forced, max_length=60)
+    assert int((out[0, :, 0] != PAD_ID).sum()) == 60  # off: the loop runs to the limit
+    with pytest.raises(ValueError, match="loop_repeats"):
+        RepeatedPhraseStop(1, torch.tensor([True]))

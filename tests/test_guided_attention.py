@@ -7,7 +7,13 @@ from transformers import Seq2SeqTrainingArguments
 from umust_hf.modeling.configuration_umust import UMustConfig
 from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
 from umust_hf.training.curriculum import Curriculum, TaskSchedule
-from umust_hf.training.guided_attention import GuidedAttention, diagonal_penalty, guided_attention_loss
+from umust_hf.training.guided_attention import (
+    GuidedAttention,
+    diagonal_penalty,
+    diagonal_prior,
+    guided_attention_loss,
+)
+from umust_hf.training.run import LOOP_REPEATS
 from umust_hf.training.trainer import UMustTrainer
 
 from test_trainer import _task_dataset
@@ -47,7 +53,36 @@ def test_loss_prefers_diagonal_attention_and_ignores_padded_frames_and_unguided_
         guided_attention_loss([], None, frames)
 
 
+def test_prior_rows_are_distributions_over_each_examples_real_frames():
+    prior = diagonal_prior(torch.tensor([8, 4]), torch.tensor([4, 2]), source_size=8, target_size=4, sigma=0.1)
+    assert torch.allclose(prior[0].sum(-1), torch.ones(4)) and torch.allclose(prior[1, :2].sum(-1), torch.ones(2))
+    assert torch.all(prior[1, 2:] == 0) and torch.all(prior[1, :, 4:] == 0)
+    assert prior[0].argmax(-1).tolist() == [0, 2, 4, 6]  # t / 4 = s / 8
+
+
+def test_prior_loss_is_zero_on_the_band_and_keeps_its_gradient_where_the_penalty_loses_it():
+    frames = torch.tensor([[True, True, True, True]])
+    prior = diagonal_prior(torch.tensor([8]), torch.tensor([4]), 8, 4, sigma=0.1)
+    assert guided_attention_loss([prior[:, None]], None, frames, sigma=0.1, kind="prior") == pytest.approx(0.0, abs=1e-5)
+    # every row attends to one "sink" frame: the penalty's gradient on the logits is ~0, the prior's is not
+    logits = torch.full((1, 1, 4, 8), -12.0)
+    logits[..., 5] = 12.0
+    grads = {}
+    for kind in ("penalty", "prior"):
+        leaf = logits.clone().requires_grad_(True)
+        guided_attention_loss([leaf.softmax(-1)], None, frames, sigma=0.1, kind=kind).backward()
+        grads[kind] = float(leaf.grad.abs().sum())
+    assert grads["penalty"] < 1e-6 < 0.5 < grads["prior"]
+    sink = _one_hot_maps([5, 5, 5, 5], 8)
+    assert float(guided_attention_loss([sink], None, frames, sigma=0.1, kind="prior")) > 5.0
+    with pytest.raises(ValueError, match="kind"):
+        guided_attention_loss([sink], None, frames, kind="kl")
+
+
 def test_recipe_setting_is_checked():
+    assert GuidedAttention.from_dict({"kind": "prior"}).kind == "prior"
+    with pytest.raises(ValueError, match="kind"):
+        GuidedAttention(kind="diagonal")
     assert GuidedAttention.from_dict({"weight": 2.0, "heads": 2}).to_dict()["heads"] == 2
     with pytest.raises(ValueError, match="unknown key"):
         GuidedAttention.from_dict({"wieght": 1.0})
@@ -122,3 +157,22 @@ def test_recipe_setting_reaches_the_trainer_and_scales_with_max_steps(tmp_path):
     assert trainer.guided_attention == GuidedAttention(weight=0.5, until_step=2)  # half the steps, half the guidance
     guided_steps = [log["step"] for log in trainer.state.log_history if "loss_guided_attention" in log]
     assert guided_steps == [1, 2]
+    assert trainer.model.generation_config.loop_repeats == LOOP_REPEATS  # trained models stop greedy loops
+
+
+def test_recipe_model_block_sets_config_fields(tmp_path):
+    from umust_hf.training.recipe import Recipe
+    from umust_hf.training.run import train_from_recipe
+
+    recipe = Recipe.from_dict({
+        "name": "dropout", "model_preset": "tiny", "model": {"decoder_input_dropout": 0.25},
+        "curriculum": [{"task": "amt", "start_step": 0}],
+        "training": {"max_steps": 2, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
+                     "guided_attention": {"kind": "prior", "sigma": 0.05}},
+    })
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    trainer = train_from_recipe(recipe, _task_dataset(UMustConfig.from_preset("tiny").vocabulary), tmp_path,
+                                logging_steps=1, save_strategy="no", disable_tqdm=True, seed=0)
+    assert trainer.model.config.decoder_input_dropout == 0.25
+    assert trainer.guided_attention.kind == "prior"
+    assert all(log["loss_guided_attention"] > 0 for log in trainer.state.log_history if "loss" in log)

@@ -13,7 +13,7 @@ from huggingface_hub.errors import StrictDataclassClassValidationError
 
 import umust_hf
 from umust_hf import UMustConfig, UMustForConditionalGeneration
-from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SEP_ID, Modality
+from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SEP_ID, SOS_ID, Modality
 
 NOTATION, MIDI, IMAGE, AUDIO = (MODALITY_ORDER.index(m) for m in (Modality.NOTATION, Modality.MIDI,
                                                                      Modality.IMAGE, Modality.AUDIO))
@@ -333,3 +333,29 @@ def test_codec_codebooks_initialise_token_embeddings():
     torch.testing.assert_close(weight[vocabulary.id_range("notation", 0).start], notation_before)
     with pytest.raises(ValueError, match=r"audio_codebooks must have shape \(4, 1024, dim\)"):
         model.init_codec_embeddings(audio_codebooks=torch.randn(9, 1024, 8))
+
+
+def test_decoder_input_dropout_hides_prefix_frames_in_training_only():
+    config = UMustConfig.from_preset("tiny", decoder_input_dropout=0.5)
+    model = UMustForConditionalGeneration(config)
+    inputs = torch.randint(4, 60, (4, 50, 4))
+    inputs[:, 0] = SOS_ID
+    torch.manual_seed(0)
+    dropped = model.drop_decoder_inputs(inputs)
+    hidden = (dropped == PAD_ID).all(-1)
+    assert not hidden[:, 0].any()  # SOS always stays
+    assert 0.3 < float(hidden[:, 1:].float().mean()) < 0.7
+    assert torch.equal(dropped[~hidden], inputs[~hidden])  # the rest is untouched
+    source = torch.randint(4, 60, (4, 7, 4))
+    labels = torch.randint(4, 60, (4, 6, 4))
+    kwargs = dict(input_ids=config.vocabulary.id_range("image", 0).start + source, labels=labels,
+                  source_modality="image", target_modality="notation")
+    model.eval()
+    assert torch.equal(model(**kwargs).loss, model(**kwargs).loss)  # no dropout at evaluation
+    model.train()
+    torch.manual_seed(1)
+    first = model(**kwargs).loss
+    torch.manual_seed(2)
+    assert not torch.equal(first, model(**kwargs).loss)  # a different prefix is hidden each time
+    with pytest.raises(StrictDataclassClassValidationError, match="decoder_input_dropout"):
+        UMustConfig.from_preset("tiny", decoder_input_dropout=1.0)

@@ -82,6 +82,11 @@ class UMustConfig(PreTrainedConfig):
     their dot product: it bounds the attention logits, which kept a tiny CPU model's cross-attention
     from collapsing onto one or two source frames (attention-entropy collapse).
 
+    ``decoder_input_dropout`` (default 0, as in the paper): in training, each teacher-forced
+    decoder input frame after SOS is replaced by padding with this probability (the labels are
+    kept). A small model on a small corpus otherwise learns to continue its targets from their own
+    prefix and ignores the source; hiding part of the prefix makes reading the source pay.
+
     Positions: one learned table per modality, ``max_<modality>_positions`` long (official
     ``max_seq_len``: notation 1400, MIDI 1000, image 1000, audio 1750). A decoder sequence
     (SOS included) never exceeds its target modality's table, so generation of a row stops at
@@ -120,6 +125,7 @@ class UMustConfig(PreTrainedConfig):
     activation_dropout: float = 0.0
     layer_norm_eps: float = 1e-5
     qk_norm: bool = False
+    decoder_input_dropout: float = 0.0
     initializer_range: float = 0.02
 
     max_notation_positions: int = 1400
@@ -164,6 +170,8 @@ class UMustConfig(PreTrainedConfig):
                     )
         elif self.head_dim < 1:
             raise ValueError(f"UMustConfig.head_dim must be >= 1 or None, got {self.head_dim}")
+        if not 0.0 <= self.decoder_input_dropout < 1.0:
+            raise ValueError(f"UMustConfig.decoder_input_dropout must be in [0, 1), got {self.decoder_input_dropout}")
 
     # ------------------------------------------------------------------ helpers
     @property

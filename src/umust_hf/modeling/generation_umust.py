@@ -15,7 +15,11 @@ stock preparation (encoder pass, cache, logits processors, stopping criteria); t
   row by the source's length when the generation config has ``length_ratios`` (the longest
   target-per-source ratio of each modality pair seen in training, saved by the trainer): an
   under-trained model that loops then stops near the longest plausible output instead of at
-  the end of the table.
+  the end of the table; and, when the generation config has ``loop_repeats`` (set by the
+  trainer), a notation or MIDI row also stops once its last tokens are one short phrase (at most
+  ``LOOP_MAX_PERIOD`` tokens) repeated ``loop_repeats`` times over - a greedy loop, which real
+  scores and performances do not contain (image and audio rows are never cut this way: silence
+  and blank columns repeat legitimately).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from .vocabulary_umust import MODALITY_ORDER, PAD_ID
 LENGTH_SLACK = 8
 #: Multiplier on the longest ratio seen in training.
 LENGTH_MARGIN = 1.1
+#: Longest phrase (in tokens) that :class:`RepeatedPhraseStop` looks for.
+LOOP_MAX_PERIOD = 8
 
 
 def length_ratio_key(source: str, target: str) -> str:
@@ -52,6 +58,28 @@ class SourceLengthLimit(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         return input_ids.shape[1] >= self.limits.to(input_ids.device)
+
+
+class RepeatedPhraseStop(StoppingCriteria):
+    """Stops a row whose last ``repeats x p`` tokens (codebook 0) are one phrase of ``p <= max_period``
+    tokens repeated ``repeats`` times - a greedy decoding loop; only rows where ``rows`` is True
+    (single-stream targets) are watched."""
+
+    def __init__(self, repeats: int, rows: torch.Tensor, max_period: int = LOOP_MAX_PERIOD):
+        if repeats < 2 or max_period < 1:
+            raise ValueError(f"loop_repeats must be >= 2 and max_period >= 1, got {repeats} and {max_period}")
+        self.repeats, self.rows, self.max_period = repeats, rows, max_period
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        tokens = input_ids[:, 1:]  # (B, T) codebook-0 ids after SOS
+        looping = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        for period in range(1, self.max_period + 1):
+            span = period * self.repeats
+            if tokens.shape[1] < span:
+                break
+            tail = tokens[:, -span:].reshape(-1, self.repeats, period)
+            looping |= (tail == tail[:, -1:]).all(dim=2).all(dim=1)
+        return looping & self.rows.to(input_ids.device)
 
 
 class UMustGenerationMixin(GenerationMixin):
@@ -87,6 +115,10 @@ class UMustGenerationMixin(GenerationMixin):
             limit = SourceLengthLimit(self.source_length_limits(ratios, kwargs["source_modality"],
                                                                 kwargs["target_modality"], lengths))
             kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), limit])
+        repeats = getattr(self.generation_config, "loop_repeats", None)
+        if repeats:
+            loop = RepeatedPhraseStop(int(repeats), self.num_streams[kwargs["target_modality"]] == 1)
+            kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), loop])
         if not length_given:
             longest = int(self.embeddings.position_limits[kwargs["target_modality"]].max())
             if generation_config is None:

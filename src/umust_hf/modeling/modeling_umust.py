@@ -638,6 +638,8 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
             labels = self._checked_labels(labels, target)
             if decoder_input_ids is None:
                 decoder_input_ids = self.shift_labels_right(labels)
+        if self.training and self.config.decoder_input_dropout > 0 and decoder_input_ids is not None:
+            decoder_input_ids = self.drop_decoder_inputs(decoder_input_ids)
         if decoder_input_ids is None:
             raise ValueError("pass labels (training) or decoder_input_ids; use generate() for inference")
         check_bundle_ids(decoder_input_ids, self.config, "decoder_input_ids")
@@ -694,6 +696,13 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
                 f"{codebook} id (nor an allowed special); check target_modality and the id layout"
             )
         return labels
+
+    def drop_decoder_inputs(self, decoder_input_ids: torch.LongTensor) -> torch.LongTensor:
+        """Training only: replace each decoder input frame after the first (SOS) by padding with probability
+        ``config.decoder_input_dropout`` (see :class:`UMustConfig`)."""
+        dropped = torch.rand(decoder_input_ids.shape[:2], device=decoder_input_ids.device) < self.config.decoder_input_dropout
+        dropped[:, 0] = False
+        return decoder_input_ids.masked_fill(dropped[..., None], PAD_ID)
 
     def shift_labels_right(self, labels: torch.LongTensor) -> torch.LongTensor:
         """``(B, T, K)`` labels -> decoder inputs: ``[SOS, PAD, ..]`` then labels[:, :-1] (-100 -> PAD)."""

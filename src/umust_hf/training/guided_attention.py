@@ -11,6 +11,14 @@ from the start:
 
 with ``S``/``T`` the real (unpadded) lengths of each example. The model itself is unchanged: the
 penalty only shapes training, so inference needs no length estimate.
+
+That penalty has a blind spot: its gradient on a row's attention logits is ``A (W - <A, W>)``,
+which vanishes wherever the attention is near zero. A tiny model's cross-attention soon
+collapses onto one or two "sink" frames for every row; the penalty then stays flat (measured:
+0.875 for 400 steps of a 40-frame copy task) and cannot move it. ``kind="prior"`` instead
+minimises the KL divergence from the normalised Gaussian band ``G[t] ∝ exp(-(s/S - t/T)^2 /
+(2 sigma^2))`` to each row, whose gradient ``A - G`` never vanishes: on the same copy task the
+attention follows the diagonal within 200 steps.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import torch
 
 #: Width of the diagonal band, as a fraction of the sequence lengths (the paper's g = 0.2).
 DEFAULT_SIGMA = 0.2
+#: ``"penalty"``: Tachibana et al.'s off-diagonal mass; ``"prior"``: KL from the Gaussian band.
+KINDS = ("penalty", "prior")
 
 
 def diagonal_penalty(source_lengths: torch.Tensor, target_lengths: torch.Tensor, source_size: int,
@@ -43,10 +53,23 @@ def diagonal_penalty(source_lengths: torch.Tensor, target_lengths: torch.Tensor,
     return weight * inside
 
 
+def diagonal_prior(source_lengths: torch.Tensor, target_lengths: torch.Tensor, source_size: int,
+                   target_size: int, sigma: float = DEFAULT_SIGMA) -> torch.Tensor:
+    """``G`` of shape ``(B, target_size, source_size)``: each real row a distribution over the real
+    source frames, a Gaussian band around the diagonal (rows outside the real lengths are 0)."""
+    band = 1.0 - diagonal_penalty(source_lengths, target_lengths, source_size, target_size, sigma)
+    s = torch.arange(source_size, device=band.device)
+    t = torch.arange(target_size, device=band.device)
+    inside = (s[None, None, :] < source_lengths[:, None, None]) & (t[None, :, None] < target_lengths[:, None, None])
+    band = band * inside
+    return band / band.sum(dim=-1, keepdim=True).clamp(min=1e-12)
+
+
 def guided_attention_loss(cross_attentions: Sequence[torch.Tensor], source_mask: torch.Tensor | None,
                           target_frames: torch.Tensor, sigma: float = DEFAULT_SIGMA,
-                          heads: int | None = None) -> torch.Tensor:
-    """Mean off-diagonal attention mass over every real target frame, guided head and layer.
+                          heads: int | None = None, kind: str = "penalty") -> torch.Tensor:
+    """Mean off-diagonal attention mass (``kind="penalty"``) or KL divergence from the diagonal band
+    (``kind="prior"``) over every real target frame, guided head and layer.
 
     ``cross_attentions``: one ``(B, H, T, S)`` map per decoder layer (``output_attentions=True``).
     ``source_mask`` ``(B, S)`` (``None``: all real); ``target_frames`` ``(B, T)`` True where a
@@ -54,6 +77,8 @@ def guided_attention_loss(cross_attentions: Sequence[torch.Tensor], source_mask:
     heads of each layer (``None``: all), leaving the rest free to look anywhere (e.g. at the
     clef and key at the start of a system).
     """
+    if kind not in KINDS:
+        raise ValueError(f"guided attention kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not cross_attentions:
         raise ValueError("guided attention needs the cross-attention maps: call the model with output_attentions=True")
     batch, num_heads, target_size, source_size = cross_attentions[0].shape
@@ -66,19 +91,28 @@ def guided_attention_loss(cross_attentions: Sequence[torch.Tensor], source_mask:
     else:
         source_lengths = source_mask.sum(dim=1)
     # labelled frames are a prefix (targets are right-padded), so their count is the length
-    penalty = diagonal_penalty(source_lengths, target_frames.sum(dim=1), source_size, target_size, sigma)
-    frames = target_frames.to(penalty.dtype)
+    lengths = (source_lengths, target_frames.sum(dim=1), source_size, target_size, sigma)
+    if kind == "penalty":
+        penalty = diagonal_penalty(*lengths)
+    else:
+        prior = diagonal_prior(*lengths)
+        entropy = torch.special.xlogy(prior, prior).sum(dim=-1)  # (B, T): sum G log G
+    frames = target_frames.to(torch.float32)
     losses = []
     for weights in cross_attentions:
-        guided = weights if heads is None else weights[:, :heads]
-        per_frame = (guided.float() * penalty[:, None]).sum(dim=-1)  # (B, H, T)
+        guided = (weights if heads is None else weights[:, :heads]).float()
+        if kind == "penalty":
+            per_frame = (guided * penalty[:, None]).sum(dim=-1)  # (B, H, T)
+        else:  # KL(G || A) = sum G log G - sum G log A
+            log_attention = torch.log(guided.clamp(min=torch.finfo(torch.float32).tiny))  # no clamp gradient cut-off
+            per_frame = entropy[:, None] - (prior[:, None] * log_attention).sum(dim=-1)
         losses.append((per_frame * frames[:, None]).sum() / (frames.sum() * guided.shape[1]).clamp(min=1))
     return torch.stack(losses).mean()
 
 
 @dataclass(frozen=True)
 class GuidedAttention:
-    """Recipe setting ``training.guided_attention``: ``{"weight": 1.0, "sigma": 0.2, "heads": null}``.
+    """Recipe setting ``training.guided_attention``: ``{"weight": 1.0, "sigma": 0.2, "heads": null, "kind": "penalty"}``.
 
     The trainer adds ``weight x`` :func:`guided_attention_loss` to the translation loss (and logs
     it as ``loss_guided_attention``); ``until_step`` (optional) turns it off once the alignment
@@ -89,8 +123,11 @@ class GuidedAttention:
     sigma: float = DEFAULT_SIGMA
     heads: int | None = None
     until_step: int | None = None
+    kind: str = "penalty"
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"guided_attention.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.weight < 0:
             raise ValueError(f"guided_attention.weight must be >= 0, got {self.weight}")
         if self.sigma <= 0:
@@ -100,10 +137,10 @@ class GuidedAttention:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuidedAttention:
-        unknown = set(data) - {"weight", "sigma", "heads", "until_step"}
+        unknown = set(data) - {"weight", "sigma", "heads", "until_step", "kind"}
         if unknown:
             raise ValueError(f"guided_attention: unknown key(s) {', '.join(sorted(unknown))}; "
-                             "expected weight, sigma, heads, until_step")
+                             "expected weight, sigma, heads, until_step, kind")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,4 +150,4 @@ class GuidedAttention:
         return self.weight > 0 and (self.until_step is None or step < self.until_step)
 
 
-__all__ = ["DEFAULT_SIGMA", "GuidedAttention", "diagonal_penalty", "guided_attention_loss"]
+__all__ = ["DEFAULT_SIGMA", "KINDS", "GuidedAttention", "diagonal_penalty", "diagonal_prior", "guided_attention_loss"]

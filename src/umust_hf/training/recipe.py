@@ -25,6 +25,8 @@ class Recipe:
     model_preset: str
     curriculum: Curriculum
     training: dict[str, Any] = field(default_factory=dict)
+    #: ``UMustConfig`` fields set on top of the preset (e.g. ``{"decoder_input_dropout": 0.3}``)
+    model: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "recipe") -> Recipe:
@@ -41,6 +43,7 @@ class Recipe:
             model_preset=data["model_preset"],
             curriculum=curriculum,
             training=dict(data.get("training", {})),
+            model=dict(data.get("model", {})),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,6 +53,7 @@ class Recipe:
             "model_preset": self.model_preset,
             "curriculum": self.curriculum.to_list(),
             "training": self.training,
+            **({"model": self.model} if self.model else {}),
         }
 
 

@@ -25,6 +25,10 @@ from .trainer import UMustTrainer
 
 logger = logging.getLogger(__name__)
 
+#: Trained models stop a notation/MIDI output that repeats one short phrase this many times (see
+#: :class:`~umust_hf.modeling.generation_umust.RepeatedPhraseStop`).
+LOOP_REPEATS = 8
+
 
 def training_arguments(recipe: Recipe, out_dir: str | Path, **overrides: Any) -> Seq2SeqTrainingArguments:
     """Map a recipe's ``training`` block onto ``Seq2SeqTrainingArguments``.
@@ -88,8 +92,9 @@ def train_from_recipe(
         curriculum = curriculum.scaled(wanted / planned)
     args = training_arguments(recipe, out_dir, **overrides)
     if model is None:
-        model = UMustForConditionalGeneration(UMustConfig.from_preset(recipe.model_preset))
+        model = UMustForConditionalGeneration(UMustConfig.from_preset(recipe.model_preset, **recipe.model))
     model.generation_config.length_ratios = measure_length_ratios(train_dataset)
+    model.generation_config.loop_repeats = LOOP_REPEATS
     guided = overrides.get("guided_attention", recipe.training.get("guided_attention"))
     if isinstance(guided, dict):
         guided = GuidedAttention.from_dict(guided)

@@ -94,7 +94,7 @@ class UMustTrainer(Seq2SeqTrainer):
         if guided:
             penalty = guided_attention_loss(
                 outputs.cross_attentions, inputs.get("attention_mask"), inputs["labels"][..., 0] != IGNORE_INDEX,
-                sigma=self.guided_attention.sigma, heads=self.guided_attention.heads,
+                sigma=self.guided_attention.sigma, heads=self.guided_attention.heads, kind=self.guided_attention.kind,
             )
             loss = loss + self.guided_attention.weight * penalty
             self._guided_sum += float(penalty.detach())
