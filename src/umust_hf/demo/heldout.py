@@ -72,13 +72,13 @@ def _read_and_score(model: Any, batch: dict[str, Any]) -> tuple[Any, float, int]
     """Greedy readings of one collated batch, its summed teacher-forced loss and its number of target frames."""
     import torch
 
-    batch = {key: value.to(model.device) for key, value in batch.items() if key != "task_ids"}
+    from ..evaluation.source_reliance import summed_loss
+
+    inputs = {key: value.to(model.device) for key, value in batch.items() if key != "task_ids"}
     with torch.no_grad():
-        readings = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+        readings = model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
                                   source_modality="image", target_modality="notation", do_sample=False)
-        frames = int((batch["labels"][..., 0] != -100).sum())
-        loss = float(model(**batch, return_logits=False).loss) * frames
-    return readings, loss, frames
+    return (readings, *summed_loss(model, batch))
 
 
 __all__ = ["heldout_omr_scores", "score_heldout_omr"]

@@ -240,14 +240,15 @@ def _load_processor(paths: DemoPaths) -> Any:
     return UMustProcessor.from_pretrained(paths.work / "processor")
 
 
-def model_config(processor: Any, settings: DemoSettings) -> Any:
-    """The tiny preset with the processor's vocabulary and position tables sized for the demo excerpts."""
+def model_config(processor: Any, settings: DemoSettings, **overrides: Any) -> Any:
+    """The tiny preset with the processor's vocabulary and position tables sized for the demo excerpts
+    (``overrides``: further ``UMustConfig`` fields, e.g. a recipe's ``model`` block)."""
     from ..modeling.configuration_umust import UMustConfig
 
     fields = ("notation_size", "midi_size", "image_codebook_size", "audio_codebook_size", "num_codebooks")
     vocabulary = {k: v for k, v in processor.vocabulary.items() if k in fields}
     # dropout 0.1: a hundred-odd training excerpts are seen ten times over in the demo's steps
-    return UMustConfig.from_preset("tiny", **vocabulary, **settings.model_overrides(), dropout=0.1)
+    return UMustConfig.from_preset("tiny", **{**vocabulary, **settings.model_overrides(), "dropout": 0.1, **overrides})
 
 
 def _bake(paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
@@ -304,7 +305,7 @@ def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callab
     if not len(train):
         raise UserError(f"no {direction} training examples were baked ({sorted(tasks)}); build a larger corpus")
     torch.manual_seed(settings.seed)
-    model = UMustForConditionalGeneration(model_config(processor, settings))
+    model = UMustForConditionalGeneration(model_config(processor, settings, **recipe.model))
     out = paths.model(direction)
     minutes = training_minutes(direction, settings, (deadline - time.monotonic()) / 60)
     limit = _TimeLimit(minutes)
@@ -383,7 +384,19 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
     write_alignment_figure(_attention_maps(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
                            paths.demo / "alignment.png")
-    write_metrics(results, paths.demo)
+    write_metrics(results, paths.demo, reliance=_reliance(baked_test, {"i2a": i2a.model, "a2i": a2i.model}))
+
+
+def _reliance(test: Any, models: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Held-out loss of each task with its own sources vs swapped ones (does the model read its input?)."""
+    from ..evaluation.source_reliance import source_reliance
+    from .tasks import TASK_OUTPUTS
+
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for row in test:
+        by_task.setdefault(row["task"], []).append(row)
+    return {task: source_reliance(models[direction], by_task[task])
+            for task, (direction, _) in TASK_OUTPUTS.items() if len(by_task.get(task, ())) >= 2}
 
 
 def _attention_maps(test: Any, models: dict[str, Any], excerpt_id: str) -> dict[str, Any]:

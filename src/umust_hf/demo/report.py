@@ -74,14 +74,30 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_metrics(results: Sequence[MethodResult], out_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
-    """Write ``metrics.json`` and ``metrics.md`` into ``out_dir``; return the rows and the Markdown."""
+def reliance_table(reliance: dict[str, dict[str, float]]) -> str:
+    """Task -> held-out loss with its own sources and with swapped ones, as a Markdown table."""
+    lines = ["| task | held-out loss, own source | another excerpt's source | gap (reads its input if > 0) |",
+             "|---|---|---|---|"]
+    for task, row in reliance.items():
+        lines.append(f"| {task} | {row['own_source']:.3f} | {row['other_source']:.3f} | {row['gap']:+.3f} |")
+    return "\n".join(lines)
+
+
+def write_metrics(results: Sequence[MethodResult], out_dir: str | os.PathLike,
+                  reliance: dict[str, dict[str, float]] | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Write ``metrics.json`` and ``metrics.md`` into ``out_dir``; return the rows and the Markdown.
+
+    ``reliance``: task -> :func:`~umust_hf.evaluation.source_reliance.source_reliance`, a second table."""
     from ..evaluation.tables import results_to_json
 
     rows = metric_rows(results)
     table = markdown_table(rows)
+    if reliance:
+        table += "\n\ndoes each model read its input? (teacher-forced loss on all held-out excerpts)\n\n"
+        table += reliance_table(reliance)
     out = Path(out_dir)
-    atomic_write_json(out / "metrics.json", {"rows": rows, "results": results_to_json(results)})
+    atomic_write_json(out / "metrics.json", {"rows": rows, "results": results_to_json(results),
+                                             "source_reliance": reliance or {}})
     atomic_write_text(out / "metrics.md", table + "\n")
     return rows, table
 

@@ -1,0 +1,59 @@
+"""Source reliance: held-out loss with each example's own source vs another's."""
+
+import numpy as np
+import pytest
+import torch
+
+from umust_hf.evaluation.source_reliance import heldout_loss, source_reliance
+from umust_hf.modeling.configuration_umust import UMustConfig
+from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
+from umust_hf.training.collator import BundleCollator
+
+
+def _rows(vocab, count, seed):
+    """Image -> notation rows whose target repeats the source's one code: readable only from the source."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for code in rng.integers(0, 8, count):
+        source = vocab.to_bundle(np.full((6, 4), code), "image")
+        target = vocab.to_bundle(np.full(3, 10 + code), "notation")
+        rows.append({"input_ids": source.tolist(), "labels": target.tolist(), "source_modality": "image",
+                     "target_modality": "notation", "task": "omr"})
+    return rows
+
+
+def _trained_reader(config, rows, steps=80):
+    torch.manual_seed(0)
+    model = UMustForConditionalGeneration(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    collate = BundleCollator(num_codebooks=config.num_codebooks)
+    for step in range(steps):
+        batch = {k: v for k, v in collate(rows[(step * 8) % len(rows):][:8]).items() if k != "task_ids"}
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return model
+
+
+def test_a_model_that_reads_its_source_loses_when_sources_are_swapped_and_one_that_cannot_does_not():
+    config = UMustConfig.from_preset("tiny", max_image_positions=16, max_notation_positions=16)
+    train, held_out = _rows(config.vocabulary, 64, seed=0), _rows(config.vocabulary, 12, seed=1)
+    reader = _trained_reader(config, train)
+    reads = source_reliance(reader, held_out)
+    assert reads["own_source"] == pytest.approx(heldout_loss(reader, held_out))
+    assert reads["gap"] == pytest.approx(reads["other_source"] - reads["own_source"])
+    assert reads["gap"] > 0.5  # the code is only in the source
+    blind = _trained_reader(config, train)
+    for layer in blind.decoder.layers:  # cut the cross-attention: the decoder cannot see any source
+        torch.nn.init.zeros_(layer.cross_attn.o_proj.weight)
+    assert source_reliance(blind, held_out)["gap"] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_bad_rows_are_refused():
+    config = UMustConfig.from_preset("tiny", max_image_positions=16, max_notation_positions=16)
+    model = UMustForConditionalGeneration(config)
+    rows = _rows(config.vocabulary, 3, seed=0)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        source_reliance(model, rows[:1])
+    with pytest.raises(ValueError, match="one task"):
+        source_reliance(model, [rows[0], {**rows[1], "target_modality": "midi"}])
