@@ -171,6 +171,8 @@ def test_recipe_model_block_sets_config_fields(tmp_path):
                      "guided_attention": {"kind": "prior", "sigma": 0.05}},
     })
     assert Recipe.from_dict(recipe.to_dict()) == recipe
+    with pytest.raises(ValueError, match="unknown UMustConfig field.*decoder_input_dropot"):
+        Recipe.from_dict({**recipe.to_dict(), "model": {"decoder_input_dropot": 0.3}})
     trainer = train_from_recipe(recipe, _task_dataset(UMustConfig.from_preset("tiny").vocabulary), tmp_path,
                                 logging_steps=1, save_strategy="no", disable_tqdm=True, seed=0)
     assert trainer.model.config.decoder_input_dropout == 0.25

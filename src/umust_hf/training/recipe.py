@@ -7,6 +7,7 @@ recipes); any other JSON file with the same keys works too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -37,13 +38,15 @@ class Recipe:
             curriculum = Curriculum.from_list(data["curriculum"])
         except (TypeError, ValueError) as error:
             raise ValueError(f"{where}: bad curriculum: {error}") from None
+        model = dict(data.get("model", {}))
+        _check_model_fields(model, where)
         return cls(
             name=data["name"],
             description=data.get("description", ""),
             model_preset=data["model_preset"],
             curriculum=curriculum,
             training=dict(data.get("training", {})),
-            model=dict(data.get("model", {})),
+            model=model,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,6 +58,16 @@ class Recipe:
             "training": self.training,
             **({"model": self.model} if self.model else {}),
         }
+
+
+def _check_model_fields(model: dict[str, Any], where: str) -> None:
+    """A recipe's ``model`` block may only name ``UMustConfig`` fields (a config would take a typo silently)."""
+    from ..modeling.configuration_umust import UMustConfig
+
+    known = {f.name for f in dataclasses.fields(UMustConfig)}
+    unknown = sorted(set(model) - known)
+    if unknown:
+        raise ValueError(f"{where}: model block names unknown UMustConfig field(s) {', '.join(unknown)}")
 
 
 def available_recipes() -> list[str]:
