@@ -359,3 +359,33 @@ def test_decoder_input_dropout_hides_prefix_frames_in_training_only():
     assert not torch.equal(first, model(**kwargs).loss)  # a different prefix is hidden each time
     with pytest.raises(StrictDataclassClassValidationError, match="decoder_input_dropout"):
         UMustConfig.from_preset("tiny", decoder_input_dropout=1.0)
+
+
+def test_sinusoidal_position_init_gives_the_image_table_its_row_and_column_geometry(tmp_path):
+    from umust_hf.constants import PATCH_SIZE, SYSTEM_HEIGHT_PX
+    from umust_hf.modeling.modeling_umust import UMustEmbeddings
+
+    config = UMustConfig.from_preset("tiny", position_init="sinusoidal")
+    assert config.image_rows == SYSTEM_HEIGHT_PX // PATCH_SIZE  # the processor's column-by-column order
+    model = tiny_model(position_init="sinusoidal")
+    table = model.get_encoder().embeddings.position_embedding.weight.detach().clone()
+    start = int(UMustEmbeddings.table_offsets(config)[MODALITY_ORDER.index(Modality.IMAGE)])
+    image = table[start : start + config.max_image_positions]
+    rows, half = config.image_rows, config.d_model // 2
+    # same row, different column: the row half is identical; same column, different row: the column half
+    assert torch.allclose(image[3, half:], image[3 + 5 * rows, half:])
+    assert torch.allclose(image[2 * rows, :half], image[2 * rows + 7, :half])
+    assert not torch.allclose(image[3, :half], image[3 + 5 * rows, :half])
+    # neighbours are closer than distant positions (a random table has no such order)
+    notation = table[: config.max_notation_positions]
+    assert torch.dist(notation[10], notation[11]) < torch.dist(notation[10], notation[200])
+    # rows have the norm of a random row, so positions do not drown the token embeddings
+    random_rows = tiny_model().get_encoder().embeddings.position_embedding.weight.detach().norm(dim=1)
+    assert torch.allclose(table.norm(dim=1).mean(), random_rows.mean(), rtol=0.1)
+    with torch.no_grad():  # a trained table: loading must keep it, not re-initialise it
+        model.get_encoder().embeddings.position_embedding.weight.add_(1.0)
+    model.save_pretrained(tmp_path)
+    reloaded = UMustForConditionalGeneration.from_pretrained(tmp_path)
+    assert torch.equal(reloaded.get_encoder().embeddings.position_embedding.weight, table + 1.0)
+    with pytest.raises(StrictDataclassClassValidationError, match="position_init"):
+        UMustConfig.from_preset("tiny", position_init="rope")

@@ -63,6 +63,9 @@ def _preset_kwargs(name: str) -> dict[str, Any]:
     }
 
 
+#: Values of :attr:`UMustConfig.position_init`.
+POSITION_INITS: tuple[str, ...] = ("normal", "sinusoidal")
+
 #: Names accepted by :meth:`UMustConfig.from_preset`.
 PRESET_NAMES: tuple[str, ...] = ("tiny", *_TABLE_11)
 
@@ -91,6 +94,13 @@ class UMustConfig(PreTrainedConfig):
     ``max_seq_len``: notation 1400, MIDI 1000, image 1000, audio 1750). A decoder sequence
     (SOS included) never exceeds its target modality's table, so generation of a row stops at
     ``max_<target>_positions - 1`` new frames at the latest.
+
+    ``position_init``: ``"normal"`` (the paper: random, like every other table) or
+    ``"sinusoidal"``: the tables still learn, but start as sinusoids of the position, and the
+    image table as sinusoids of (column, row) of the column-by-column token order with
+    ``image_rows`` rows per column, scaled to the norm of a random row. From random tables a small
+    model on a small corpus must learn from a few hundred examples that image tokens 12 apart sit
+    in the same row; sinusoids give it that geometry (and smooth neighbours) at step 0.
     """
 
     model_type = "umust"
@@ -127,6 +137,8 @@ class UMustConfig(PreTrainedConfig):
     qk_norm: bool = False
     decoder_input_dropout: float = 0.0
     initializer_range: float = 0.02
+    position_init: str = "normal"
+    image_rows: int = 12  # SYSTEM_HEIGHT_PX // PATCH_SIZE (a saved model imports only sibling files)
 
     max_notation_positions: int = 1400
     max_midi_positions: int = 1000
@@ -170,6 +182,10 @@ class UMustConfig(PreTrainedConfig):
                     )
         elif self.head_dim < 1:
             raise ValueError(f"UMustConfig.head_dim must be >= 1 or None, got {self.head_dim}")
+        if self.position_init not in POSITION_INITS:
+            raise ValueError(f"UMustConfig.position_init must be one of {POSITION_INITS}, got {self.position_init!r}")
+        if self.image_rows < 1:
+            raise ValueError(f"UMustConfig.image_rows must be >= 1, got {self.image_rows}")
         if not 0.0 <= self.decoder_input_dropout < 1.0:
             raise ValueError(f"UMustConfig.decoder_input_dropout must be in [0, 1), got {self.decoder_input_dropout}")
 

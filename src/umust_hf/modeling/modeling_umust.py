@@ -236,6 +236,38 @@ class UMustLayer(GradientCheckpointingLayer):
         return self._residual(hidden_states, self.ffn(self.ffn_layer_norm(hidden_states))), cross_weights
 
 
+def sinusoids(positions: torch.Tensor, width: int) -> torch.Tensor:
+    """``(N,)`` positions -> ``(N, width)`` sines and cosines at geometric wavelengths (Vaswani et al.)."""
+    half = width // 2
+    frequencies = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(half, dtype=torch.float32) / max(half, 1))
+    angles = positions.float()[:, None] * frequencies[None, :]
+    table = torch.cat([angles.sin(), angles.cos()], dim=1)
+    return nn.functional.pad(table, (0, width - table.shape[1]))
+
+
+def sinusoidal_position_tables(config: UMustConfig) -> torch.Tensor:
+    """The position tables of :class:`UMustEmbeddings` (back to back) for ``position_init="sinusoidal"``.
+
+    1-D sinusoids for notation, MIDI and audio; for images, half the width encodes the token's
+    column and half its row in the column-by-column order (``image_rows`` per column). Each row is
+    scaled to the expected norm of a row drawn with ``initializer_range``, so a position weighs
+    no more than a token embedding at step 0.
+    """
+    tables = []
+    for modality in MODALITY_ORDER:
+        positions = torch.arange(config.max_positions(modality))
+        if modality is Modality.IMAGE:
+            half = config.d_model // 2
+            table = torch.cat([sinusoids(positions // config.image_rows, half),
+                               sinusoids(positions % config.image_rows, config.d_model - half)], dim=1)
+        else:
+            table = sinusoids(positions, config.d_model)
+        tables.append(table)
+    table = torch.cat(tables)
+    target_norm = config.initializer_range * config.d_model ** 0.5
+    return table * (target_norm / table.norm(dim=1, keepdim=True).clamp_min(1e-6))
+
+
 class UMustEmbeddings(nn.Module):
     """Bundle embedding: sum of codebook tokens + modality-specific position + target-modality hint.
 
@@ -326,6 +358,8 @@ class UMustPreTrainedModel(PreTrainedModel):
         if isinstance(module, UMustEmbeddings):
             init.copy_(module.position_limits, torch.tensor(self.config.max_positions_per_modality()))
             init.copy_(module.position_offsets, UMustEmbeddings.table_offsets(self.config))
+            if self.config.position_init == "sinusoidal":
+                init.copy_(module.position_embedding.weight, sinusoidal_position_tables(self.config))
         elif isinstance(module, UMustSubDecoder):
             init.zeros_(module.slot_position)
         elif isinstance(module, UMustForConditionalGeneration):
