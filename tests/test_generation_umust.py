@@ -218,6 +218,8 @@ class _ForcedTokens(LogitsProcessor):
         for row, kind in enumerate(self.kinds):
             if kind == "cycle":
                 token = self.start + 4 + step % 3
+            elif kind == "jittery":  # the 3-token cycle with a fourth token after every seventh step
+                token = self.start + (8 if step % 7 == 6 else 4 + step % 3)
             elif kind == "fresh":
                 token = self.start + 4 + step % 200
             else:
@@ -244,3 +246,34 @@ def test_loop_repeats_stop_a_looping_notation_row_but_not_fresh_text_or_repeated
     assert int((out[0, :, 0] != PAD_ID).sum()) == 60  # off: the loop runs to the limit
     with pytest.raises(ValueError, match="loop_repeats"):
         RepeatedPhraseStop(1, torch.tensor([True]))
+
+
+def test_ngram_diversity_separates_loops_from_varied_text():
+    from umust_hf.modeling.generation_umust import ngram_diversity
+
+    varied = torch.arange(64)
+    loop = torch.tensor([5, 6, 7] * 21 + [5])
+    diversity = ngram_diversity(torch.stack([varied, loop]))
+    assert diversity[0] == 1.0  # every trigram is new
+    assert diversity[1] == pytest.approx(3 / 62)  # three distinct trigrams in 62
+    with pytest.raises(ValueError, match="3-gram"):
+        ngram_diversity(torch.arange(2))
+
+
+def test_loop_diversity_stops_an_irregular_loop_that_loop_repeats_misses():
+    from umust_hf.modeling.generation_umust import DIVERSITY_WINDOW
+
+    model = tiny_model(max_notation_positions=200, max_image_positions=200)
+    inputs = sources(model.config, rows=3, length=8)
+    target = torch.tensor([NOTATION, NOTATION, IMAGE])
+    forced = LogitsProcessorList([_ForcedTokens(["jittery", "fresh", "image"],
+                                                model.config.vocabulary.id_range("notation", 0).start)])
+    model.generation_config.loop_repeats = 4
+    out = model.generate(**inputs, target_modality=target, logits_processor=forced, max_length=150)
+    assert int((out[0, :, 0] != PAD_ID).sum()) == 150  # not exactly periodic: loop_repeats never fires
+    model.generation_config.loop_diversity = {"notation": 0.3}  # what the trainer measures: no image entry
+    out = model.generate(**inputs, target_modality=target, logits_processor=forced, max_length=150)
+    filled = [int((row[:, 0] != PAD_ID).sum()) for row in out]
+    assert filled[0] == 1 + DIVERSITY_WINDOW  # stopped as soon as a whole window could be judged
+    assert filled[1] == 150  # varied text runs on
+    assert filled[2] == 150  # a repeated blank image column is no loop: image rows have no floor

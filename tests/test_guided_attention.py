@@ -158,6 +158,11 @@ def test_recipe_setting_reaches_the_trainer_and_scales_with_max_steps(tmp_path):
     guided_steps = [log["step"] for log in trainer.state.log_history if "loss_guided_attention" in log]
     assert guided_steps == [1, 2]
     assert trainer.model.generation_config.loop_repeats == LOOP_REPEATS  # trained models stop greedy loops
+    trainer.model.save_pretrained(tmp_path / "saved")  # ... and still do after loading
+    loaded = UMustForConditionalGeneration.from_pretrained(tmp_path / "saved").generation_config
+    assert loaded.loop_repeats == LOOP_REPEATS
+    assert loaded.length_ratios == trainer.model.generation_config.length_ratios and loaded.length_ratios
+    assert loaded.loop_diversity == trainer.model.generation_config.loop_diversity
 
 
 def test_recipe_model_block_sets_config_fields(tmp_path):

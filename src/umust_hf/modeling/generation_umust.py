@@ -19,7 +19,11 @@ stock preparation (encoder pass, cache, logits processors, stopping criteria); t
   trainer), a notation or MIDI row also stops once its last tokens are one short phrase (at most
   ``LOOP_MAX_PERIOD`` tokens) repeated ``loop_repeats`` times over - a greedy loop, which real
   scores and performances do not contain (image and audio rows are never cut this way: silence
-  and blank columns repeat legitimately).
+  and blank columns repeat legitimately); and, when the generation config has ``loop_diversity``
+  (``{target modality: floor}``, set by the trainer a little below the least n-gram diversity of
+  any window of the training targets), a row also stops once its last ``DIVERSITY_WINDOW``
+  tokens are less varied than that: the loops that are not exactly periodic (a phrase with a
+  token inserted now and then), which ``loop_repeats`` misses.
 """
 
 from __future__ import annotations
@@ -43,6 +47,26 @@ LENGTH_SLACK = 8
 LENGTH_MARGIN = 1.1
 #: Longest phrase (in tokens) that :class:`RepeatedPhraseStop` looks for.
 LOOP_MAX_PERIOD = 8
+#: Window (tokens) and n-gram order of :func:`ngram_diversity` for :class:`RepetitiveWindowStop`.
+DIVERSITY_WINDOW, DIVERSITY_NGRAM = 64, 3
+
+
+def ngram_diversity(windows: torch.Tensor, n: int = DIVERSITY_NGRAM) -> torch.Tensor:
+    """``(..., W)`` token windows -> ``(...)`` distinct n-grams / n-grams in each window.
+
+    About 1 for varied text; a loop of a ``p``-token phrase has at most ``p`` distinct n-grams, so
+    its diversity falls to ``p / (W - n + 1)`` however irregular the loop is.
+    """
+    width = windows.shape[-1]
+    if width < n:
+        raise ValueError(f"a window of {width} tokens holds no {n}-gram")
+    grams = windows.unfold(-1, n, 1).long()  # (..., W - n + 1, n)
+    codes = torch.zeros(grams.shape[:-1], dtype=torch.long, device=windows.device)
+    for k in range(n):  # a collision-free code while ids < 2**21 (the unified vocabulary is ~10k)
+        codes = codes * (1 << 21) + grams[..., k]
+    ordered = codes.sort(dim=-1).values
+    distinct = 1 + (ordered[..., 1:] != ordered[..., :-1]).sum(dim=-1)
+    return distinct.float() / grams.shape[-2]
 
 
 def length_ratio_key(source: str, target: str) -> str:
@@ -82,6 +106,20 @@ class RepeatedPhraseStop(StoppingCriteria):
         return looping & self.rows.to(input_ids.device)
 
 
+class RepetitiveWindowStop(StoppingCriteria):
+    """Stops a row whose last ``window`` tokens (codebook 0) have an n-gram diversity below its floor
+    (``floors`` ``(B,)``, NaN for rows that are not watched)."""
+
+    def __init__(self, floors: torch.Tensor, window: int = DIVERSITY_WINDOW):
+        self.floors, self.window = floors, window
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        tokens = input_ids[:, 1:]
+        if tokens.shape[1] < self.window:
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        return ngram_diversity(tokens[:, -self.window :]) < self.floors.to(input_ids.device)  # NaN: False
+
+
 class UMustGenerationMixin(GenerationMixin):
     """``generate(input_ids (B, S, K), source_modality=..., target_modality=...) -> (B, T, K)`` bundles."""
 
@@ -119,6 +157,12 @@ class UMustGenerationMixin(GenerationMixin):
         if repeats:
             loop = RepeatedPhraseStop(int(repeats), self.num_streams[kwargs["target_modality"]] == 1)
             kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), loop])
+        diversity = getattr(self.generation_config, "loop_diversity", None)
+        if diversity:
+            floors = torch.tensor([diversity.get(MODALITY_ORDER[target].value, float("nan"))
+                                   for target in kwargs["target_modality"].tolist()])
+            stop = RepetitiveWindowStop(floors)
+            kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), stop])
         if not length_given:
             longest = int(self.embeddings.position_limits[kwargs["target_modality"]].max())
             if generation_config is None:

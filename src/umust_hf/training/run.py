@@ -20,6 +20,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..io_utils import atomic_write_json
 from .guided_attention import GuidedAttention
 from .length_ratios import measure_length_ratios
+from .loop_diversity import measure_loop_diversity
 from .recipe import Recipe
 from .trainer import UMustTrainer
 
@@ -93,8 +94,12 @@ def train_from_recipe(
     args = training_arguments(recipe, out_dir, **overrides)
     if model is None:
         model = UMustForConditionalGeneration(UMustConfig.from_preset(recipe.model_preset, **recipe.model))
-    model.generation_config.length_ratios = measure_length_ratios(train_dataset)
-    model.generation_config.loop_repeats = LOOP_REPEATS
+    generation = model.generation_config
+    generation.length_ratios = measure_length_ratios(train_dataset)
+    generation.loop_repeats = LOOP_REPEATS
+    generation.loop_diversity = measure_loop_diversity(train_dataset)
+    # a config derived from the model config is rebuilt from it on loading, which drops these keys
+    generation._from_model_config = False
     guided = overrides.get("guided_attention", recipe.training.get("guided_attention"))
     if isinstance(guided, dict):
         guided = GuidedAttention.from_dict(guided)
