@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .settings import DemoSettings
+
 HELP = ("the whole package on a CPU: build the embedded corpus, train codecs and tiny I2A/A2I models, "
         "run all six tasks on held-out excerpts and compare them with trivial baselines")
 
@@ -15,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall-time budget the default settings are sized for; training is capped to fit it "
                              "(default: %(default)s)")
     parser.add_argument("--corpus-pieces", type=int, default=None, metavar="N",
-                        help="pieces in the embedded corpus (default: 40, or 4 with --quick)")
+                        help=f"pieces in the embedded corpus (default: {DemoSettings.corpus_pieces}, or 4 with --quick)")
     parser.add_argument("--fresh", action="store_true",
                         help="delete earlier demo outputs (codecs, models, umust-demo/) first; the corpus is kept")
     parser.add_argument("--quick", action="store_true", help="tiny settings (minutes; for CI, not for quality)")

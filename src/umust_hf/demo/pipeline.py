@@ -296,6 +296,7 @@ def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callab
     from ..modeling.modeling_umust import UMustForConditionalGeneration
     from ..training.recipe import load_recipe
     from ..training.run import train_from_recipe
+    from .step_plan import planned_seconds, step_seconds, steps_within
 
     recipe = load_recipe(RECIPES[direction])
     processor = _load_processor(paths)
@@ -310,6 +311,20 @@ def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callab
     minutes = training_minutes(direction, settings, (deadline - time.monotonic()) / 60)
     limit = _TimeLimit(minutes)
     steps = settings.i2a_steps if direction == "i2a" else settings.a2i_steps
+    planned = steps or recipe.training.get("max_steps")
+    costs: dict[str, float] = {}
+    plan_file = out / "step_plan.json"  # a resumed run keeps the plan its checkpoints were made with
+    if steps is None and planned and plan_file.exists():
+        plan = json.loads(plan_file.read_text())
+        steps, costs = plan["steps"], plan["probe_step_seconds"]
+    elif steps is None and planned:
+        batch_size = settings.batch_size or recipe.training.get("per_device_train_batch_size", 4)
+        costs = step_seconds(model, train, recipe.curriculum.tasks, batch_size)
+        steps = steps_within(recipe.curriculum, planned, costs, minutes)
+        atomic_write_json(plan_file, {"steps": steps, "probe_step_seconds": costs})
+        if steps < planned:
+            say(f"  {direction}: {planned} steps would take about {planned_seconds(recipe.curriculum, planned, costs) / 60:.1f} min "
+                f"here; training {steps} within {minutes:.1f} min (the curriculum shrinks with them)")
     started = time.perf_counter()
     trainer = train_from_recipe(
         recipe, train, out, model=model, callbacks=[limit], max_steps=steps,
@@ -318,13 +333,15 @@ def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callab
     seconds = time.perf_counter() - started
     processor.save_pretrained(out)
     log = [entry for entry in trainer.state.log_history if "loss" in entry]
-    info = {"steps": trainer.state.global_step, "planned_steps": steps or recipe.training.get("max_steps"),
+    info = {"steps": trainer.state.global_step, "planned_steps": planned, "scaled_steps": steps,
+            "probe_step_seconds": {task: round(cost, 3) for task, cost in costs.items()},
             "minutes_allowed": round(minutes, 2),
             "stopped_by_time_limit": limit.stopped_at is not None, "seconds": round(seconds, 1),
             "examples": {t: sum(1 for x in train["task"] if x == t) for t in sorted(tasks)},
             "first_loss": log[0]["loss"] if log else None, "last_loss": log[-1]["loss"] if log else None}
     atomic_write_json(out / "demo_training.json", info)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # resumption is over; keep the folder pushable
+    plan_file.unlink(missing_ok=True)
     say(f"  {direction}: {info}")
 
 

@@ -20,7 +20,7 @@ AUDIO_FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH
 class DemoSettings:
     """Everything that sizes a demo run (saved as ``umust-demo/settings.json``)."""
 
-    corpus_pieces: int = 40
+    corpus_pieces: int = 80
     seed: int = 0
     num_proc: int = 2
     #: excerpts longer than this (seconds of audio) are left out before baking; examples whose
