@@ -228,22 +228,26 @@ class _ForcedTokens(LogitsProcessor):
         return forced
 
 
+def _forced_row_lengths(model, loop_kind: str, max_length: int) -> list[int]:
+    """Frames filled by three forced rows: a notation loop of ``loop_kind``, ever-new notation, a blank image."""
+    inputs = sources(model.config, rows=3, length=8)
+    forced = LogitsProcessorList([_ForcedTokens([loop_kind, "fresh", "image"],
+                                                model.config.vocabulary.id_range("notation", 0).start)])
+    out = model.generate(**inputs, target_modality=torch.tensor([NOTATION, NOTATION, IMAGE]),
+                         logits_processor=forced, max_length=max_length)
+    return [int((row[:, 0] != PAD_ID).sum()) for row in out]
+
+
 def test_loop_repeats_stop_a_looping_notation_row_but_not_fresh_text_or_repeated_image_columns():
     from umust_hf.modeling.generation_umust import RepeatedPhraseStop
 
     model = tiny_model(max_notation_positions=80, max_image_positions=80)
-    inputs = sources(model.config, rows=3, length=8)
-    target = torch.tensor([NOTATION, NOTATION, IMAGE])
-    forced = LogitsProcessorList([_ForcedTokens(["cycle", "fresh", "image"],
-                                                model.config.vocabulary.id_range("notation", 0).start)])
     model.generation_config.loop_repeats = 4
-    out = model.generate(**inputs, target_modality=target, logits_processor=forced, max_length=60)
-    filled = [int((row[:, 0] != PAD_ID).sum()) for row in out]
+    filled = _forced_row_lengths(model, "cycle", max_length=60)
     assert filled[0] == 1 + 3 * 4  # SOS + the 3-token phrase four times, then the row stops
     assert filled[1] == filled[2] == 60  # no short phrase repeats / image rows are never cut
     model.generation_config.loop_repeats = None
-    out = model.generate(**inputs, target_modality=target, logits_processor=forced, max_length=60)
-    assert int((out[0, :, 0] != PAD_ID).sum()) == 60  # off: the loop runs to the limit
+    assert _forced_row_lengths(model, "cycle", max_length=60)[0] == 60  # off: the loop runs to the limit
     with pytest.raises(ValueError, match="loop_repeats"):
         RepeatedPhraseStop(1, torch.tensor([True]))
 
@@ -264,16 +268,10 @@ def test_loop_diversity_stops_an_irregular_loop_that_loop_repeats_misses():
     from umust_hf.modeling.generation_umust import DIVERSITY_WINDOW
 
     model = tiny_model(max_notation_positions=200, max_image_positions=200)
-    inputs = sources(model.config, rows=3, length=8)
-    target = torch.tensor([NOTATION, NOTATION, IMAGE])
-    forced = LogitsProcessorList([_ForcedTokens(["jittery", "fresh", "image"],
-                                                model.config.vocabulary.id_range("notation", 0).start)])
     model.generation_config.loop_repeats = 4
-    out = model.generate(**inputs, target_modality=target, logits_processor=forced, max_length=150)
-    assert int((out[0, :, 0] != PAD_ID).sum()) == 150  # not exactly periodic: loop_repeats never fires
+    assert _forced_row_lengths(model, "jittery", max_length=150)[0] == 150  # not periodic: loop_repeats never fires
     model.generation_config.loop_diversity = {"notation": 0.3}  # what the trainer measures: no image entry
-    out = model.generate(**inputs, target_modality=target, logits_processor=forced, max_length=150)
-    filled = [int((row[:, 0] != PAD_ID).sum()) for row in out]
+    filled = _forced_row_lengths(model, "jittery", max_length=150)
     assert filled[0] == 1 + DIVERSITY_WINDOW  # stopped as soon as a whole window could be judged
     assert filled[1] == 150  # varied text runs on
     assert filled[2] == 150  # a repeated blank image column is no loop: image rows have no floor
