@@ -275,3 +275,13 @@ def test_loop_diversity_stops_an_irregular_loop_that_loop_repeats_misses():
     assert filled[0] == 1 + DIVERSITY_WINDOW  # stopped as soon as a whole window could be judged
     assert filled[1] == 150  # varied text runs on
     assert filled[2] == 150  # a repeated blank image column is no loop: image rows have no floor
+
+
+def test_generation_limits_set_by_hand_survive_saving_and_loading(tmp_path):
+    model = tiny_model()
+    assert model.generation_config._from_model_config  # derived: from_pretrained would rebuild it
+    model.generation_config.loop_repeats = 5
+    model.generation_config.length_ratios = {"image->notation": 0.5}
+    model.save_pretrained(tmp_path)
+    loaded = UMustForConditionalGeneration.from_pretrained(tmp_path).generation_config
+    assert loaded.loop_repeats == 5 and loaded.length_ratios == {"image->notation": 0.5}

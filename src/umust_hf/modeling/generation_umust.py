@@ -47,6 +47,9 @@ LENGTH_SLACK = 8
 LENGTH_MARGIN = 1.1
 #: Longest phrase (in tokens) that :class:`RepeatedPhraseStop` looks for.
 LOOP_MAX_PERIOD = 8
+#: Generation-config keys of our own; a config holding any of them must be saved as not derived
+#: from the model config (``from_pretrained`` rebuilds a derived one from the model config, without them).
+GENERATION_LIMIT_KEYS = ("length_ratios", "loop_repeats", "loop_diversity")
 #: Window (tokens) and n-gram order of :func:`ngram_diversity` for :class:`RepetitiveWindowStop`.
 DIVERSITY_WINDOW, DIVERSITY_NGRAM = 64, 3
 

@@ -35,7 +35,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_umust import UMustConfig
-from .generation_umust import UMustGenerationMixin
+from .generation_umust import GENERATION_LIMIT_KEYS, UMustGenerationMixin
 from .vocabulary_umust import MODALITY_ORDER, PAD_ID, SOS_ID, Modality
 
 #: Label value ignored by the loss (the Trainer/collator convention).
@@ -526,6 +526,8 @@ class UMustForConditionalGeneration(UMustGenerationMixin, UMustPreTrainedModel):
             "AutoModel": "modeling_umust.UMustForConditionalGeneration",
             "AutoModelForSeq2SeqLM": "modeling_umust.UMustForConditionalGeneration",
         }
+        if any(getattr(self.generation_config, key, None) is not None for key in GENERATION_LIMIT_KEYS):
+            self.generation_config._from_model_config = False  # or loading would drop the limits
         super().save_pretrained(save_directory, *args, **kwargs)
 
     # ------------------------------------------------------------ accessors

@@ -13,7 +13,7 @@ from ..modeling.generation_umust import length_ratio_key
 from ..modeling.vocabulary_umust import MODALITY_ORDER, Modality
 
 
-def _modality_name(value: str | int) -> str:
+def modality_name(value: str | int) -> str:
     """A modality name from a name or an index into ``MODALITY_ORDER`` (both occur in datasets)."""
     return MODALITY_ORDER[value].value if isinstance(value, int) else Modality.parse(value).value
 
@@ -38,6 +38,6 @@ def measure_length_ratios(dataset: Any) -> dict[str, float]:
     for source, target, source_length, target_length in zip(sources, targets, source_lengths, target_lengths):
         if not source_length:
             continue
-        key = length_ratio_key(_modality_name(source), _modality_name(target))
+        key = length_ratio_key(modality_name(source), modality_name(target))
         ratios[key] = max(ratios.get(key, 0.0), target_length / source_length)
     return {key: round(value, 4) for key, value in sorted(ratios.items())}

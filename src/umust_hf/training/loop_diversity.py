@@ -15,7 +15,7 @@ import torch
 
 from ..modeling.generation_umust import DIVERSITY_WINDOW, ngram_diversity
 from ..modeling.vocabulary_umust import Modality
-from .length_ratios import _modality_name
+from .length_ratios import modality_name
 
 #: The saved floor is this fraction of the least diversity measured (real text never goes below it).
 DIVERSITY_MARGIN = 0.9
@@ -32,7 +32,7 @@ def measure_loop_diversity(dataset: Any, margin: float = DIVERSITY_MARGIN) -> di
     if missing:
         raise ValueError(f"task examples need the columns {sorted(missing)} (bake the corpus with `umust bake`)")
     table = dataset.with_format("arrow")[:]
-    targets = [_modality_name(t) for t in table.column("target_modality").to_pylist()]
+    targets = [modality_name(t) for t in table.column("target_modality").to_pylist()]
     labels = table.column("labels").combine_chunks()
     lengths = pc.list_value_length(labels).to_numpy(zero_copy_only=False)
     heads = pc.list_element(pc.list_flatten(labels), 0).to_numpy(zero_copy_only=False)  # codebook 0

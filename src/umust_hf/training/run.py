@@ -94,12 +94,9 @@ def train_from_recipe(
     args = training_arguments(recipe, out_dir, **overrides)
     if model is None:
         model = UMustForConditionalGeneration(UMustConfig.from_preset(recipe.model_preset, **recipe.model))
-    generation = model.generation_config
-    generation.length_ratios = measure_length_ratios(train_dataset)
-    generation.loop_repeats = LOOP_REPEATS
-    generation.loop_diversity = measure_loop_diversity(train_dataset)
-    # a config derived from the model config is rebuilt from it on loading, which drops these keys
-    generation._from_model_config = False
+    model.generation_config.length_ratios = measure_length_ratios(train_dataset)
+    model.generation_config.loop_repeats = LOOP_REPEATS
+    model.generation_config.loop_diversity = measure_loop_diversity(train_dataset)
     guided = overrides.get("guided_attention", recipe.training.get("guided_attention"))
     if isinstance(guided, dict):
         guided = GuidedAttention.from_dict(guided)
