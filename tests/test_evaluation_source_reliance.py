@@ -57,3 +57,38 @@ def test_bad_rows_are_refused():
         source_reliance(model, rows[:1])
     with pytest.raises(ValueError, match="one task"):
         source_reliance(model, [rows[0], {**rows[1], "target_modality": "midi"}])
+
+
+def test_groups_swap_across_pieces_and_within_a_piece():
+    from umust_hf.evaluation.source_reliance import _next_index
+
+    groups = ["a", "a", "b", "c", "c", "c"]
+    assert [_next_index(i, groups, same_group=False) for i in range(6)] == [2, 2, 3, 0, 0, 0]
+    assert [_next_index(i, groups, same_group=True) for i in range(6)] == [1, 0, None, 4, 5, 3]
+    config = UMustConfig.from_preset("tiny", max_image_positions=16, max_notation_positions=16)
+    train, held_out = _rows(config.vocabulary, 64, seed=0), _rows(config.vocabulary, 12, seed=1)
+    reader = _trained_reader(config, train)
+    # group the held-out rows by their source code: within a group every source is the same,
+    # so only a swap across groups can hurt a model that reads the code
+    codes = [str(row["input_ids"][0][0]) for row in held_out]
+    result = source_reliance(reader, held_out, groups=codes)
+    assert result["gap"] > 0.5
+    paired = [i for i in range(len(codes)) if codes.count(codes[i]) >= 2]
+    assert result["same_group_own"] == pytest.approx(heldout_loss(reader, [held_out[i] for i in paired]))
+    assert result["same_group_gap"] == pytest.approx(0.0, abs=1e-5)  # the same source: nothing to lose
+    assert set(source_reliance(reader, held_out)) == {"own_source", "other_source", "gap"}
+    with pytest.raises(ValueError, match="groups has 2 entries for 12 rows"):
+        source_reliance(reader, held_out, groups=["a", "b"])
+
+
+def test_reliance_table_shows_the_within_piece_gap_where_it_was_measured():
+    from umust_hf.demo.report import reliance_table
+
+    table = reliance_table({
+        "omr": {"own_source": 1.8, "other_source": 2.0, "gap": 0.2, "same_group_own": 1.7, "same_group_other": 1.75,
+                "same_group_gap": 0.05},
+        "amt": {"own_source": 4.3, "other_source": 4.3, "gap": 0.0},
+    })
+    lines = table.splitlines()
+    assert lines[2] == "| omr | 1.800 | 2.000 | +0.200 | 1.700 / 1.750 | +0.050 |"
+    assert lines[3] == "| amt | 4.300 | 4.300 | +0.000 | – | – |"

@@ -401,18 +401,23 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
     write_alignment_figure(_attention_maps(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
                            paths.demo / "alignment.png")
-    write_metrics(results, paths.demo, reliance=_reliance(baked_test, {"i2a": i2a.model, "a2i": a2i.model}))
+    write_metrics(results, paths.demo, reliance=_reliance(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, paths))
 
 
-def _reliance(test: Any, models: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Held-out loss of each task with its own sources vs swapped ones (does the model read its input?)."""
+def _reliance(test: Any, models: dict[str, Any], paths: DemoPaths) -> dict[str, dict[str, float]]:
+    """Held-out loss of each task with its own sources vs swapped ones, from another piece and from
+    another excerpt of the same piece (does the model read its input, and how closely?)."""
+    import datasets
+
     from ..evaluation.source_reliance import source_reliance
     from .tasks import TASK_OUTPUTS
 
+    excerpts = datasets.load_from_disk(str(paths.work / "excerpts"))["test"]
+    piece_of = dict(zip(excerpts["id"], excerpts["piece_id"]))
     by_task: dict[str, list[dict[str, Any]]] = {}
     for row in test:
         by_task.setdefault(row["task"], []).append(row)
-    return {task: source_reliance(models[direction], by_task[task])
+    return {task: source_reliance(models[direction], by_task[task], groups=[piece_of[row["id"]] for row in by_task[task]])
             for task, (direction, _) in TASK_OUTPUTS.items() if len(by_task.get(task, ())) >= 2}
 
 

@@ -75,11 +75,15 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def reliance_table(reliance: dict[str, dict[str, float]]) -> str:
-    """Task -> held-out loss with its own sources and with swapped ones, as a Markdown table."""
-    lines = ["| task | held-out loss, own source | another excerpt's source | gap (reads its input if > 0) |",
-             "|---|---|---|---|"]
+    """Task -> held-out loss with its own sources and with swapped ones (another piece's; another excerpt
+    of the same piece, where the rows were grouped by piece), as a Markdown table."""
+    lines = ["| task | held-out loss, own source | another piece's source | gap (reads its input if > 0) "
+             "| same piece: own / another excerpt's | gap (reads the notes if > 0) |",
+             "|---|---|---|---|---|---|"]
     for task, row in reliance.items():
-        lines.append(f"| {task} | {row['own_source']:.3f} | {row['other_source']:.3f} | {row['gap']:+.3f} |")
+        same = (f"{row['same_group_own']:.3f} / {row['same_group_other']:.3f} | {row['same_group_gap']:+.3f}"
+                if "same_group_gap" in row else "– | –")
+        lines.append(f"| {task} | {row['own_source']:.3f} | {row['other_source']:.3f} | {row['gap']:+.3f} | {same} |")
     return "\n".join(lines)
 
 

@@ -40,11 +40,34 @@ def heldout_loss(model: Any, rows: Sequence[dict[str, Any]], batch_size: int = D
     return total / max(frames, 1)
 
 
-def source_reliance(model: Any, rows: Sequence[dict[str, Any]], batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, float]:
+def _next_index(position: int, groups: Sequence[str], same_group: bool) -> int | None:
+    """The first row after ``position`` (cyclically) whose group equals / differs from its own; None if none."""
+    count = len(groups)
+    for step in range(1, count):
+        candidate = (position + step) % count
+        if (groups[candidate] == groups[position]) == same_group:
+            return candidate
+    return None
+
+
+def _swapped_loss(model: Any, rows: list[dict[str, Any]], pairs: list[tuple[int, int]], batch_size: int) -> float:
+    """Held-out loss of ``rows[index]`` with the source of ``rows[donor]``, for each ``(index, donor)`` pair."""
+    swapped = [{**rows[index], "input_ids": rows[donor]["input_ids"]} for index, donor in pairs]
+    return heldout_loss(model, swapped, batch_size)
+
+
+def source_reliance(model: Any, rows: Sequence[dict[str, Any]], batch_size: int = DEFAULT_BATCH_SIZE,
+                    groups: Sequence[str] | None = None) -> dict[str, float]:
     """``{"own_source", "other_source", "gap"}``: held-out loss of ``rows`` of one task as they are, and with
     every row's source replaced by the next row's (a fixed derangement, so the result is deterministic).
 
     ``gap`` = other - own: about 0 when the model ignores its input, clearly positive when it reads it.
+
+    ``groups`` (e.g. the piece of each row) makes the swap say more: ``other_source`` then takes the next
+    row of *another* group (a different piece: layout, key and metre differ, so a model that reads
+    only those already gains), and ``same_group_own`` / ``same_group_other`` / ``same_group_gap`` compare,
+    over the rows whose group has at least two rows, each row's source with the next one of its own
+    group (the same layout, so only reading the notes pays).
     """
     model = model.eval()
     rows = list(rows)
@@ -52,9 +75,23 @@ def source_reliance(model: Any, rows: Sequence[dict[str, Any]], batch_size: int 
         raise ValueError(f"source reliance needs at least 2 rows of a task, got {len(rows)}")
     if len({(row["source_modality"], row["target_modality"]) for row in rows}) != 1:
         raise ValueError("source reliance compares rows of one task: all rows need the same source and target modality")
-    swapped = [{**row, "input_ids": rows[(index + 1) % len(rows)]["input_ids"]} for index, row in enumerate(rows)]
-    own, other = heldout_loss(model, rows, batch_size), heldout_loss(model, swapped, batch_size)
-    return {"own_source": own, "other_source": other, "gap": other - own}
+    if groups is not None and len(groups) != len(rows):
+        raise ValueError(f"groups has {len(groups)} entries for {len(rows)} rows")
+    own = heldout_loss(model, rows, batch_size)
+    if groups is None or len(set(groups)) < 2:
+        pairs = [(index, (index + 1) % len(rows)) for index in range(len(rows))]
+    else:
+        pairs = [(index, _next_index(index, groups, same_group=False)) for index in range(len(rows))]
+    other = _swapped_loss(model, rows, pairs, batch_size)  # type: ignore[arg-type]
+    result = {"own_source": own, "other_source": other, "gap": other - own}
+    if groups is not None:
+        within = [(index, _next_index(index, groups, same_group=True)) for index in range(len(rows))]
+        within = [(index, donor) for index, donor in within if donor is not None]
+        if within:
+            same_own = heldout_loss(model, [rows[index] for index, _ in within], batch_size)
+            same_other = _swapped_loss(model, rows, within, batch_size)  # type: ignore[arg-type]
+            result.update(same_group_own=same_own, same_group_other=same_other, same_group_gap=same_other - same_own)
+    return result
 
 
 __all__ = ["heldout_loss", "source_reliance", "summed_loss"]
