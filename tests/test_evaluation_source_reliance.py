@@ -76,7 +76,10 @@ def test_groups_swap_across_pieces_and_within_a_piece():
     paired = [i for i in range(len(codes)) if codes.count(codes[i]) >= 2]
     assert result["same_group_own"] == pytest.approx(heldout_loss(reader, [held_out[i] for i in paired]))
     assert result["same_group_gap"] == pytest.approx(0.0, abs=1e-5)  # the same source: nothing to lose
+    assert result["across_groups"] == 1.0
     assert set(source_reliance(reader, held_out)) == {"own_source", "other_source", "gap"}
+    one_piece = source_reliance(reader, held_out, groups=["a"] * len(held_out))
+    assert one_piece["across_groups"] == 0.0 and one_piece["gap"] > 0.5  # the next row's source, as without groups
     with pytest.raises(ValueError, match="groups has 2 entries for 12 rows"):
         source_reliance(reader, held_out, groups=["a", "b"])
 
@@ -88,7 +91,10 @@ def test_reliance_table_shows_the_within_piece_gap_where_it_was_measured():
         "omr": {"own_source": 1.8, "other_source": 2.0, "gap": 0.2, "same_group_own": 1.7, "same_group_other": 1.75,
                 "same_group_gap": 0.05},
         "amt": {"own_source": 4.3, "other_source": 4.3, "gap": 0.0},
+        "m2a": {"own_source": 3.0, "other_source": 3.1, "gap": 0.1, "across_groups": 0.0, "same_group_own": 3.0,
+                "same_group_other": 3.1, "same_group_gap": 0.1},
     })
     lines = table.splitlines()
     assert lines[2] == "| omr | 1.800 | 2.000 | +0.200 | 1.700 / 1.750 | +0.050 |"
     assert lines[3] == "| amt | 4.300 | 4.300 | +0.000 | – | – |"
+    assert lines[4] == "| m2a | 3.000 | 3.100 (one piece held out: same piece) | +0.100 | 3.000 / 3.100 | +0.100 |"

@@ -83,7 +83,8 @@ def reliance_table(reliance: dict[str, dict[str, float]]) -> str:
     for task, row in reliance.items():
         same = (f"{row['same_group_own']:.3f} / {row['same_group_other']:.3f} | {row['same_group_gap']:+.3f}"
                 if "same_group_gap" in row else "– | –")
-        lines.append(f"| {task} | {row['own_source']:.3f} | {row['other_source']:.3f} | {row['gap']:+.3f} | {same} |")
+        other = f"{row['other_source']:.3f}" + (" (one piece held out: same piece)" if row.get("across_groups") == 0.0 else "")
+        lines.append(f"| {task} | {row['own_source']:.3f} | {other} | {row['gap']:+.3f} | {same} |")
     return "\n".join(lines)
 
 

@@ -67,7 +67,8 @@ def source_reliance(model: Any, rows: Sequence[dict[str, Any]], batch_size: int 
     row of *another* group (a different piece: layout, key and metre differ, so a model that reads
     only those already gains), and ``same_group_own`` / ``same_group_other`` / ``same_group_gap`` compare,
     over the rows whose group has at least two rows, each row's source with the next one of its own
-    group (the same layout, so only reading the notes pays).
+    group (the same layout, so only reading the notes pays). ``across_groups`` is 0.0 when all rows
+    share one group (``other_source`` then comes from the next row, as without groups), else 1.0.
     """
     model = model.eval()
     rows = list(rows)
@@ -85,6 +86,7 @@ def source_reliance(model: Any, rows: Sequence[dict[str, Any]], batch_size: int 
     other = _swapped_loss(model, rows, pairs, batch_size)  # type: ignore[arg-type]
     result = {"own_source": own, "other_source": other, "gap": other - own}
     if groups is not None:
+        result["across_groups"] = float(len(set(groups)) >= 2)  # 0: one group only, the swap stayed inside it
         within = [(index, _next_index(index, groups, same_group=True)) for index in range(len(rows))]
         within = [(index, donor) for index, donor in within if donor is not None]
         if within:
