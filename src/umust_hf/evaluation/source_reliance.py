@@ -79,19 +79,18 @@ def source_reliance(model: Any, rows: Sequence[dict[str, Any]], batch_size: int 
     if groups is not None and len(groups) != len(rows):
         raise ValueError(f"groups has {len(groups)} entries for {len(rows)} rows")
     own = heldout_loss(model, rows, batch_size)
-    if groups is None or len(set(groups)) < 2:
-        pairs = [(index, (index + 1) % len(rows)) for index in range(len(rows))]
-    else:
-        pairs = [(index, _next_index(index, groups, same_group=False)) for index in range(len(rows))]
-    other = _swapped_loss(model, rows, pairs, batch_size)  # type: ignore[arg-type]
+    across = groups is not None and len(set(groups)) >= 2
+    donors = [_next_index(index, groups, same_group=False) if across else None for index in range(len(rows))]
+    pairs = [(index, (index + 1) % len(rows) if donor is None else donor) for index, donor in enumerate(donors)]
+    other = _swapped_loss(model, rows, pairs, batch_size)
     result = {"own_source": own, "other_source": other, "gap": other - own}
     if groups is not None:
-        result["across_groups"] = float(len(set(groups)) >= 2)  # 0: one group only, the swap stayed inside it
-        within = [(index, _next_index(index, groups, same_group=True)) for index in range(len(rows))]
-        within = [(index, donor) for index, donor in within if donor is not None]
+        result["across_groups"] = float(across)  # 0: one group only, the swap stayed inside it
+        within = [(index, donor) for index in range(len(rows))
+                  if (donor := _next_index(index, groups, same_group=True)) is not None]
         if within:
             same_own = heldout_loss(model, [rows[index] for index, _ in within], batch_size)
-            same_other = _swapped_loss(model, rows, within, batch_size)  # type: ignore[arg-type]
+            same_other = _swapped_loss(model, rows, within, batch_size)
             result.update(same_group_own=same_own, same_group_other=same_other, same_group_gap=same_other - same_own)
     return result
 
