@@ -24,6 +24,9 @@ stock preparation (encoder pass, cache, logits processors, stopping criteria); t
   any window of the training targets), a row also stops once its last ``DIVERSITY_WINDOW``
   tokens are less varied than that: the loops that are not exactly periodic (a phrase with a
   token inserted now and then), which ``loop_repeats`` misses.
+
+MIDI rows also decode under an event grammar (:mod:`.midi_grammar_umust`): only the events the
+MIDI decoder accepts in the row's state are allowed, so no generated note is silently dropped.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from transformers.generation.logits_process import LogitsProcessorList
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.utils import GenerateEncoderDecoderOutput
 
-from .vocabulary_umust import MODALITY_ORDER, PAD_ID
+from .midi_grammar_umust import MidiEventGrammar
+from .vocabulary_umust import MODALITY_ORDER, PAD_ID, Modality
 
 #: Extra frames allowed beyond ``ratio x source length`` (short sources, rounding).
 LENGTH_SLACK = 8
@@ -49,7 +53,7 @@ LENGTH_MARGIN = 1.1
 LOOP_MAX_PERIOD = 8
 #: Generation-config keys of our own; a config holding any of them must be saved as not derived
 #: from the model config (``from_pretrained`` rebuilds a derived one from the model config, without them).
-GENERATION_LIMIT_KEYS = ("length_ratios", "loop_repeats", "loop_diversity")
+GENERATION_LIMIT_KEYS = ("length_ratios", "loop_repeats", "loop_diversity", "midi_grammar")
 #: Window (tokens) and n-gram order of :func:`ngram_diversity` for :class:`RepetitiveWindowStop`.
 DIVERSITY_WINDOW, DIVERSITY_NGRAM = 64, 3
 
@@ -135,6 +139,8 @@ class UMustGenerationMixin(GenerationMixin):
         ``MODALITY_ORDER`` or a modality name). All other arguments are those of
         :meth:`transformers.GenerationMixin.generate` (``do_sample``, ``top_k``, ``top_p``,
         ``temperature``, ``max_new_tokens``, ``use_cache``, ``return_dict_in_generate``...).
+        MIDI rows decode under :class:`~.midi_grammar_umust.MidiEventGrammar` (only events the MIDI
+        decoder accepts) unless ``midi_grammar=False`` is passed or set in the generation config.
         """
         from .modeling_umust import modality_indices  # local: modeling imports this module
 
@@ -166,6 +172,15 @@ class UMustGenerationMixin(GenerationMixin):
                                    for target in kwargs["target_modality"].tolist()])
             stop = RepetitiveWindowStop(floors)
             kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), stop])
+        grammar = kwargs.pop("midi_grammar", None)
+        if grammar is None:
+            grammar = getattr(self.generation_config, "midi_grammar", None) is not False
+        midi_rows = kwargs["target_modality"] == MODALITY_ORDER.index(Modality.MIDI)
+        if grammar and bool(midi_rows.any()):
+            vocabulary = self.config.vocabulary
+            processor = MidiEventGrammar(vocabulary.offset(Modality.MIDI), vocabulary.midi_size,
+                                         self.config.eos_token_id, midi_rows)
+            kwargs["logits_processor"] = LogitsProcessorList([*(kwargs.get("logits_processor") or []), processor])
         if not length_given:
             longest = int(self.embeddings.position_limits[kwargs["target_modality"]].max())
             if generation_config is None:
@@ -249,7 +264,7 @@ class UMustGenerationMixin(GenerationMixin):
             for codebook in range(run_slots):
                 previous = frame[:, codebook - 1] if codebook else None
                 logits = self.next_slot_logits(hidden, previous, codebook, target, slot_cache).float()
-                processed = logits_processor(input_ids[..., codebook], logits)
+                processed = logits_processor(input_ids[..., codebook], logits, codebook=codebook)
                 if generation_config.do_sample:
                     token = torch.multinomial(nn.functional.softmax(processed, dim=-1), num_samples=1).squeeze(1)
                 else:
