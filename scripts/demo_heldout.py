@@ -1,4 +1,4 @@
-"""Score a finished demo's OMR on every held-out excerpt: ``python scripts/demo_heldout_omr.py [DEMO_DIR ...]``."""
+"""Score a finished demo's OMR and AMT on every held-out excerpt: ``python scripts/demo_heldout.py [DEMO_DIR ...]``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from umust_hf.demo.heldout import heldout_omr_scores
+from umust_hf.demo.heldout import heldout_scores
 
 
 def main() -> None:
@@ -14,10 +14,12 @@ def main() -> None:
     parser.add_argument("demo_dirs", nargs="*", default=["."], help="folders where `umust demo` ran (default: .)")
     for folder in parser.parse_args().demo_dirs:
         try:
-            scores = heldout_omr_scores(folder, progress=True)
+            scores = heldout_scores(folder, progress=True)
         except (FileNotFoundError, ValueError) as error:
-            sys.exit(f"demo_heldout_omr: {error}")
-        print(json.dumps({"demo": folder, **{k: round(v, 3) if isinstance(v, float) else v for k, v in scores.items()}}))
+            sys.exit(f"demo_heldout: {error}")
+        rounded = {task: {k: round(v, 3) if isinstance(v, float) else v for k, v in values.items()}
+                   for task, values in scores.items()}
+        print(json.dumps({"demo": folder, **rounded}))
 
 
 if __name__ == "__main__":

@@ -119,9 +119,13 @@ def test_quick_demo_end_to_end(tmp_path, embedded_corpus_dir, capsys):
 
     every = next(row for row in metrics if row["metric"] == "ser_all_heldout")  # OMR on every held-out excerpt
     assert every["excerpts"] >= 2 and every["trained"] is not None and every["baseline"] > 0
-    from umust_hf.demo.heldout import heldout_omr_scores
+    every_amt = next(row for row in metrics if row["metric"] == "onset_f1_all_heldout")  # AMT on every one
+    assert every_amt["excerpts"] == every["excerpts"] and every_amt["trained"] is not None
+    from umust_hf.demo.heldout import heldout_scores
 
-    assert 0 < heldout_omr_scores(out)["heldout_loss"] < 20
+    again_scored = heldout_scores(out)
+    assert 0 < again_scored["omr"]["heldout_loss"] < 20 and 0 < again_scored["amt"]["heldout_loss"] < 20
+    assert again_scored["amt"]["onset_f1"] == pytest.approx(every_amt["trained"])
 
     before = {p: p.stat().st_mtime_ns for p in (out / "umust-i2a" / "model.safetensors", demo / "metrics.json")}
     assert main(["demo", "--quick", "--quiet", "--out-dir", str(out)]) == 0
@@ -259,3 +263,42 @@ def test_heldout_omr_in_batches_scores_what_one_row_at_a_time_scores(tiny_runner
     assert batched["examples"] == one_at_a_time["examples"] == 3
     assert batched["ser"] == one_at_a_time["ser"] and batched["baseline_ser"] == one_at_a_time["baseline_ser"]
     assert batched["heldout_loss"] == pytest.approx(one_at_a_time["heldout_loss"], rel=1e-5)
+
+
+def test_heldout_amt_in_batches_scores_what_one_row_at_a_time_scores(tiny_runner):
+    import datasets
+
+    from helpers import midi_of
+    from umust_hf.data.audio_io import read_midi_notes
+    from umust_hf.demo.heldout import score_heldout_amt
+
+    processor = tiny_runner.processor
+    midi = midi_of(2.0, 60)
+    rate = processor.feature_extractor.sampling_rate
+    clips = [np.sin(2 * np.pi * 220 * (1 + i) * np.arange(rate * (1 + i)) / rate).astype(np.float32) for i in range(3)]
+    rows = [{"task": "amt", "input_ids": processor.encode_audio([clip], sampling_rate=[rate])[0].tolist(),
+             "labels": processor.encode_midi(midi)[0].tolist(), "source_modality": "audio",
+             "target_modality": "midi"} for clip in clips]
+    rows.insert(1, {**rows[0], "task": "m2a"})  # not an AMT row: left out
+    test = datasets.Dataset.from_list(rows)
+    gold_notes = read_midi_notes(midi)
+    one_at_a_time = score_heldout_amt(test, tiny_runner.translator, gold_notes, batch_size=1)
+    batched = score_heldout_amt(test, tiny_runner.translator, gold_notes, batch_size=2)
+    assert batched["examples"] == one_at_a_time["examples"] == 3
+    assert batched["onset_f1"] == one_at_a_time["onset_f1"]
+    # the gold side is the labels decoded by the MIDI tokenizer: a baseline equal to the notes matches them all
+    assert batched["baseline_onset_f1"] == pytest.approx(100.0) and batched["baseline_onset_offset_f1"] == pytest.approx(100.0)
+    assert batched["heldout_loss"] == pytest.approx(one_at_a_time["heldout_loss"], rel=1e-5)
+    empty = score_heldout_amt(test, tiny_runner.translator, [], batch_size=2)
+    assert empty["baseline_onset_f1"] == 0.0
+
+
+def test_heldout_scoring_refuses_a_split_without_the_task(tiny_runner):
+    import datasets
+
+    from umust_hf.demo.heldout import score_heldout_amt
+
+    test = datasets.Dataset.from_list([{"task": "omr", "input_ids": [[5, 5, 5, 5]], "labels": [[5, 5, 5, 5]],
+                                        "source_modality": "image", "target_modality": "notation"}])
+    with pytest.raises(ValueError, match="no AMT example"):
+        score_heldout_amt(test, tiny_runner.translator, [])

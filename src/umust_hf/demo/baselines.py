@@ -58,3 +58,14 @@ def midi_distance(a: bytes, b: bytes) -> float:
 def random_partners(count: int, pool: int, seed: int) -> np.ndarray:
     """For each of ``count`` held-out excerpts, the index of a random training excerpt (seeded)."""
     return np.random.default_rng(seed).integers(0, pool, size=count)
+
+
+def constant_lmx(train: Any, seed: int = 0) -> str:
+    """The OMR baseline's one reading: the most frequent LMX of the ``train`` excerpts."""
+    return most_frequent(list(train["lmx"]), lmx_distance, seed=seed)
+
+
+def constant_midi(train: Any, seed: int = 0) -> bytes:
+    """The AMT baseline's one transcription: the most frequent MIDI of the ``train`` excerpts
+    (at most 60 tied candidates: each comparison reads two MIDI files)."""
+    return most_frequent([bytes(m) for m in train["midi"]], midi_distance, max_candidates=60, seed=seed)

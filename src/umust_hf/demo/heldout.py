@@ -1,35 +1,47 @@
-"""OMR of a finished demo on *every* held-out excerpt, not only the few the metrics table shows.
+"""OMR and AMT of a finished demo on *every* held-out excerpt, not only the few the metrics table shows.
 
-The demo's table scores six excerpts (audio tasks are slow); OMR is cheap, so this gives its SER
-on all baked test examples, beside the most-frequent-training-LMX baseline and the teacher-forced
-loss: figures with less noise for comparing training recipes.
+The demo's table scores six excerpts (the generation tasks are slow); OMR and AMT are cheap from the
+baked tokens, so this gives their SER and note F1 on all baked test examples, beside the constant
+baselines and the teacher-forced loss: figures with less noise for comparing training recipes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..evaluation.generation import DEFAULT_BATCH_SIZE, chunks
-from .baselines import lmx_distance, most_frequent
+from ..evaluation.predictions import PredictionRow
+from .baselines import constant_lmx, constant_midi
 
 
-def heldout_omr_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -> dict[str, Any]:
-    """:func:`score_heldout_omr` for the finished demo under ``out_dir`` (its model, bake and baseline)."""
+def heldout_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """``{"omr": score_heldout_omr(...), "amt": score_heldout_amt(...)}`` for the finished demo under
+    ``out_dir`` (its models, bake and the metrics table's constant baselines)."""
     import datasets
 
+    from ..data.audio_io import read_midi_notes
+    from ..evaluation.notes import as_note_array
     from ..translation import UMustTranslator
     from .pipeline import DemoPaths
 
     paths = DemoPaths(Path(out_dir))
-    if not (paths.work / "baked").is_dir() or not (paths.model("i2a") / "config.json").is_file():
+    missing = [d for d in ("i2a", "a2i") if not (paths.model(d) / "config.json").is_file()]
+    if not (paths.work / "baked").is_dir() or missing:
         raise FileNotFoundError(f"{paths.root} holds no finished demo (run `umust demo --out-dir {paths.root}` first)")
-    train_lmx = list(datasets.load_from_disk(str(paths.work / "excerpts"))["train"]["lmx"])
-    baseline = most_frequent(train_lmx, lmx_distance, seed=seed)  # the metrics table's baseline
+    train = datasets.load_from_disk(str(paths.work / "excerpts"))["train"]
     test = datasets.load_from_disk(str(paths.work / "baked"))["test"]
-    return score_heldout_omr(test, UMustTranslator.from_pretrained(paths.model("i2a")), baseline, progress=progress)
+    baseline_notes = as_note_array(read_midi_notes(constant_midi(train, seed)), name="baseline")
+    return {
+        "omr": score_heldout_omr(test, UMustTranslator.from_pretrained(paths.model("i2a")), constant_lmx(train, seed),
+                                 progress=progress),
+        "amt": score_heldout_amt(test, UMustTranslator.from_pretrained(paths.model("a2i")), baseline_notes,
+                                 progress=progress),
+    }
 
 
 def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: bool = False,
@@ -41,44 +53,88 @@ def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: b
     scored ``batch_size`` at a time (padding changes neither the greedy readings nor, beyond float
     rounding, the loss).
     """
+    from ..evaluation.ser import symbol_error_rate
+
+    read = _read_heldout(test, translator, "omr", lambda rows: [translator.lmx_of(row[None])[0] for row in rows],
+                         progress, batch_size)
+    return {
+        "examples": len(read.gold),
+        "ser": symbol_error_rate(read.gold, read.predicted),
+        "baseline_ser": symbol_error_rate(read.gold, [baseline_lmx] * len(read.gold)),
+        "heldout_loss": read.loss,
+    }
+
+
+def score_heldout_amt(test: Any, translator: Any, baseline_notes: Any, progress: bool = False,
+                      batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, Any]:
+    """``{"examples", "onset_f1", "onset_offset_f1", "baseline_onset_f1", "baseline_onset_offset_f1",
+    "heldout_loss"}`` (F1 in percent) over every AMT row of the baked ``test`` split.
+
+    ``translator``: the A2I model's :class:`~umust_hf.translation.UMustTranslator`; ``baseline_notes``:
+    the constant ``(N, 3)`` transcription it is compared with. Gold notes are the rows' MIDI labels
+    decoded as the model's output is (10 ms steps), so both sides pass the same tokenizer.
+    """
+    from ..evaluation.generation import notes_of
+    from ..evaluation.scoring import score_amt
+
+    def notes(rows: Any) -> list[Any]:
+        return [notes_of(translator.processor, row) for row in rows]
+
+    read = _read_heldout(test, translator, "amt", notes, progress, batch_size)
+    scores: dict[str, Any] = {"examples": len(read.gold)}
+    for prefix, predicted in (("", read.predicted), ("baseline_", [baseline_notes] * len(read.gold))):
+        rows = [PredictionRow("amt", {"gold_notes": gold, "pred_notes": pred}, f"held-out[{index}]", Path("."))
+                for index, (gold, pred) in enumerate(zip(read.gold, predicted))]
+        metrics, _ = score_amt(rows)
+        scores.update({f"{prefix}{key}": value for key, value in metrics.items()})
+    return {**scores, "heldout_loss": read.loss}
+
+
+@dataclass
+class _HeldOutReading:
+    gold: list[Any]  # each row's labels, read as ``read`` reads an output
+    predicted: list[Any]
+    loss: float  # teacher-forced loss per target frame
+
+
+def _read_heldout(test: Any, translator: Any, task: str, read: Callable[[Any], list[Any]], progress: bool,
+                  batch_size: int) -> _HeldOutReading:
+    """Greedy outputs and teacher-forced loss of every ``task`` row of the baked ``test`` split, in batches,
+    with ``read`` turning a list of ``(T, K)`` bundle rows (generated or gold) into what the metric compares."""
     from tqdm.auto import tqdm
 
-    from ..evaluation.ser import symbol_error_rate
     from ..training.collator import BundleCollator
 
-    test = test.filter(lambda task: task == "omr", input_columns="task")
+    test = test.filter(lambda name: name == task, input_columns="task")
     if not len(test):
-        raise ValueError("the held-out split has no OMR example to score")
+        raise ValueError(f"the held-out split has no {task.upper()} example to score")
     model = translator.model.eval()
     collate = BundleCollator(num_codebooks=model.config.num_codebooks)
     rows = list(test)
     gold, predicted, loss_sum, frames = [], [], 0.0, 0
-    with tqdm(total=len(rows), desc="held-out OMR", disable=not progress) as bar:
+    with tqdm(total=len(rows), desc=f"held-out {task.upper()}", disable=not progress) as bar:
         for batch_rows in chunks(rows, batch_size):
-            readings, batch_loss, batch_frames = _read_and_score(model, collate(batch_rows))
-            gold += [translator.lmx_of(np.asarray(row["labels"])[None])[0] for row in batch_rows]
-            predicted += translator.lmx_of(readings)
+            outputs, batch_loss, batch_frames = _generate_and_score(model, collate(batch_rows), batch_rows[0])
+            gold += read([np.asarray(row["labels"]) for row in batch_rows])
+            predicted += read(list(outputs))
             loss_sum, frames = loss_sum + batch_loss, frames + batch_frames
             bar.update(len(batch_rows))
-    return {
-        "examples": len(gold),
-        "ser": symbol_error_rate(gold, predicted),
-        "baseline_ser": symbol_error_rate(gold, [baseline_lmx] * len(gold)),
-        "heldout_loss": loss_sum / max(frames, 1),
-    }
+    return _HeldOutReading(gold, predicted, loss_sum / max(frames, 1))
 
 
-def _read_and_score(model: Any, batch: dict[str, Any]) -> tuple[Any, float, int]:
-    """Greedy readings of one collated batch, its summed teacher-forced loss and its number of target frames."""
+def _generate_and_score(model: Any, batch: dict[str, Any], first_row: dict[str, Any]) -> tuple[Any, float, int]:
+    """Greedy outputs of one collated batch (one task: its first row names the modalities), its summed
+    teacher-forced loss and its number of target frames."""
     import torch
 
     from ..evaluation.source_reliance import summed_loss
 
     inputs = {key: value.to(model.device) for key, value in batch.items() if key != "task_ids"}
     with torch.no_grad():
-        readings = model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                                  source_modality="image", target_modality="notation", do_sample=False)
-    return (readings, *summed_loss(model, batch))
+        outputs = model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                 source_modality=first_row["source_modality"],
+                                 target_modality=first_row["target_modality"], do_sample=False)
+    return (outputs.cpu().numpy(), *summed_loss(model, batch))
 
 
-__all__ = ["heldout_omr_scores", "score_heldout_omr"]
+__all__ = ["heldout_scores", "score_heldout_omr", "score_heldout_amt"]

@@ -377,7 +377,7 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
 
     from ..evaluation.generation import ModelRunner
     from .figure import write_alignment_figure, write_summary_figure
-    from .heldout import score_heldout_omr
+    from .heldout import score_heldout_amt, score_heldout_omr
     from .report import write_metrics
     from .tasks import baseline_rows, run_tasks, score_all
 
@@ -391,13 +391,21 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     base = baseline_rows(examples, train, seed=settings.seed, a2i=a2i)
     results = score_all({t: o.rows for t, o in outputs.items()}, base)
     baked_test = datasets.load_from_disk(str(paths.work / "baked"))["test"]
-    # OMR is cheap: score it on every held-out excerpt too, against the same constant baseline
-    heldout = score_heldout_omr(baked_test, i2a.translator, base["omr"][0].fields["pred"], progress=show_progress,
-                                batch_size=i2a.batch_size)
+    # OMR and AMT are cheap from the baked tokens: score them on every held-out excerpt too, against the
+    # same constant baselines (six excerpts leave a lot to luck)
+    heldout = {
+        "omr": (score_heldout_omr(baked_test, i2a.translator, base["omr"][0].fields["pred"], progress=show_progress,
+                                  batch_size=i2a.batch_size), {"ser_all_heldout": "ser"}),
+        "amt": (score_heldout_amt(baked_test, a2i.translator, base["amt"][0].fields["pred_notes"],
+                                  progress=show_progress, batch_size=a2i.batch_size),
+                {"onset_f1_all_heldout": "onset_f1", "onset_offset_f1_all_heldout": "onset_offset_f1"}),
+    }
     for result in results:
-        if result.task == "omr":
-            result.metrics["ser_all_heldout"] = heldout["ser" if result.method == "trained" else "baseline_ser"]
-            result.details["ser_all_heldout_examples"] = heldout["examples"]
+        if result.task in heldout:
+            scores, keys = heldout[result.task]
+            for key, score in keys.items():
+                result.metrics[key] = scores[score if result.method == "trained" else f"baseline_{score}"]
+                result.details[f"{key}_examples"] = scores["examples"]
     write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
     write_alignment_figure(_attention_maps(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
                            paths.demo / "alignment.png")

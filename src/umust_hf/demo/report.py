@@ -19,7 +19,9 @@ from ..io_utils import atomic_write_json, atomic_write_text
 METRICS: dict[str, list[tuple[str, str, bool]]] = {
     "omr": [("ser", "SER %", True), ("ser_notuplets", "SER no tuplets %", True),
             ("ser_all_heldout", "SER % on all held-out excerpts", True)],
-    "amt": [("onset_f1", "onset F1 %", False), ("onset_offset_f1", "onset+offset F1 %", False)],
+    "amt": [("onset_f1", "onset F1 %", False), ("onset_offset_f1", "onset+offset F1 %", False),
+            ("onset_f1_all_heldout", "onset F1 % on all held-out excerpts", False),
+            ("onset_offset_f1_all_heldout", "onset+offset F1 % on all held-out excerpts", False)],
     "m2a": [("f1_50", "DTW onset F1@50ms %", False), ("f1_200", "DTW onset F1@200ms %", False), ("fad", "FAD (log-mel)", True)],
     "i2a": [("f1_50", "DTW onset F1@50ms %", False), ("f1_200", "DTW onset F1@200ms %", False), ("fad", "FAD (log-mel)", True)],
     "l2i": [("emd_pitch", "pitch EMD", True), ("emd_duration", "duration EMD", True)],

@@ -195,18 +195,16 @@ def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int =
     """
     from ..data.audio_io import decode_audio, read_midi_notes
     from ..evaluation.baselines import baseline_rows as paired_rows
-    from .baselines import lmx_distance, midi_distance, most_frequent, random_partners
+    from .baselines import constant_lmx, constant_midi, random_partners
 
-    train_lmx = list(train["lmx"])
-    constant_lmx = most_frequent(train_lmx, lmx_distance, seed=seed)
-    train_midi = [bytes(m) for m in train["midi"]]
-    constant_notes = read_midi_notes(most_frequent(train_midi, midi_distance, max_candidates=60, seed=seed))
+    lmx = constant_lmx(train, seed)
+    constant_notes = read_midi_notes(constant_midi(train, seed))
     rows: dict[str, list[PredictionRow]] = {"omr": [], "amt": [], "m2a": [], "i2a": []}
     clips = [decode_audio(train[int(partner)]["audio"]) for partner in random_partners(len(examples), len(train), seed)]
     transcriptions = transcribe_clips(a2i, clips) if a2i is not None else None
     for index, example in enumerate(examples):
         gold_notes = read_midi_notes(example["midi"])
-        rows["omr"].append(_row("omr", index, example, {"gold": example["lmx"], "pred": constant_lmx}, "baseline"))
+        rows["omr"].append(_row("omr", index, example, {"gold": example["lmx"], "pred": lmx}, "baseline"))
         rows["amt"].append(_row("amt", index, example, {"gold_notes": gold_notes, "pred_notes": constant_notes}, "baseline"))
         for task in ("m2a", "i2a"):
             fields = {"gold_notes": gold_notes, "gold_audio": decode_audio(example["audio"]),

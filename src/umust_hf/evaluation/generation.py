@@ -215,16 +215,7 @@ class ModelRunner:
         return [self.processor.decode(row, "image")[0] for (row,) in self._translate(per_item, source, Modality.IMAGE)]
 
     def _notes_of(self, generated: np.ndarray) -> np.ndarray:
-        """Notes of one generated MIDI row (no notes, with a warning, when it holds no readable MIDI)."""
-        from ..data.audio_io import read_midi_notes
-
-        midi = self.processor.decode(generated, "midi")[0]
-        try:
-            notes = read_midi_notes(midi) if midi else []
-        except UserError as error:  # an output without a single readable note
-            logger.warning("transcription gave no readable MIDI (%s); counting it as no notes", error)
-            notes = []
-        return as_note_array(notes, name="transcription")
+        return notes_of(self.processor, generated)
 
     # ------------------------------------------------------------------ one source at a time
     def read_notation(self, image: Any) -> str:
@@ -278,6 +269,20 @@ class ModelRunner:
         """One source (``text=`` LMX or ``audio=`` with ``sampling_rate=``, the item or a one-item list)
         -> generated score image (PIL)."""
         return self.render_batch(**_one_item(source))[0]
+
+
+def notes_of(processor: Any, generated: np.ndarray) -> np.ndarray:
+    """Notes ``(N, 3)`` of one MIDI bundle row, generated or gold (no notes, with a warning, when it
+    holds no readable MIDI)."""
+    from ..data.audio_io import read_midi_notes
+
+    midi = processor.decode(generated, "midi")[0]
+    try:
+        notes = read_midi_notes(midi) if midi else []
+    except UserError as error:  # an output without a single readable note
+        logger.warning("transcription gave no readable MIDI (%s); counting it as no notes", error)
+        notes = []
+    return as_note_array(notes, name="transcription")
 
 
 def _no_notes() -> np.ndarray:
