@@ -36,7 +36,7 @@ class DemoSettings:
     #: wall-time caps per model (I2A's OMR gets the larger share); each cap also shrinks to what
     #: the overall budget still allows
     i2a_minutes: float = 6.5
-    a2i_minutes: float = 2.0
+    a2i_minutes: float = 2.5
     #: wall time kept back for the six tasks, metrics and figure when a training cap shrinks
     eval_reserve_minutes: float = 1.5
     batch_size: int | None = None
