@@ -25,7 +25,6 @@ def heldout_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -
     import datasets
 
     from ..data.audio_io import read_midi_notes
-    from ..evaluation.notes import as_note_array
     from ..translation import UMustTranslator
     from .pipeline import DemoPaths
 
@@ -35,7 +34,7 @@ def heldout_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -
         raise FileNotFoundError(f"{paths.root} holds no finished demo (run `umust demo --out-dir {paths.root}` first)")
     train = datasets.load_from_disk(str(paths.work / "excerpts"))["train"]
     test = datasets.load_from_disk(str(paths.work / "baked"))["test"]
-    baseline_notes = as_note_array(read_midi_notes(constant_midi(train, seed)), name="baseline")
+    baseline_notes = read_midi_notes(constant_midi(train, seed))
     return {
         "omr": score_heldout_omr(test, UMustTranslator.from_pretrained(paths.model("i2a")), constant_lmx(train, seed),
                                  progress=progress),

@@ -137,7 +137,8 @@ class MidiTokenizer(FixedVocabTokenizer):
         if report:
             if strict:
                 raise MidiDecodeError(f"ill-formed MIDI events ({report.summary()}); first: {report.first}")
-            logger.warning("MidiTokenizer: skipped invalid MIDI events (%s)", report.summary())
+            logger.warning("MidiTokenizer: invalid MIDI events skipped or repaired (%s; a note left sounding ends "
+                           "with its segment)", report.summary())
         return self._to_notes(notes, start_time)
 
     def _to_notes(self, notes: Iterable[QuantizedNote], start_time: float = 0.0) -> list[Note]:
