@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from transformers import LogitsProcessor, LogitsProcessorList
+
 from umust_hf import MidiTokenizer, UMustConfig, UMustForConditionalGeneration
 from umust_hf.modeling.midi_grammar_umust import MidiEventGrammar
 from umust_hf.processing.midi_events import decode_segments
@@ -50,12 +52,17 @@ def test_every_event_of_real_segments_is_allowed_where_it_stands(seed):
     tokenizer = MidiTokenizer()
     segments = tokenizer.encode_notes(random_notes(seed))
     assert len(segments) == 3 and any(tokenizer.layout.tie != s[0] for s in segments[1:])  # ties present
-    for segment in segments:
+    for number, segment in enumerate(segments):
         ids = unified(segment)  # ends with EOS
         processor = grammar()
         history = [1]
         for position, token in enumerate(ids):
             scores = processor(torch.tensor([history]), torch.zeros(1, VOCABULARY.size), codebook=0)
+            if token == EOS_ID and number < len(segments) - 1:
+                # a segment with notes held into the next one: the grammar ends a row only with its notes
+                # released (a generated row is a whole clip)
+                assert not torch.isfinite(scores[0, token])
+                break
             assert torch.isfinite(scores[0, token]), (seed, position, token)
             history.append(token)
 
@@ -70,7 +77,10 @@ def test_events_the_decoder_drops_are_masked():
     assert not allowed_after([tie])[vel0]  # nothing sounds: no note-off
     playing = [tie, program0, vel1, pitch(60), shift(50)]
     assert not allowed_after(playing)[shift(50)] and not allowed_after(playing)[shift(10)]  # time only moves on
-    assert allowed_after(playing)[shift(51)] and allowed_after(playing)[EOS_ID]
+    assert allowed_after(playing)[shift(51)] and not allowed_after(playing)[EOS_ID]  # a note still sounds
+    assert allowed_after([*playing, vel0, pitch(60)])[EOS_ID]  # released: the row may end
+    at_segment_end = [tie, program0, vel1, pitch(60), shift(VOCABULARY.midi_size - 388)]
+    assert allowed_after(at_segment_end)[EOS_ID]  # nothing later to shift to: ending is allowed
     assert not allowed_after(playing)[pitch(60)]  # a second onset of a sounding note
     assert allowed_after(playing)[pitch(61)]
     releasing = [*playing, vel0]
@@ -101,21 +111,49 @@ def test_a_random_model_generates_only_decodable_midi_under_the_grammar():
               "decoder_input_ids": prefix}
 
     decoded: list[int] = []
+    finished: list[bool] = []
 
     def problems(generated: torch.Tensor) -> set[str]:
         found = set()
         for row in generated[:, 1:, 0].tolist():
-            events = row[: row.index(EOS_ID)] if EOS_ID in row else row  # from the prefix's tie on
+            ended = EOS_ID in row
+            events = row[: row.index(EOS_ID)] if ended else row  # from the prefix's tie on
             local = VOCABULARY.unified_to_local([t for t in events if t > EOS_ID], "midi").tolist()
             notes, report = decode_segments([local], layout, steps)
             found |= set(report.counts)
             decoded.append(len(notes))
+            if ended:
+                finished.append(not report)  # a row that ended released every note
         return found
 
     free = problems(model.generate(**kwargs, do_sample=True, midi_grammar=False))
     assert free - {"note without offset"}  # the test can fail: unconstrained output breaks the grammar
     torch.manual_seed(1)
+    finished.clear()
     for sample in (False, True):
         decoded.clear()
         assert problems(model.generate(**kwargs, do_sample=sample)) <= {"note without offset"}
         assert sum(decoded) > 0  # the rows did leave the tie section and play notes
+    assert all(finished)  # any row that ended released every note
+
+    # a model that would end at once, or else release its note, must release the note the prefix starts first
+    release = unified([layout.velocity0, layout.pitch0 + 60])
+
+    class PreferEos(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+            scores[:, EOS_ID] += 1e4
+            scores[:, release] += torch.tensor([5e3, 2e3])
+            return scores
+
+    started = torch.cat([prefix, torch.zeros(4, 1, 4, dtype=torch.long)], dim=1)
+    started[:, -1, 0] = unified([layout.pitch0 + 60])[0]
+    decoded.clear(), finished.clear()
+    ends = model.generate(**{**kwargs, "decoder_input_ids": started}, logits_processor=LogitsProcessorList([PreferEos()]))
+    problems(ends)
+    ended = [row for row in ends[:, 1:, 0].tolist() if EOS_ID in row]
+    # every row that ended decoded with no repair: it released the note first (a row that wandered off to
+    # another program runs on)
+    assert len(ended) >= 3 and len(finished) == len(ended) and all(finished)
+    unconstrained = model.generate(**{**kwargs, "decoder_input_ids": started}, midi_grammar=False,
+                                   logits_processor=LogitsProcessorList([PreferEos()]))
+    assert problems(unconstrained) == {"note without offset"}  # it ended with the note held

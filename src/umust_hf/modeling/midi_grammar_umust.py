@@ -8,7 +8,11 @@ note-offs of notes that never started, a second onset of a sounding note, shifts
 The decoder skips them (with a warning), so such an output silently loses its notes: the greedy
 reading of one demo model held 4 readable notes where the recording had 36. This processor keeps
 each MIDI row's decoding state (time, program, velocity, sounding notes) and allows only the
-events the decoder accepts, so what the model generates is what the MIDI file holds.
+events the decoder accepts, so what the model generates is what the MIDI file holds. A row may
+end (EOS) only once its notes are released: a generated row is a whole transcription (the
+translation paths give one row per clip), and a note left sounding would be held by the decoder to
+the end of the 20 s segment, however short the clip. (A window cut from a longer recording thus
+releases its held notes at the window's end, as a separately transcribed clip would.)
 
 Standalone (torch only): it travels with the model's code into a saved model folder.
 """
@@ -102,7 +106,8 @@ class MidiEventGrammar:
                 state.sounding[key] = state.time
 
     def _allow(self, state: _RowState, allowed: torch.Tensor) -> None:
-        """Mark the events the decoder accepts next (never none: ``tie`` or EOS is always allowed)."""
+        """Mark the events the decoder accepts next (never none: ``tie`` in the tie section; then EOS, or
+        while notes sound a later shift, a note-off or, at the segment's last step, EOS)."""
         allowed[self.program0 : self.drum0] = True
         if state.program is not None:
             allowed[self.program0 + state.program] = False
@@ -114,7 +119,8 @@ class MidiEventGrammar:
                     if program == state.program:
                         allowed[self.pitch0 + pitch] = False
             return
-        allowed[self.eos_id] = True
+        # a row ends with its notes released (the decoder would hold them to the segment's end, 20 s)
+        allowed[self.eos_id] = not state.sounding or state.time >= self.segment_steps
         allowed[self.shift0 + state.time + 1 : self.shift0 + self.segment_steps + 1] = True
         if state.velocity != 1:
             allowed[self.velocity0 + 1] = True
