@@ -48,7 +48,8 @@ def one_at_a_time(runner, source: dict, target: str):
 
 
 def reference_notes(runner, audio, rate) -> np.ndarray:
-    midi = runner.processor.decode(one_at_a_time(runner, {"audio": [audio], "sampling_rate": rate}, "midi"), "midi")[0]
+    midi = runner.processor.decode(one_at_a_time(runner, {"audio": [audio], "sampling_rate": rate}, "midi"), "midi",
+                                   end_seconds=len(audio) / rate)[0]  # a held note ends with the clip
     try:
         return as_note_array(read_midi_notes(midi) if midi else [])
     except UserError:

@@ -183,6 +183,11 @@ def test_ill_formed_events_raise_in_strict_mode_and_are_skipped_in_lenient(tok, 
         assert kind in caplog.text
     # the onset survives and, never ended, closes at the end of the segment
     assert [(n.onset, n.offset, n.pitch) for n in notes] == [(0.1, 20.0, 61)]
+    # or, given where the recording ends, at its end (never before one step after the onset)
+    with quiet_repairs():
+        assert [(n.onset, n.offset) for n in tok.decode_segments([ids], end_seconds=3.0)] == [(0.1, 3.0)]
+        assert [(n.onset, n.offset) for n in tok.decode_segments([ids], end_seconds=0.05)] == [(0.1, 0.11)]
+        assert [(n.onset, n.offset) for n in tok.decode_segments([ids], end_seconds=99.0)] == [(0.1, 20.0)]
     with pytest.raises(MidiDecodeError, match="outside the vocabulary"):
         tok.decode_segments([[4, 5000]], strict=True)
 

@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 import soundfile
+import torch
 from PIL import Image
 
 from umust_hf import MidiTokenizer
@@ -73,3 +74,33 @@ def test_translator_python_api_and_errors(model_dir, inputs, tmp_path, capsys):
     assert "should be a notation file" in capsys.readouterr().err
     assert main(["omr", str(inputs / "system.png"), str(tmp_path / "x.musicxml"), "--model", str(tmp_path)]) == 2
     assert "is not a saved U-MUST model" in capsys.readouterr().err
+
+
+def test_a_transcribed_note_left_sounding_ends_with_its_recording(model_dir, inputs, monkeypatch):
+    """The decoder holds a note the model never released to the end of the 20 s segment; a transcription
+    ends it with the clip instead (here 1 s of audio), in the translator and in the evaluation runner."""
+    from umust_hf.data.audio_io import read_midi_notes
+    from umust_hf.evaluation.generation import ModelRunner
+    from umust_hf.vocabulary import EOS_ID, PAD_ID, SOS_ID
+
+    translator = UMustTranslator.from_pretrained(model_dir)
+    layout, vocabulary = MidiTokenizer().layout, translator.processor.unified_vocabulary
+    held = vocabulary.local_to_unified([layout.tie, layout.program0, layout.velocity0 + 1, layout.pitch0 + 60,
+                                        layout.shift0 + 30, layout.pitch0 + 64], "midi").tolist()
+
+    def generate(**inputs_):
+        rows = inputs_["input_ids"].shape[0]
+        out = torch.full((rows, len(held) + 2, 4), PAD_ID)
+        out[:, :, 0] = torch.tensor([SOS_ID, *held, EOS_ID])
+        return out
+
+    monkeypatch.setattr(translator.model, "generate", generate)
+    clip, rate = soundfile.read(inputs / "clip.wav", dtype="float32")
+    midi = translator.translate({"audio": clip, "sampling_rate": rate}, task="amt")[0]
+    assert [(n.pitch, n.start, n.end) for n in read_midi_notes(midi)] == [(60, 0.0, 1.0), (64, 0.3, 1.0)]
+
+    runner = ModelRunner(model_dir)
+    monkeypatch.setattr(runner.model, "generate", generate)
+    notes = runner.transcribe_batch([clip, clip[: rate // 2]], rate)
+    assert notes[0].tolist() == [[0.0, 1.0, 60], [0.3, 1.0, 64]]
+    assert notes[1].tolist() == [[0.0, 0.5, 60], [0.3, 0.5, 64]]

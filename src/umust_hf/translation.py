@@ -145,6 +145,9 @@ class UMustTranslator:
                    Modality.NOTATION: "text"}[task.source]
             source = {key: source}
         bundles = self.generate(source, task.target, **generate_kwargs)
+        if task.source is Modality.AUDIO and task.target is Modality.MIDI:  # no note outlasts its recording
+            return [self.processor.decode(row, "midi", end_seconds=seconds)[0]
+                    for row, seconds in zip(bundles, _clip_seconds(source))]
         return self.processor.decode(bundles, task.target)
 
     def generate(self, source: dict[str, Any], target: Modality | str, **generate_kwargs: Any) -> Any:
@@ -183,6 +186,15 @@ class UMustTranslator:
         lmx = self.lmx_of(self.last_bundles)[0] if task.target is Modality.NOTATION else None
         rate = getattr(self.processor.feature_extractor, "sampling_rate", 44100)
         return write_output(outputs[0], output_path, task.target, sampling_rate=rate, lmx=lmx)
+
+
+def _clip_seconds(source: dict[str, Any]) -> list[float | None]:
+    """Length in seconds of each audio clip of processor keyword arguments (``audio``, ``sampling_rate``)."""
+    clips = source["audio"]
+    clips = [clips] if isinstance(clips, np.ndarray) and clips.ndim == 1 else list(clips)
+    rates = source.get("sampling_rate")
+    rates = [rates] * len(clips) if rates is None or np.isscalar(rates) else list(rates)
+    return [np.size(clip) / rate if rate else None for clip, rate in zip(clips, rates)]
 
 
 def _trained_tasks(model_dir: Path) -> list[str] | None:

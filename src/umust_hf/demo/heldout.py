@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import HOP_LENGTH, SAMPLE_RATE
 from ..evaluation.generation import DEFAULT_BATCH_SIZE, chunks
 from ..evaluation.predictions import PredictionRow
 from .baselines import constant_lmx, constant_midi
@@ -54,8 +55,8 @@ def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: b
     """
     from ..evaluation.ser import symbol_error_rate
 
-    read = _read_heldout(test, translator, "omr", lambda rows: [translator.lmx_of(row[None])[0] for row in rows],
-                         progress, batch_size)
+    read = _read_heldout(test, translator, "omr",
+                         lambda rows, sources: [translator.lmx_of(row[None])[0] for row in rows], progress, batch_size)
     return {
         "examples": len(read.gold),
         "ser": symbol_error_rate(read.gold, read.predicted),
@@ -76,8 +77,9 @@ def score_heldout_amt(test: Any, translator: Any, baseline_notes: Any, progress:
     from ..evaluation.generation import notes_of
     from ..evaluation.scoring import score_amt
 
-    def notes(rows: Any) -> list[Any]:
-        return [notes_of(translator.processor, row) for row in rows]
+    def notes(rows: Any, sources: Any) -> list[Any]:  # a note left sounding ends with its recording
+        return [notes_of(translator.processor, row, len(source["input_ids"]) * HOP_LENGTH / SAMPLE_RATE)
+                for row, source in zip(rows, sources)]
 
     read = _read_heldout(test, translator, "amt", notes, progress, batch_size)
     scores: dict[str, Any] = {"examples": len(read.gold)}
@@ -96,10 +98,11 @@ class _HeldOutReading:
     loss: float  # teacher-forced loss per target frame
 
 
-def _read_heldout(test: Any, translator: Any, task: str, read: Callable[[Any], list[Any]], progress: bool,
+def _read_heldout(test: Any, translator: Any, task: str, read: Callable[[Any, Any], list[Any]], progress: bool,
                   batch_size: int) -> _HeldOutReading:
     """Greedy outputs and teacher-forced loss of every ``task`` row of the baked ``test`` split, in batches,
-    with ``read`` turning a list of ``(T, K)`` bundle rows (generated or gold) into what the metric compares."""
+    with ``read(bundles, rows)`` turning a list of ``(T, K)`` bundle rows (generated or gold) of the baked
+    ``rows`` into what the metric compares."""
     from tqdm.auto import tqdm
 
     from ..training.collator import BundleCollator
@@ -114,8 +117,8 @@ def _read_heldout(test: Any, translator: Any, task: str, read: Callable[[Any], l
     with tqdm(total=len(rows), desc=f"held-out {task.upper()}", disable=not progress) as bar:
         for batch_rows in chunks(rows, batch_size):
             outputs, batch_loss, batch_frames = _generate_and_score(model, collate(batch_rows), batch_rows[0])
-            gold += read([np.asarray(row["labels"]) for row in batch_rows])
-            predicted += read(list(outputs))
+            gold += read([np.asarray(row["labels"]) for row in batch_rows], batch_rows)
+            predicted += read(list(outputs), batch_rows)
             loss_sum, frames = loss_sum + batch_loss, frames + batch_frames
             bar.update(len(batch_rows))
     return _HeldOutReading(gold, predicted, loss_sum / max(frames, 1))

@@ -191,7 +191,7 @@ class ModelRunner:
                  if np.size(clip) and np.size(clip) >= min_seconds * rate]
         per_item = self._encode(Modality.AUDIO, [audio[i] for i in heard], [rates[i] for i in heard])
         for index, (row,) in zip(heard, self._translate(per_item, Modality.AUDIO, Modality.MIDI)):
-            notes[index] = self._notes_of(row)
+            notes[index] = self._notes_of(row, np.size(audio[index]) / rates[index])
         return notes
 
     def synthesize_batch(self, *, midi: Sequence[Any] | None = None,
@@ -214,8 +214,8 @@ class ModelRunner:
             source, per_item = Modality.AUDIO, self._encode(Modality.AUDIO, items, _per_clip(sampling_rate, len(items)))
         return [self.processor.decode(row, "image")[0] for (row,) in self._translate(per_item, source, Modality.IMAGE)]
 
-    def _notes_of(self, generated: np.ndarray) -> np.ndarray:
-        return notes_of(self.processor, generated)
+    def _notes_of(self, generated: np.ndarray, end_seconds: float | None = None) -> np.ndarray:
+        return notes_of(self.processor, generated, end_seconds)
 
     # ------------------------------------------------------------------ one source at a time
     def read_notation(self, image: Any) -> str:
@@ -271,12 +271,12 @@ class ModelRunner:
         return self.render_batch(**_one_item(source))[0]
 
 
-def notes_of(processor: Any, generated: np.ndarray) -> np.ndarray:
+def notes_of(processor: Any, generated: np.ndarray, end_seconds: float | None = None) -> np.ndarray:
     """Notes ``(N, 3)`` of one MIDI bundle row, generated or gold (no notes, with a warning, when it
-    holds no readable MIDI)."""
+    holds no readable MIDI); ``end_seconds``: the source's length, where a note left sounding ends."""
     from ..data.audio_io import read_midi_notes
 
-    midi = processor.decode(generated, "midi")[0]
+    midi = processor.decode(generated, "midi", end_seconds=end_seconds)[0]
     try:
         notes = read_midi_notes(midi) if midi else []
     except UserError as error:  # an output without a single readable note

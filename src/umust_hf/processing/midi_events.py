@@ -205,14 +205,15 @@ class DecodeReport:
 
 
 def decode_segments(
-    segments: Sequence[Sequence[int]], layout: EventLayout, segment_steps: int
+    segments: Sequence[Sequence[int]], layout: EventLayout, segment_steps: int, end_step: int | None = None
 ) -> tuple[list[QuantizedNote], DecodeReport]:
     """Decode consecutive segments (ids without specials) back into quantized notes.
 
     Never raises on bad events: they are skipped and counted in the report (callers in
     strict mode raise when it is non-empty). Notes left sounding at the end close at the end
-    of the last segment; tied notes a segment does not re-declare close at its start; tied
-    notes no earlier segment started begin at the segment start.
+    of the last segment, or at ``end_step`` when it is earlier (the end of the recording a
+    transcription came from; never before one step after the onset); tied notes a segment does
+    not re-declare close at its start; tied notes no earlier segment started begin at the segment start.
     """
     report = DecodeReport()
     notes: list[QuantizedNote] = []
@@ -302,9 +303,9 @@ def decode_segments(
                 report.add("second tie", where)
             else:
                 report.add("invalid id", where)
-    end = len(segments) * segment_steps
+    end = len(segments) * segment_steps if end_step is None else min(end_step, len(segments) * segment_steps)
     for key in list(active):
         report.add("note without offset", "end")
-        close(key, end, "end")
+        close(key, max(end, active[key] + 1), "end")
     notes.sort(key=lambda n: (n.onset, n.is_drum, n.program, n.pitch))
     return notes, report

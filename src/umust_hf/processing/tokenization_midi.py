@@ -115,6 +115,7 @@ class MidiTokenizer(FixedVocabTokenizer):
         segment_seconds: float | None = None,
         start_time: float = 0.0,
         strict: bool | None = None,
+        end_seconds: float | None = None,
     ) -> list[Note]:
         """Join consecutive segments back into notes.
 
@@ -122,6 +123,8 @@ class MidiTokenizer(FixedVocabTokenizer):
         and ``<pad>``/``<sos>`` are skipped. Invalid events raise :class:`MidiDecodeError`
         in strict mode and are skipped with one logged warning in lenient mode.
         ``start_time`` shifts every note (for segments taken from the middle of a piece).
+        ``end_seconds`` (from the first segment's start; e.g. the transcribed clip's length):
+        where a note left sounding ends, if before the last segment's end.
         """
         strict = self.strict if strict is None else strict
         steps = self._segment_steps(segment_seconds)
@@ -133,12 +136,13 @@ class MidiTokenizer(FixedVocabTokenizer):
             cleaned = [self.clean_ids(segment, strict=strict) for segment in segments]
         except ValueError as error:
             raise MidiDecodeError(str(error)) from error
-        notes, report = decode_segments(cleaned, self.layout, steps)
+        end_step = None if end_seconds is None else round(end_seconds * self.steps_per_second)
+        notes, report = decode_segments(cleaned, self.layout, steps, end_step)
         if report:
             if strict:
                 raise MidiDecodeError(f"ill-formed MIDI events ({report.summary()}); first: {report.first}")
             logger.warning("MidiTokenizer: invalid MIDI events skipped or repaired (%s; a note left sounding ends "
-                           "with its segment)", report.summary())
+                           "with %s)", report.summary(), "the source" if end_seconds is not None else "its segment")
         return self._to_notes(notes, start_time)
 
     def _to_notes(self, notes: Iterable[QuantizedNote], start_time: float = 0.0) -> list[Note]:
@@ -168,9 +172,12 @@ class MidiTokenizer(FixedVocabTokenizer):
         path: str | os.PathLike | None = None,
         segment_seconds: float | None = None,
         strict: bool | None = None,
+        end_seconds: float | None = None,
     ) -> bytes:
-        """Decode segments and write them as a MIDI file; returns the bytes (and writes ``path``)."""
-        return write_midi(self.decode_segments(segments, segment_seconds, strict=strict), path)
+        """Decode segments and write them as a MIDI file; returns the bytes (and writes ``path``).
+        ``end_seconds``: see :meth:`decode_segments`."""
+        return write_midi(self.decode_segments(segments, segment_seconds, strict=strict, end_seconds=end_seconds),
+                          path)
 
     @staticmethod
     def midi_to_notes(source: str | os.PathLike | bytes, sustain_pedal: bool = False) -> list[Note]:
