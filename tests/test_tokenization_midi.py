@@ -184,6 +184,8 @@ def test_ill_formed_events_raise_in_strict_mode_and_are_skipped_in_lenient(tok, 
     # the onset survives and, never ended, closes at the end of the segment
     assert [(n.onset, n.offset, n.pitch) for n in notes] == [(0.1, 20.0, 61)]
     # or, given where the recording ends, at its end (never before one step after the onset)
+    held = tok.convert_tokens_to_ids("tie shift:10 program:0 velocity:1 pitch:61".split())
+    assert [(n.onset, n.offset) for n in tok.decode_segments([held], end_seconds=3.0, strict=True)] == [(0.1, 3.0)]
     with quiet_repairs():
         assert [(n.onset, n.offset) for n in tok.decode_segments([ids], end_seconds=3.0)] == [(0.1, 3.0)]
         assert [(n.onset, n.offset) for n in tok.decode_segments([ids], end_seconds=0.05)] == [(0.1, 0.11)]

@@ -211,8 +211,8 @@ def decode_segments(
 
     Never raises on bad events: they are skipped and counted in the report (callers in
     strict mode raise when it is non-empty). Notes left sounding at the end close at the end
-    of the last segment, or at ``end_step`` when it is earlier (the end of the recording a
-    transcription came from; never before one step after the onset); tied notes a segment does
+    of the last segment (reported), or at ``end_step`` when it is given (the end of the recording a
+    transcription came from: not reported; never before one step after the onset); tied notes a segment does
     not re-declare close at its start; tied notes no earlier segment started begin at the segment start.
     """
     report = DecodeReport()
@@ -305,7 +305,8 @@ def decode_segments(
                 report.add("invalid id", where)
     end = len(segments) * segment_steps if end_step is None else min(end_step, len(segments) * segment_steps)
     for key in list(active):
-        report.add("note without offset", "end")
+        if end_step is None:  # with the recording's end given, "sounds to the end" is a reading, not a repair
+            report.add("note without offset", "end")
         close(key, max(end, active[key] + 1), "end")
     notes.sort(key=lambda n: (n.onset, n.is_drum, n.program, n.pitch))
     return notes, report

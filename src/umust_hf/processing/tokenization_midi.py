@@ -124,7 +124,8 @@ class MidiTokenizer(FixedVocabTokenizer):
         in strict mode and are skipped with one logged warning in lenient mode.
         ``start_time`` shifts every note (for segments taken from the middle of a piece).
         ``end_seconds`` (from the first segment's start; e.g. the transcribed clip's length):
-        where a note left sounding ends, if before the last segment's end.
+        where a note left sounding ends, if before the last segment's end; such a note then
+        sounds to the end of the recording, which is no error.
         """
         strict = self.strict if strict is None else strict
         steps = self._segment_steps(segment_seconds)
@@ -142,7 +143,7 @@ class MidiTokenizer(FixedVocabTokenizer):
             if strict:
                 raise MidiDecodeError(f"ill-formed MIDI events ({report.summary()}); first: {report.first}")
             logger.warning("MidiTokenizer: invalid MIDI events skipped or repaired (%s; a note left sounding ends "
-                           "with %s)", report.summary(), "the source" if end_seconds is not None else "its segment")
+                           "with its segment)", report.summary())
         return self._to_notes(notes, start_time)
 
     def _to_notes(self, notes: Iterable[QuantizedNote], start_time: float = 0.0) -> list[Note]:
