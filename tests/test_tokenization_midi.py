@@ -190,6 +190,9 @@ def test_ill_formed_events_raise_in_strict_mode_and_are_skipped_in_lenient(tok, 
         assert [(n.onset, n.offset) for n in tok.decode_segments([ids], end_seconds=3.0)] == [(0.1, 3.0)]
         assert [(n.onset, n.offset) for n in tok.decode_segments([ids], end_seconds=0.05)] == [(0.1, 0.11)]
         assert [(n.onset, n.offset) for n in tok.decode_segments([ids], end_seconds=99.0)] == [(0.1, 20.0)]
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="end_seconds"):
+            tok.decode_segments([ids], end_seconds=bad)
     with pytest.raises(MidiDecodeError, match="outside the vocabulary"):
         tok.decode_segments([[4, 5000]], strict=True)
 

@@ -12,6 +12,7 @@ Velocity is on/off only (MT3 with one velocity bin): decoding writes ``default_v
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 import os
 from collections.abc import Iterable, Sequence
@@ -137,6 +138,8 @@ class MidiTokenizer(FixedVocabTokenizer):
             cleaned = [self.clean_ids(segment, strict=strict) for segment in segments]
         except ValueError as error:
             raise MidiDecodeError(str(error)) from error
+        if end_seconds is not None and not (math.isfinite(end_seconds) and end_seconds >= 0):
+            raise ValueError(f"end_seconds must be a finite length of at least 0 s, got {end_seconds}")
         end_step = None if end_seconds is None else round(end_seconds * self.steps_per_second)
         notes, report = decode_segments(cleaned, self.layout, steps, end_step)
         if report:
