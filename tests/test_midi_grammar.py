@@ -67,6 +67,15 @@ def test_every_event_of_real_segments_is_allowed_where_it_stands(seed):
             history.append(token)
 
 
+def test_the_grammar_layout_is_the_tokenizers():
+    """The grammar repeats the MIDI event layout (it must run without the package, in a saved model folder)."""
+    layout, processor = MidiTokenizer().layout, grammar()
+    for name in ("shift0", "pitch0", "velocity0", "tie", "program0", "drum0"):
+        assert getattr(processor, name) == unified([getattr(layout, name)])[0], name
+    assert processor.stop == unified([layout.stop - 1])[0] + 1
+    assert processor.segment_steps == MidiTokenizer()._segment_steps(None)
+
+
 def test_events_the_decoder_drops_are_masked():
     layout = MidiTokenizer().layout
     tie, vel0, vel1, program0 = (unified([i])[0] for i in (layout.tie, layout.velocity0, layout.velocity0 + 1,

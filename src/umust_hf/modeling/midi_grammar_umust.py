@@ -63,6 +63,7 @@ class MidiEventGrammar:
         self.segment_steps = max_shift_steps - 1  # offsets may fall on the segment's last step
         self.eos_id = eos_id
         self.rows = [int(row) for row in torch.nonzero(rows.cpu()).flatten()]
+        self.row_index = torch.tensor(self.rows, device=rows.device)
         self.states = {row: _RowState() for row in self.rows}
         self.consumed = 1  # the start frame (SOS) holds no event
 
@@ -78,7 +79,7 @@ class MidiEventGrammar:
                 self._advance(state, token)
             self._allow(state, allowed[index])
         scores = scores.clone()
-        rows = torch.tensor(self.rows, device=scores.device)
+        rows = self.row_index.to(scores.device)
         scores[rows] = scores[rows].masked_fill(~allowed.to(scores.device), float("-inf"))
         return scores
 
