@@ -44,7 +44,7 @@ def runner(tiny_runner):
 
 def one_at_a_time(runner, source: dict, target: str):
     """The runner's translation before batching: one source per generate call."""
-    return runner.translator.generate(source, target, do_sample=False)
+    return runner.translator.generate(source, target)  # the default decoding: audio sampled, per-row seeds
 
 
 def reference_notes(runner, audio, rate) -> np.ndarray:
@@ -158,6 +158,24 @@ def test_a_model_that_ends_at_once_gives_empty_audio_and_no_notes(runner, source
     assert calls == [1]  # only the clip of at least 0.1 s went through the model
     assert runner.transcribe(empty, rate).shape == (0, 3)
     assert runner.read_notation_batch([]) == [] and runner.synthesize_batch(midi=[]) == []
+
+
+def test_an_image_too_wide_for_the_model_is_refused_or_read_up_to_what_fits(runner, monkeypatch, caplog):
+    wide = staff_image(16 * 100, 0)  # 100 token columns of 12
+    limit = runner.model.config.max_positions("image")
+    assert len(runner.processor.encode_images([wide])[0]) > limit
+    with pytest.raises(UserError, match="exceeds max_image_positions"):
+        runner.read_notation_batch([wide])
+    read = []
+    monkeypatch.setattr(runner, "_translate", lambda per_item, *args: read.extend(per_item) or [
+        [np.zeros((1, 4), dtype=np.int64)] for _ in per_item])
+    runner.read_notation_batch([wide, staff_image(96, 1)], fit=True)
+    (cut,), (narrow,) = read
+    rows = runner.processor.image_processor.system_height // runner.processor.image_processor.patch_size
+    assert limit - rows < len(cut) <= limit and len(cut) % rows == 0
+    assert np.array_equal(cut, runner.processor.encode_images([wide])[0][: len(cut)])
+    assert len(narrow) == len(runner.processor.encode_images([staff_image(96, 1)])[0])  # untouched
+    assert "image 0 encodes to" in caplog.text and "reading its first" in caplog.text
 
 
 def test_bad_inputs_get_clear_errors(runner, sources):

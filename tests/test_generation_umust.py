@@ -164,6 +164,31 @@ def test_sampling_uses_stock_processors_and_is_seeded():
     assert_valid_bundles(model, nucleus, target)
 
 
+def test_a_sampling_seed_gives_each_row_its_own_draws_whatever_its_batch():
+    model = tiny_model()
+    inputs = sources(model.config)  # the last row is padded
+    target = torch.tensor([AUDIO, IMAGE, AUDIO])
+    kwargs = {"target_modality": target, "max_new_tokens": 6, "do_sample": True, "suppress_tokens": [EOS_ID]}
+    torch.manual_seed(0)
+    batch = model.generate(**inputs, **kwargs, sampling_seed=3)
+    torch.manual_seed(1)  # the global generator plays no part
+    assert torch.equal(model.generate(**inputs, **kwargs, sampling_seed=3), batch)
+    for row in range(3):  # alone (no padding), a row draws what it drew in the batch
+        length = int(inputs["attention_mask"][row].sum())
+        alone = {"input_ids": inputs["input_ids"][row : row + 1, :length],
+                 "source_modality": inputs["source_modality"][row : row + 1]}
+        single = model.generate(**alone, **{**kwargs, "target_modality": target[row : row + 1]}, sampling_seed=3)
+        assert torch.equal(single[0], batch[row])
+    reordered = {key: value[[2, 0, 1]] for key, value in inputs.items()}
+    assert torch.equal(model.generate(**reordered, **{**kwargs, "target_modality": target[[2, 0, 1]]},
+                                      sampling_seed=3), batch[[2, 0, 1]])
+    assert_valid_bundles(model, batch, target)
+    assert not torch.equal(model.generate(**inputs, **kwargs, sampling_seed=4), batch)
+    assert not torch.equal(batch, model.generate(**inputs, target_modality=target, max_new_tokens=6,
+                                                 suppress_tokens=[EOS_ID]))  # sampled, not greedy
+    assert model._row_generators is None  # nothing left behind for the next call
+
+
 def test_return_dict_with_scores():
     model = tiny_model()
     inputs = sources(model.config, rows=2)

@@ -113,6 +113,21 @@ def test_images_become_sep_joined_system_bundles(processor):
     assert images[1].size == (16 * columns[0], 192)
 
 
+def test_an_image_bundle_is_cut_at_a_whole_token_column(processor):
+    page = np.full((384, 150), 255, np.uint8)
+    page[:192], page[192:, :100] = system_image(150), system_image(100)
+    (bundle,) = processor.encode_images([page], system_boxes=[[(0, 0, 150, 192), (0, 192, 100, 384)]])
+    rows, first = 192 // 16, 12 * 10  # 10 columns of 12 rows, SEP, then 7 columns
+    assert len(bundle) == first + 1 + rows * 7
+    assert processor.fit_image_bundle(bundle, len(bundle)) is bundle
+    for limit, kept in [(len(bundle) - 1, first + 1 + rows * 6), (first + 1 + rows, first + 1 + rows),
+                        (first + rows - 1, first), (first + 5, first), (rows + 3, rows)]:
+        fitted = processor.fit_image_bundle(bundle, limit)
+        assert len(fitted) == kept and np.array_equal(fitted, bundle[:kept]), limit
+        assert fitted[-1, 0] != SEP_ID
+    assert len(processor.fit_image_bundle(bundle, rows - 1)) == 0
+
+
 def test_saves_and_loads_with_auto_processor(processor, tmp_path):
     from transformers import AutoModel, AutoProcessor
 

@@ -104,3 +104,37 @@ def test_a_transcribed_note_left_sounding_ends_with_its_recording(model_dir, inp
     notes = runner.transcribe_batch([clip, clip[: rate // 2]], rate)
     assert notes[0].tolist() == [[0.0, 1.0, 60], [0.3, 1.0, 64]]
     assert notes[1].tolist() == [[0.0, 0.5, 60], [0.3, 0.5, 64]]
+
+
+def test_audio_is_sampled_by_default_with_a_seed_and_everything_else_greedy(model_dir, inputs, tmp_path, monkeypatch):
+    """The official engine's decoding: audio outputs sampled (temperature 1, fixed seed), the rest greedy;
+    --greedy / --sample and --seed override it."""
+    translator = UMustTranslator.from_pretrained(model_dir)
+    midi = (inputs / "notes.mid").read_bytes()
+    first = translator.translate(midi, task="m2a", max_new_tokens=24)[0]
+    assert np.array_equal(translator.translate(midi, task="m2a", max_new_tokens=24)[0], first)  # seeded
+    greedy = translator.translate(midi, task="m2a", max_new_tokens=24, do_sample=False)[0]
+    assert not np.array_equal(greedy, first)
+    other_seed = translator.translate(midi, task="m2a", max_new_tokens=24, sampling_seed=1)[0]
+    assert not np.array_equal(other_seed, first)
+
+    calls = []
+    generate = UMustTranslator.generate_from
+
+    def spy(self, inputs_, target, what, **kwargs):
+        calls.append(kwargs)
+        return generate(self, inputs_, target, what, **kwargs)
+
+    monkeypatch.setattr(UMustTranslator, "generate_from", spy)
+    for command, source, output, extra, sampled, seed in [
+        ("synthesize", "notes.mid", "a.wav", [], True, 0),
+        ("synthesize", "notes.mid", "b.wav", ["--greedy"], False, None),
+        ("score2audio", "system.png", "c.wav", ["--seed", "5"], True, 5),
+        ("omr", "system.png", "d.musicxml", [], False, None),
+        ("render", "system.lmx", "e.png", ["--sample", "--top-k", "5"], True, 0),
+    ]:
+        args = [command, str(inputs / source), str(tmp_path / output), "--model", str(model_dir),
+                "--max-new-tokens", "8", *extra]
+        assert main(args) == 0
+        assert calls[-1]["do_sample"] is sampled and calls[-1].get("sampling_seed") == seed, command
+    assert calls[-1]["top_k"] == 5

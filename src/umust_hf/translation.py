@@ -35,6 +35,23 @@ _SUFFIXES = {
     Modality.MIDI: _MIDI_SUFFIXES, Modality.NOTATION: _NOTATION_SUFFIXES,
 }
 
+#: How a target is decoded when the caller does not say (no ``do_sample``): the official U-MusT
+#: engine samples audio (a plain multinomial draw at temperature 1 with a fixed seed) and reads
+#: notation greedily; greedy audio from a language model of codec tokens falls into a loop (one
+#: buzz for every source). Images and MIDI stay greedy.
+SAMPLED_TARGETS = frozenset({Modality.AUDIO})
+DEFAULT_SAMPLING_SEED = 0
+
+
+def decoding_for(target: Modality | str, generate_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``generate_kwargs`` completed with the target's default decoding (see :data:`SAMPLED_TARGETS`);
+    sampling gets per-row seeded draws (``sampling_seed``), so a run is reproducible."""
+    kwargs = dict(generate_kwargs)
+    kwargs.setdefault("do_sample", Modality.parse(target) in SAMPLED_TARGETS)
+    if kwargs["do_sample"]:
+        kwargs.setdefault("sampling_seed", DEFAULT_SAMPLING_SEED)
+    return kwargs
+
 
 def _check_suffix(path: Path, modality: Modality, role: str) -> None:
     if path.suffix.lower() not in _SUFFIXES[modality]:
@@ -151,22 +168,26 @@ class UMustTranslator:
         return self.processor.decode(bundles, task.target)
 
     def generate(self, source: dict[str, Any], target: Modality | str, **generate_kwargs: Any) -> Any:
-        """Encode ``source`` (processor keyword arguments) and generate ``(rows, 1 + T, K)`` target bundles."""
-        import torch
-
+        """Encode ``source`` (processor keyword arguments) and generate ``(rows, 1 + T, K)`` target bundles
+        (decoded as :func:`decoding_for` says unless ``generate_kwargs`` holds ``do_sample``)."""
         target = Modality.parse(target)
         try:
             inputs = self.processor(**source, target_modality=target.value)
         except ValueError as error:  # e.g. an unreadable or empty source
             raise UserError(f"cannot encode the {', '.join(source)} input: {error}") from None
+        self.last_bundles = self.generate_from(inputs, target, ", ".join(source), **generate_kwargs)
+        return self.last_bundles
+
+    def generate_from(self, inputs: dict[str, Any], target: Modality, what: str, **generate_kwargs: Any) -> Any:
+        """Generate from encoded ``inputs`` (``what``: the source, for the error message)."""
+        import torch
+
         inputs = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
         try:
             with torch.no_grad():
-                bundles = self.model.generate(**inputs, **generate_kwargs)
+                return self.model.generate(**inputs, **decoding_for(target, generate_kwargs))
         except ValueError as error:  # e.g. a source longer than the model's position table
-            raise UserError(f"translating {', '.join(source)} into {target.value} failed: {error}") from None
-        self.last_bundles = bundles
-        return bundles
+            raise UserError(f"translating {what} into {target.value} failed: {error}") from None
 
     def lmx_of(self, bundles: Any) -> list[str]:
         """LMX text of generated notation bundles (the OMR output before delinearisation)."""

@@ -20,24 +20,27 @@ class TranslateCommand:
         parser.add_argument("output", help=f"output file (e.g. {self.example})")
         parser.add_argument("--model", required=True, help="a trained model directory (e.g. umust-i2a from `umust demo`)")
         parser.add_argument("--max-new-tokens", type=int, help="cap on generated frames (default: the model's limit)")
-        parser.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+        decoding = parser.add_mutually_exclusive_group()
+        decoding.add_argument("--sample", action="store_true",
+                              help="sample (default for audio outputs, as the official U-MusT engine does)")
+        decoding.add_argument("--greedy", action="store_true", help="greedy decoding (default for other outputs)")
         parser.add_argument("--temperature", type=float, default=1.0)
         parser.add_argument("--top-k", type=int)
         parser.add_argument("--top-p", type=float)
-        parser.add_argument("--seed", type=int, default=0, help="seed for --sample")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the sampled draws")
 
     def run(self, args: argparse.Namespace) -> int:
-        import torch
-
-        from umust_hf.translation import UMustTranslator
+        from umust_hf.data.tasks import get_task
+        from umust_hf.translation import SAMPLED_TARGETS, UMustTranslator
 
         translator = UMustTranslator.from_pretrained(args.model)
-        generate_kwargs = {"do_sample": args.sample}
+        sample = args.sample or (not args.greedy and get_task(self.task).target in SAMPLED_TARGETS)
+        generate_kwargs = {"do_sample": sample}
         if args.max_new_tokens:
             generate_kwargs["max_new_tokens"] = args.max_new_tokens
-        if args.sample:
-            torch.manual_seed(args.seed)
-            generate_kwargs.update(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+        if sample:
+            generate_kwargs.update(sampling_seed=args.seed, temperature=args.temperature, top_k=args.top_k,
+                                   top_p=args.top_p)
         written = translator.translate_file(self.task, args.input, args.output, **generate_kwargs)
         for path in written:
             print(f"wrote {path}")

@@ -167,7 +167,7 @@ def _image_task(task: str, a2i: Any, i2a: Any, heldout: _HeldOut, out_dir: Path,
     images = a2i.render_batch(**sources)
     for index, image in enumerate(images):
         outputs.files += write_output(image, out_dir / task / f"{index:02d}.png", "image")
-    readings = i2a.read_notation_batch(images)
+    readings = i2a.read_notation_batch(images, fit=True)  # a generated image may be wider than I2A reads
     outputs.rows = heldout.rows(task, [{"gold": e["lmx"], "pred": lmx} for e, lmx in zip(heldout.examples, readings)])
     first_input = heldout.examples[0]["lmx"] if task == "l2i" else heldout.clips[0]
     outputs.example = {"input": first_input, "output": images[0]}

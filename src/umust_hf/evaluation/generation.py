@@ -5,7 +5,8 @@ example for the task; where a metric needs a symbolic reading of a generated out
 same model reads it back, as in the paper (an OMR model reads generated images for EMD; a
 transcriber turns generated audio into notes for DTW-F1, here the model's AMT task in place
 of Onsets and Frames). References come straight from the dataset: LMX, and notes from the
-performance MIDI. Decoding is greedy, so a run is deterministic; :class:`ModelRunner`'s
+performance MIDI. Audio is sampled as the official engine does, each row with its own seeded
+generator, and everything else decoded greedily, so a run is deterministic; :class:`ModelRunner`'s
 ``*_batch`` methods translate lists in padded batches and give the same outputs.
 
 Rows use the predictions layout of :mod:`.predictions`, with in-memory audio
@@ -148,17 +149,13 @@ class ModelRunner:
         return self.processor.encode_notation(text=[item])
 
     def _generate(self, bundles: Sequence[np.ndarray], source: Modality, target: Modality) -> list[np.ndarray]:
-        """Greedy translation of one batch of source rows: ``(1 + T, K)`` generated bundles per row (PAD after EOS)."""
+        """One batch of source rows translated (audio sampled with per-row seeds, the rest greedy:
+        :func:`~umust_hf.translation.decoding_for`): ``(1 + T, K)`` generated bundles per row (PAD after EOS)."""
         inputs = self.processor.pad_bundles(bundles, source, target)
-        inputs = {key: value.to(self.model.device) for key, value in inputs.items()}
-        kwargs: dict[str, Any] = {"do_sample": False}
+        kwargs: dict[str, Any] = {}
         if self.max_new_tokens is not None:
             kwargs["max_new_tokens"] = self.max_new_tokens
-        try:
-            generated = self.model.generate(**inputs, **kwargs)
-        except ValueError as error:  # e.g. a source longer than the model's position table
-            raise UserError(f"translating {source.value} into {target.value} failed: {error}") from None
-        return list(generated.cpu().numpy())
+        return list(self.translator.generate_from(inputs, target, source.value, **kwargs).cpu().numpy())
 
     def _translate(self, per_item: Sequence[Sequence[np.ndarray]], source: Modality,
                    target: Modality) -> list[list[np.ndarray]]:
@@ -173,10 +170,17 @@ class ModelRunner:
         return [generated[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
 
     # ------------------------------------------------------------------ batched translations
-    def read_notation_batch(self, images: Sequence[Any]) -> list[str]:
-        """OMR: score images -> LMX strings (raw model tokens, not repaired, as OLiMPiC scores them)."""
+    def read_notation_batch(self, images: Sequence[Any], *, fit: bool = False) -> list[str]:
+        """OMR: score images -> LMX strings (raw model tokens, not repaired, as OLiMPiC scores them).
+
+        ``fit``: an image wider than the model's image position table is read up to the last token
+        column that fits (with a warning) instead of refused - for generated images, whose width
+        the generating model, not the data, decided."""
         images = _source_list("images", images)
-        generated = self._translate(self._encode(Modality.IMAGE, images), Modality.IMAGE, Modality.NOTATION)
+        per_item = self._encode(Modality.IMAGE, images)
+        if fit:
+            per_item = [[self._fit_image(index, row) for row in rows] for index, rows in enumerate(per_item)]
+        generated = self._translate(per_item, Modality.IMAGE, Modality.NOTATION)
         return [self.translator.lmx_of(row[None])[0] for (row,) in generated]
 
     def transcribe_batch(self, audio: Sequence[np.ndarray], sampling_rate: int | Sequence[int], *,
@@ -214,13 +218,21 @@ class ModelRunner:
             source, per_item = Modality.AUDIO, self._encode(Modality.AUDIO, items, _per_clip(sampling_rate, len(items)))
         return [self.processor.decode(row, "image")[0] for (row,) in self._translate(per_item, source, Modality.IMAGE)]
 
+    def _fit_image(self, index: int, row: np.ndarray) -> np.ndarray:
+        limit = self.model.config.max_positions(Modality.IMAGE)
+        fitted = self.processor.fit_image_bundle(row, limit)
+        if len(fitted) < len(row):
+            logger.warning("image %d encodes to %d tokens, more than max_image_positions=%d; reading its first %d",
+                           index, len(row), limit, len(fitted))
+        return fitted
+
     def _notes_of(self, generated: np.ndarray, end_seconds: float | None = None) -> np.ndarray:
         return notes_of(self.processor, generated, end_seconds)
 
     # ------------------------------------------------------------------ one source at a time
-    def read_notation(self, image: Any) -> str:
+    def read_notation(self, image: Any, *, fit: bool = False) -> str:
         """OMR: score image -> LMX string (see :meth:`read_notation_batch`)."""
-        return self.read_notation_batch([image])[0]
+        return self.read_notation_batch([image], fit=fit)[0]
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """AMT: mono audio -> notes ``(N, 3)`` (onset s, offset s, MIDI pitch); no notes for an empty clip."""
@@ -296,10 +308,11 @@ def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner, mul
     if task == "omr":
         return {"gold": example["lmx"], "pred": runner.read_notation(example["image"])}
     if task == "l2i":
-        return {"gold": example["lmx"], "pred": runner.read_notation(runner.render(text=[example["lmx"]]))}
+        return {"gold": example["lmx"], "pred": runner.read_notation(runner.render(text=[example["lmx"]]), fit=True)}
     if task == "a2i":
         audio, rate = decode_audio(example["audio"])
-        return {"gold": example["lmx"], "pred": runner.read_notation(runner.render(audio=[audio], sampling_rate=rate))}
+        return {"gold": example["lmx"], "pred": runner.read_notation(runner.render(audio=[audio], sampling_rate=rate),
+                                                                     fit=True)}
     gold_notes = read_midi_notes(example["midi"])
     if task == "amt":
         audio, rate = decode_audio(example["audio"])

@@ -27,11 +27,16 @@ stock preparation (encoder pass, cache, logits processors, stopping criteria); t
 
 MIDI rows also decode under an event grammar (:mod:`.midi_grammar_umust`): only the events the
 MIDI decoder accepts in the row's state are allowed, so no generated note is silently dropped.
+
+Sampling draws from torch's global generator, as in transformers, unless ``sampling_seed`` is
+given: then each row draws from its own generator, seeded by that seed and the row's source
+tokens, so a row samples the same output whether it is generated alone or in any batch.
 """
 
 from __future__ import annotations
 
 import copy
+import zlib
 from typing import Any
 
 import torch
@@ -74,6 +79,30 @@ def ngram_diversity(windows: torch.Tensor, n: int = DIVERSITY_NGRAM) -> torch.Te
     ordered = codes.sort(dim=-1).values
     distinct = 1 + (ordered[..., 1:] != ordered[..., :-1]).sum(dim=-1)
     return distinct.float() / grams.shape[-2]
+
+
+def row_generators(seed: int, source: torch.Tensor, attention_mask: torch.Tensor | None) -> list[torch.Generator]:
+    """One generator per row of ``source`` ``(B, S, K)``, seeded by ``seed`` and the row's unpadded tokens."""
+    generators = []
+    for row in range(source.shape[0]):
+        tokens = source[row] if attention_mask is None else source[row][attention_mask[row].bool()]
+        # torch's CPU generator keeps 32 bits of a seed: the seed starts the row's checksum instead
+        digest = zlib.crc32(tokens.to(torch.int64).cpu().numpy().tobytes(), int(seed) & 0xFFFFFFFF)
+        generator = torch.Generator(device=source.device)
+        generator.manual_seed(digest)
+        generators.append(generator)
+    return generators
+
+
+def draw(probs: torch.Tensor, generators: list[torch.Generator] | None, rows: torch.Tensor) -> torch.Tensor:
+    """One token per row from ``probs`` ``(B, V)``: a multinomial draw from the global generator, or
+    from each row's own generator for the rows where ``rows`` is True (the others get 0, unused)."""
+    if generators is None:
+        return torch.multinomial(probs, num_samples=1).squeeze(1)
+    tokens = torch.zeros(probs.shape[0], dtype=torch.long, device=probs.device)
+    for row in rows.nonzero().flatten().tolist():
+        tokens[row] = torch.multinomial(probs[row], num_samples=1, generator=generators[row])[0]
+    return tokens
 
 
 def length_ratio_key(source: str, target: str) -> str:
@@ -141,6 +170,8 @@ class UMustGenerationMixin(GenerationMixin):
         ``temperature``, ``max_new_tokens``, ``use_cache``, ``return_dict_in_generate``...).
         MIDI rows decode under :class:`~.midi_grammar_umust.MidiEventGrammar` (only events the MIDI
         decoder accepts) unless ``midi_grammar=False`` is passed or set in the generation config.
+        ``sampling_seed`` (an int, with ``do_sample=True``): each row samples from its own generator,
+        seeded by it and the row's source, so the output does not depend on the batch.
         """
         from .modeling_umust import modality_indices  # local: modeling imports this module
 
@@ -172,6 +203,8 @@ class UMustGenerationMixin(GenerationMixin):
                                    for target in kwargs["target_modality"].tolist()])
             stop = RepetitiveWindowStop(floors)
             kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), stop])
+        seed = kwargs.pop("sampling_seed", None)
+        self._row_generators = None if seed is None else row_generators(seed, source, kwargs.get("attention_mask"))
         grammar = kwargs.pop("midi_grammar", None)
         if grammar is None:
             grammar = getattr(self.generation_config, "midi_grammar", None) is not False
@@ -188,7 +221,10 @@ class UMustGenerationMixin(GenerationMixin):
             else:  # mixing a config object with generation kwargs is deprecated upstream
                 generation_config = copy.deepcopy(generation_config)
                 generation_config.max_length = longest
-        return super().generate(inputs, generation_config, **kwargs)
+        try:
+            return super().generate(inputs, generation_config, **kwargs)
+        finally:
+            self._row_generators = None
 
     def source_length_limits(self, ratios: dict[str, float], source_modality: torch.Tensor,
                              target_modality: torch.Tensor, source_lengths: torch.Tensor) -> torch.Tensor:
@@ -252,6 +288,7 @@ class UMustGenerationMixin(GenerationMixin):
         streams = self.num_streams[target]  # (B,)
         limits = self.embeddings.position_limits[target]  # (B,)
         run_slots = int(streams.max())
+        generators = getattr(self, "_row_generators", None)
         unfinished = torch.ones(batch, dtype=torch.bool, device=input_ids.device)
         unfinished &= input_ids.shape[1] < limits
         while bool(unfinished.any()):
@@ -266,7 +303,7 @@ class UMustGenerationMixin(GenerationMixin):
                 logits = self.next_slot_logits(hidden, previous, codebook, target, slot_cache).float()
                 processed = logits_processor(input_ids[..., codebook], logits, codebook=codebook)
                 if generation_config.do_sample:
-                    token = torch.multinomial(nn.functional.softmax(processed, dim=-1), num_samples=1).squeeze(1)
+                    token = draw(nn.functional.softmax(processed, dim=-1), generators, unfinished & (streams > codebook))
                 else:
                     token = processed.argmax(dim=-1)
                 if codebook:

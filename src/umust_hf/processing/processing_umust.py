@@ -169,6 +169,17 @@ class UMustProcessor(ProcessorMixin):
             bundles.append(np.concatenate(parts))
         return bundles
 
+    def fit_image_bundle(self, bundle: np.ndarray, max_length: int) -> np.ndarray:
+        """The longest start of an image ``bundle`` (from :meth:`encode_images`) that holds at most
+        ``max_length`` bundles and ends with a whole token column (or before a SEP)."""
+        if len(bundle) <= max_length:
+            return bundle
+        rows = self.image_processor.system_height // self.image_processor.patch_size
+        seps = np.nonzero(bundle[:max_length, 0] == SEP_ID)[0]
+        start = int(seps[-1]) + 1 if len(seps) else 0  # first bundle of the system the cut falls in
+        keep = start + (max_length - start) // rows * rows
+        return bundle[: keep if keep > start else max(start - 1, 0)]
+
     def encode_audio(self, audio: Any, sampling_rate: int | Sequence[int] | None = None) -> list[np.ndarray]:
         """Waveforms -> one ``(T, K)`` bundle per clip (T = ceil(samples at 44.1 kHz / 512))."""
         codec = self._codec("audio_codec")
