@@ -251,7 +251,9 @@ def test_training_lowers_the_held_out_mel_distance(audio_folder, tmp_path):
         assert len(perplexity) == 4 and all(1.0 <= p <= n + 1e-6 for p, n in zip(perplexity, metrics[f"codebook_usage_{stage}"]))
         assert metrics[f"min_codes_used_{stage}"] == min(metrics[f"codebook_usage_{stage}"])
         assert metrics[f"onset_f1_{stage}"] is None  # a folder of audio has no MIDI
+        assert 0.0 <= metrics[f"pitch_agreement_{stage}"] <= 1.0  # needs no MIDI
     assert metrics["onset_f1_original"] is None
+    assert 0.0 <= metrics["pitch_agreement_chance"] < 1.0
     assert json.loads((tmp_path / "training_metrics.json").read_text())["mel_distance_trained"] == metrics["mel_distance_trained"]
     loaded = UMustAudioCodec.from_pretrained(tmp_path)
     from transformers import AutoFeatureExtractor

@@ -17,8 +17,10 @@ that (and the CPU preset's slower encoder) the CPU codec collapsed onto 1-9 of 1
 codebook within minutes. Seeding the codebooks by k-means over encoder outputs before the
 first step is available (``codebook_init_frames``) but off: on the embedded corpus it gave
 more distinct codes yet clearly worse onset F1 of the reconstructions. Quality is reported next to the untrained codec on held-out audio:
-multi-scale mel distance, codes used and perplexity per codebook, and onset F1 of the
-reconstruction against the excerpt's MIDI onsets (embedded corpus only).
+multi-scale mel distance, codes used and perplexity per codebook, onset F1 of the
+reconstruction against the excerpt's MIDI onsets (embedded corpus only), and the pitch agreement
+of reconstruction and original (:mod:`~umust_hf.evaluation.audio_pitch`; ``pitch_agreement_chance``
+is what other notes score).
 
 Resumable: ``out_dir/checkpoint/state.pt`` holds both networks, optimisers, schedulers, the data
 RNG, the codebook-revival state and the untrained baseline. The result is ``codec.save_pretrained(out_dir)`` plus the
@@ -43,6 +45,7 @@ from tqdm.auto import tqdm
 
 from ..errors import UserError
 from ..evaluation.audio_onsets import merge_onsets, onset_f1
+from ..evaluation.audio_pitch import pitch_agreement, pitch_agreement_chance
 from ..io_utils import atomic_write, atomic_write_json
 from ..modeling.configuration_audio_codec import UMustAudioCodecConfig
 from ..modeling.modeling_audio_codec import UMustAudioCodec
@@ -354,7 +357,9 @@ def evaluate_codec(
     """Held-out quality of one codec from a single encode->decode pass over ``clips``.
 
     Returns ``mel_distance`` (float), ``codebook_usage`` (distinct codes per codebook),
-    ``codebook_perplexity`` (per codebook) and ``onset_f1`` (``None`` without ``onsets``).
+    ``codebook_perplexity`` (per codebook), ``onset_f1`` (``None`` without ``onsets``) and
+    ``pitch_agreement`` (semitone-roll F1 of the reconstructions against the originals: whether
+    they keep the notes, which onsets and the mel distance do not tell).
     """
     results = _reconstruct(codec, clips, seconds)
     sr = codec.config.sampling_rate
@@ -365,6 +370,7 @@ def evaluate_codec(
         "codebook_usage": usage,
         "codebook_perplexity": [round(p, 2) for p in perplexity],
         "onset_f1": None if onsets is None else onset_f1(onsets, reconstructions, sr),
+        "pitch_agreement": pitch_agreement([audio[0, 0].numpy() for audio, _, _ in results], reconstructions, sr),
     }
 
 
@@ -422,7 +428,9 @@ def train_audio_codec(
         ``codebook_usage_*`` (distinct held-out codes per codebook) and ``min_codes_used_*``,
         ``codebook_perplexity_*`` (per codebook) and ``mean_perplexity_*``, ``onset_f1_*`` (onset
         F1 of the reconstruction against the MIDI, with ``onset_f1_original`` the same detector
-        on the original audio as the ceiling; ``None`` without MIDI), ``codes_revived``, last
+        on the original audio as the ceiling; ``None`` without MIDI), ``pitch_agreement_*``
+        (semitone-roll F1 of reconstruction against original; 1 keeps every note) and
+        ``pitch_agreement_chance`` (each original against another: the level of other notes), ``codes_revived``, last
         ``losses``, ``out_dir``.
     """
     cfg = resolve_training_config(config)
@@ -563,6 +571,7 @@ def train_audio_codec(
            for stage, result in (("untrained", untrained), ("trained", trained))},
         "onset_f1_original": None if held_onsets is None else onset_f1(
             held_onsets, [c[: int(cfg.eval_seconds * sr)] for c in held_clips], sr),
+        "pitch_agreement_chance": pitch_agreement_chance([c[: int(cfg.eval_seconds * sr)] for c in held_clips], sr),
         "codes_revived": revival.revived_total.tolist(),
         "losses": losses,
         "sampling_rate": sr,
