@@ -1,0 +1,137 @@
+"""Do an audio codec's latents keep the notes? Linear frame-level pitch probes on a demo's excerpts.
+
+    python scripts/codec_pitch_probe.py DEMO_DIR [CODEC_DIR ...]
+
+DEMO_DIR is a finished ``umust demo`` folder (its ``umust-demo/work/excerpts`` hold the audio and
+performance MIDI); CODEC_DIR defaults to ``DEMO_DIR/umust-codecs/audio``. One linear probe (88
+piano keys, +-2 frames of context, 86 frames per second) is trained on the training excerpts and
+scored by frame F1 on the held-out ones, for: the log-mel of the audio (what a probe of this size
+can do), the same log-mel probe on the codec's reconstructions, the codec's encoder latents and
+its quantised latents. ``prior`` is the best F1 of the per-key training frequencies alone.
+Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FRAMES_PER_SECOND = 44100 / 512
+CONTEXT = 2
+THRESHOLDS = np.linspace(0.05, 0.6, 12)
+
+
+def load_split(excerpts, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(audio at 44.1 kHz, piano roll (frames, 88))`` of every excerpt of ``split``."""
+    import librosa
+
+    from umust_hf.data.audio_io import decode_audio, read_midi_notes
+
+    items = []
+    for row in excerpts[split]:
+        audio, rate = decode_audio(row["audio"])
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=44100) if rate != 44100 else audio
+        roll = np.zeros((int(np.ceil(len(audio) / 512)), 88), np.float32)
+        for note in read_midi_notes(row["midi"]):
+            start = int(note.start * FRAMES_PER_SECOND)
+            if 21 <= note.pitch <= 108:
+                roll[start : max(start + 1, int(note.end * FRAMES_PER_SECOND)), note.pitch - 21] = 1
+        items.append((audio.astype(np.float32), roll))
+    return items
+
+
+def fit_frames(features: np.ndarray, frames: int) -> np.ndarray:
+    """``features (T', D)`` cut or edge-padded to ``frames`` rows, with +-CONTEXT frames stacked."""
+    features = features[:frames]
+    if len(features) < frames:
+        features = np.pad(features, ((0, frames - len(features)), (0, 0)), mode="edge")
+    padded = np.pad(features, ((CONTEXT, CONTEXT), (0, 0)), mode="edge")
+    return np.concatenate([padded[k : k + frames] for k in range(2 * CONTEXT + 1)], axis=1)
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=audio, sr=44100, n_fft=2048, hop_length=512, n_mels=229, fmin=30)
+    return librosa.power_to_db(mel, ref=1.0).T
+
+
+def frame_f1(probabilities: torch.Tensor, rolls: torch.Tensor, threshold: float) -> float:
+    on, truth = probabilities > threshold, rolls > 0
+    hits = int((on & truth).sum())
+    return 2 * hits / max(1, int(on.sum()) + int(truth.sum()))
+
+
+class LinearProbe:
+    """Logistic regression per key on standardised features (Adam, a few epochs)."""
+
+    def __init__(self, train: list[np.ndarray], rolls: list[np.ndarray], epochs: int = 30, seed: int = 0):
+        torch.manual_seed(seed)
+        features, targets = torch.tensor(np.concatenate(train)), torch.tensor(np.concatenate(rolls))
+        self.mean, self.std = features.mean(0), features.std(0) + 1e-5
+        self.layer = torch.nn.Linear(features.shape[1], 88)
+        optimiser = torch.optim.Adam(self.layer.parameters(), 3e-3, weight_decay=1e-5)
+        scaled = (features - self.mean) / self.std
+        for _ in range(epochs):
+            for batch in torch.randperm(len(scaled)).split(512):
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(self.layer(scaled[batch]), targets[batch])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        self.threshold = max(THRESHOLDS, key=lambda t: frame_f1(self(train), targets, t))
+
+    def __call__(self, features: list[np.ndarray]) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.sigmoid(self.layer((torch.tensor(np.concatenate(features)) - self.mean) / self.std))
+
+    def f1(self, features: list[np.ndarray], rolls: list[np.ndarray]) -> float:
+        return round(frame_f1(self(features), torch.tensor(np.concatenate(rolls)), self.threshold), 3)
+
+
+def codec_views(codec, items) -> dict[str, list[np.ndarray]]:
+    """Encoder latents, quantised latents and the reconstruction's log-mel of each excerpt."""
+    views = {"latent": [], "quantised": [], "reconstruction": []}
+    for audio, roll in items:
+        with torch.no_grad():
+            latents = codec.dac.encoder(codec._as_waveform(torch.from_numpy(audio)[None, None]))
+            quantised = codec.dac.quantizer(latents, codec.config.num_codebooks)[0]
+            reconstruction = codec.dac.decode(quantised)[0, 0, : len(audio)].numpy()
+        views["latent"].append(fit_frames(latents[0].T.numpy(), len(roll)))
+        views["quantised"].append(fit_frames(quantised[0].T.numpy(), len(roll)))
+        views["reconstruction"].append(fit_frames(log_mel(reconstruction), len(roll)))
+    return views
+
+
+def main() -> None:
+    import datasets
+
+    from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("demo_dir", type=Path)
+    parser.add_argument("codecs", nargs="*", type=Path)
+    args = parser.parse_args()
+    excerpts = datasets.load_from_disk(str(args.demo_dir / "umust-demo" / "work" / "excerpts"))
+    train, test = load_split(excerpts, "train"), load_split(excerpts, "test")
+    train_rolls, test_rolls = [roll for _, roll in train], [roll for _, roll in test]
+    mel_probe = LinearProbe([fit_frames(log_mel(a), len(r)) for a, r in train], train_rolls)
+    result: dict = {"mel": mel_probe.f1([fit_frames(log_mel(a), len(r)) for a, r in test], test_rolls)}
+    prior = torch.tensor(np.concatenate(train_rolls)).mean(0)
+    test_truth = torch.tensor(np.concatenate(test_rolls))
+    result["prior"] = round(max(frame_f1(prior.expand_as(test_truth), test_truth, t) for t in np.linspace(0.01, 0.3, 30)), 3)
+    for codec_dir in args.codecs or [args.demo_dir / "umust-codecs" / "audio"]:
+        codec = UMustAudioCodec.from_pretrained(codec_dir).eval()
+        seen, held = codec_views(codec, train), codec_views(codec, test)
+        result[str(codec_dir)] = {
+            "mel_probe_on_reconstruction": mel_probe.f1(held["reconstruction"], test_rolls),
+            **{view: LinearProbe(seen[view], train_rolls).f1(held[view], test_rolls) for view in ("latent", "quantised")},
+        }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
