@@ -204,6 +204,7 @@ class UMustGenerationMixin(GenerationMixin):
             stop = RepetitiveWindowStop(floors)
             kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), stop])
         seed = kwargs.pop("sampling_seed", None)
+        # held on the model for this call: the stock generate() refuses model kwargs forward() does not take
         self._row_generators = None if seed is None else row_generators(seed, source, kwargs.get("attention_mask"))
         grammar = kwargs.pop("midi_grammar", None)
         if grammar is None:
