@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from umust_hf.demo.baselines import lmx_distance, most_frequent
-from umust_hf.demo.report import markdown_table, metric_rows
+from umust_hf.demo.report import audio_codec_note, markdown_table, metric_rows, write_metrics
 from umust_hf.evaluation.tables import MethodResult
 
 
@@ -42,6 +42,21 @@ def test_metric_rows_direction_decides_the_verdict():
     assert rows["omr", "ser"]["excerpts"] == 3
     table = markdown_table(list(rows.values()))
     assert "| omr | SER % ↓ | 40 | 80 | constant | yes |" in table
+
+
+def test_the_metrics_say_whether_the_audio_codec_keeps_the_notes(tmp_path):
+    lost = {"pitch_agreement_trained": 0.1034, "pitch_agreement_chance": 0.1698, "onset_f1_trained": 0.83,
+            "onset_f1_original": 1.0}
+    note = audio_codec_note(lost)
+    assert "pitch agreement with the originals 0.103, where another clip scores 0.17: it loses the notes" in note
+    assert "onset F1 of its reconstructions 0.83 (original audio 1)" in note
+    assert "keeps more of the notes" in audio_codec_note({**lost, "pitch_agreement_trained": 0.9})
+    assert audio_codec_note({"onset_f1_trained": 0.8}) == ""  # a codec trained before the measure existed
+    results = [MethodResult(task="omr", method=method, dataset="d", metrics={"ser": ser}, num_samples=2)
+               for method, ser in (("trained", 40.0), ("constant", 80.0))]
+    write_metrics(results, tmp_path, audio_codec=lost)
+    assert note in (tmp_path / "metrics.md").read_text()
+    assert json.loads((tmp_path / "metrics.json").read_text())["audio_codec_note"] == note
 
 
 def test_demo_refuses_bad_options():
@@ -100,6 +115,7 @@ def test_quick_demo_end_to_end(tmp_path, embedded_corpus_dir, capsys):
         with Image.open(demo / name) as image:
             assert image.size[0] > 300 and image.size[1] > 300
     metrics = json.loads((demo / "metrics.json").read_text())["rows"]
+    assert "audio codec on held-out audio:" in (demo / "metrics.md").read_text()  # what its tokens keep
     assert {row["task"] for row in metrics} == {"omr", "amt", "m2a", "i2a", "l2i", "a2i"}
     assert all(row["excerpts"] >= 2 for row in metrics)
 

@@ -379,6 +379,7 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     from .figure import write_alignment_figure, write_summary_figure
     from .heldout import score_heldout_amt, score_heldout_omr
     from .report import write_metrics
+    from ..training.audio_codec_trainer import METRICS_FILE
     from .tasks import baseline_rows, run_tasks, score_all
 
     examples = _heldout_examples(paths, settings)
@@ -409,7 +410,9 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
     write_alignment_figure(_attention_maps(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
                            paths.demo / "alignment.png")
-    write_metrics(results, paths.demo, reliance=_reliance(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, paths))
+    codec_metrics = paths.codecs / "audio" / METRICS_FILE
+    write_metrics(results, paths.demo, reliance=_reliance(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, paths),
+                  audio_codec=json.loads(codec_metrics.read_text()) if codec_metrics.is_file() else None)
 
 
 def _reliance(test: Any, models: dict[str, Any], paths: DemoPaths) -> dict[str, dict[str, float]]:

@@ -90,11 +90,28 @@ def reliance_table(reliance: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def audio_codec_note(metrics: dict[str, Any]) -> str:
+    """What the audio codec keeps, from its ``training_metrics.json``: every audio task reads or writes its
+    tokens, so a codec that loses the notes caps them all (empty without a pitch measurement)."""
+    agreement, chance = _finite(metrics.get("pitch_agreement_trained")), _finite(metrics.get("pitch_agreement_chance"))
+    if agreement is None or chance is None:
+        return ""
+    onsets, original = _finite(metrics.get("onset_f1_trained")), _finite(metrics.get("onset_f1_original"))
+    kept = (f"onset F1 of its reconstructions {_fmt(onsets)} (original audio {_fmt(original)}); "
+            if onsets is not None and original is not None else "")
+    verdict = ("it loses the notes, so AMT, MIDI-to-audio and image-to-audio work from audio without them"
+               if agreement <= chance else "it keeps more of the notes than another clip shares")
+    return (f"audio codec on held-out audio: {kept}pitch agreement with the originals {_fmt(agreement)}, "
+            f"where another clip scores {_fmt(chance)}: {verdict}.")
+
+
 def write_metrics(results: Sequence[MethodResult], out_dir: str | os.PathLike,
-                  reliance: dict[str, dict[str, float]] | None = None) -> tuple[list[dict[str, Any]], str]:
+                  reliance: dict[str, dict[str, float]] | None = None,
+                  audio_codec: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], str]:
     """Write ``metrics.json`` and ``metrics.md`` into ``out_dir``; return the rows and the Markdown.
 
-    ``reliance``: task -> :func:`~umust_hf.evaluation.source_reliance.source_reliance`, a second table."""
+    ``reliance``: task -> :func:`~umust_hf.evaluation.source_reliance.source_reliance`, a second table;
+    ``audio_codec``: the audio codec's training metrics, summarised by :func:`audio_codec_note`."""
     from ..evaluation.tables import results_to_json
 
     rows = metric_rows(results)
@@ -102,9 +119,12 @@ def write_metrics(results: Sequence[MethodResult], out_dir: str | os.PathLike,
     if reliance:
         table += "\n\ndoes each model read its input? (teacher-forced loss on all held-out excerpts)\n\n"
         table += reliance_table(reliance)
+    note = audio_codec_note(audio_codec or {})
+    if note:
+        table += "\n\n" + note
     out = Path(out_dir)
     atomic_write_json(out / "metrics.json", {"rows": rows, "results": results_to_json(results),
-                                             "source_reliance": reliance or {}})
+                                             "source_reliance": reliance or {}, "audio_codec_note": note})
     atomic_write_text(out / "metrics.md", table + "\n")
     return rows, table
 
