@@ -30,17 +30,15 @@ def load_split(excerpts, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
     import librosa
 
     from umust_hf.data.audio_io import decode_audio, read_midi_notes
+    from umust_hf.evaluation.dtw import notes_to_pianoroll
 
     items = []
     for row in excerpts[split]:
         audio, rate = decode_audio(row["audio"])
         audio = librosa.resample(audio, orig_sr=rate, target_sr=44100) if rate != 44100 else audio
-        roll = np.zeros((int(np.ceil(len(audio) / 512)), 88), np.float32)
-        for note in read_midi_notes(row["midi"]):
-            start = int(note.start * FRAMES_PER_SECOND)
-            if 21 <= note.pitch <= 108:
-                roll[start : max(start + 1, int(note.end * FRAMES_PER_SECOND)), note.pitch - 21] = 1
-        items.append((audio.astype(np.float32), roll))
+        roll = notes_to_pianoroll(read_midi_notes(row["midi"]), fps=FRAMES_PER_SECOND,
+                                  num_frames=int(np.ceil(len(audio) / 512)))
+        items.append((audio.astype(np.float32), roll[:, 21:109]))  # the 88 piano keys
     return items
 
 

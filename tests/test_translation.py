@@ -118,14 +118,16 @@ def test_audio_is_sampled_by_default_with_a_seed_and_everything_else_greedy(mode
     other_seed = translator.translate(midi, task="m2a", max_new_tokens=24, sampling_seed=1)[0]
     assert not np.array_equal(other_seed, first)
 
+    import umust_hf.translation as translation
+
     calls = []
-    generate = UMustTranslator.generate_from
+    decoding_for = translation.decoding_for
 
-    def spy(self, inputs_, target, what, **kwargs):
-        calls.append(kwargs)
-        return generate(self, inputs_, target, what, **kwargs)
+    def spy(target, kwargs):  # what model.generate receives
+        calls.append(decoding_for(target, kwargs))
+        return calls[-1]
 
-    monkeypatch.setattr(UMustTranslator, "generate_from", spy)
+    monkeypatch.setattr(translation, "decoding_for", spy)
     for command, source, output, extra, sampled, seed in [
         ("synthesize", "notes.mid", "a.wav", [], True, 0),
         ("synthesize", "notes.mid", "b.wav", ["--greedy"], False, None),
@@ -138,3 +140,4 @@ def test_audio_is_sampled_by_default_with_a_seed_and_everything_else_greedy(mode
         assert main(args) == 0
         assert calls[-1]["do_sample"] is sampled and calls[-1].get("sampling_seed") == seed, command
     assert calls[-1]["top_k"] == 5
+    assert "temperature" not in calls[3] and "top_k" not in calls[3]  # greedy OMR: sampling options dropped

@@ -43,13 +43,21 @@ SAMPLED_TARGETS = frozenset({Modality.AUDIO})
 DEFAULT_SAMPLING_SEED = 0
 
 
+#: Generation arguments that only matter when sampling (dropped for greedy decoding).
+SAMPLING_KEYS = ("sampling_seed", "temperature", "top_k", "top_p")
+
+
 def decoding_for(target: Modality | str, generate_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``generate_kwargs`` completed with the target's default decoding (see :data:`SAMPLED_TARGETS`);
-    sampling gets per-row seeded draws (``sampling_seed``), so a run is reproducible."""
+    """``generate_kwargs`` completed with the target's default decoding (see :data:`SAMPLED_TARGETS`):
+    sampling gets per-row seeded draws (``sampling_seed``), so a run is reproducible; greedy decoding
+    drops the sampling options (a command passes them for whichever decoding its target gets)."""
     kwargs = dict(generate_kwargs)
     kwargs.setdefault("do_sample", Modality.parse(target) in SAMPLED_TARGETS)
     if kwargs["do_sample"]:
         kwargs.setdefault("sampling_seed", DEFAULT_SAMPLING_SEED)
+    else:
+        for key in SAMPLING_KEYS:
+            kwargs.pop(key, None)
     return kwargs
 
 

@@ -30,17 +30,16 @@ class TranslateCommand:
         parser.add_argument("--seed", type=int, default=0, help="seed of the sampled draws")
 
     def run(self, args: argparse.Namespace) -> int:
-        from umust_hf.data.tasks import get_task
-        from umust_hf.translation import SAMPLED_TARGETS, UMustTranslator
+        from umust_hf.translation import UMustTranslator
 
         translator = UMustTranslator.from_pretrained(args.model)
-        sample = args.sample or (not args.greedy and get_task(self.task).target in SAMPLED_TARGETS)
-        generate_kwargs = {"do_sample": sample}
+        # the sampling options are dropped where the target is decoded greedily (translation.decoding_for)
+        generate_kwargs = {"sampling_seed": args.seed, "temperature": args.temperature, "top_k": args.top_k,
+                           "top_p": args.top_p}
+        if args.sample or args.greedy:
+            generate_kwargs["do_sample"] = args.sample
         if args.max_new_tokens:
             generate_kwargs["max_new_tokens"] = args.max_new_tokens
-        if sample:
-            generate_kwargs.update(sampling_seed=args.seed, temperature=args.temperature, top_k=args.top_k,
-                                   top_p=args.top_p)
         written = translator.translate_file(self.task, args.input, args.output, **generate_kwargs)
         for path in written:
             print(f"wrote {path}")

@@ -37,7 +37,7 @@ MAX_DTW_CELLS = 100_000_000
 Transcriber = Callable[[np.ndarray, int], NoteInput]
 
 
-def notes_to_pianoroll(notes: NoteInput, *, fps: int = DEFAULT_FPS, num_frames: int | None = None) -> np.ndarray:
+def notes_to_pianoroll(notes: NoteInput, *, fps: float = DEFAULT_FPS, num_frames: int | None = None) -> np.ndarray:
     """Binary piano roll ``(T, 128)``: frame t is on for pitch p while a note sounds.
 
     ``T`` defaults to one frame past the last offset.
