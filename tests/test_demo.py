@@ -241,25 +241,35 @@ def test_run_tasks_batches_each_task_and_reads_back_its_outputs(tmp_path, tiny_r
         assert {p.suffix for p in outputs[task].files} == suffixes[task] and len(outputs[task].rows) == 3
         assert [row.fields["id"] for row in outputs[task].rows] == ["x0", "x1", "x2"]
         assert set(outputs[task].example) == {"input", "output"}
-    for task in ("m2a", "i2a"):  # the generated audio, transcribed one clip at a time, gives the same notes
-        for row in outputs[task].rows:
+    for task in ("m2a", "i2a"):  # the generated audio is left for the scoring's transcriber
+        for index, row in enumerate(outputs[task].rows):
             audio, rate = row.fields["pred_audio"]
-            expected = tiny_runner.transcribe(audio, rate) if audio.size >= rate // 10 else np.zeros((0, 3))
-            assert np.array_equal(row.fields["pred_notes"], expected)
+            assert "pred_notes" not in row.fields and row.fields["gold_audio"][1] == 22050
+            assert (tmp_path / task / f"{index:02d}.wav").is_file() or audio.size == 0
     for task in ("l2i", "a2i"):  # the generated images, read one at a time, give the same LMX
         for index, row in enumerate(outputs[task].rows):
             with Image.open(tmp_path / task / f"{index:02d}.png") as image:
                 assert row.fields["pred"] == tiny_runner.read_notation(image.convert("L"))
 
     train = datasets.Dataset.from_dict({key: [e[key] for e in examples] for key in ("lmx", "midi", "audio")})
-    base = baseline_rows(examples, train, a2i=tiny_runner)
-    for first, second in zip(base["m2a"], base["i2a"]):  # one random training clip, transcribed once for both
-        audio, rate = first.fields["pred_audio"]
-        assert first.fields["pred_notes"] is second.fields["pred_notes"]
-        assert np.array_equal(first.fields["pred_notes"], tiny_runner.transcribe(audio, rate))
-    assert "pred_notes" not in baseline_rows(examples, train)["m2a"][0].fields
-    results = score_all({task: outputs[task].rows for task in TASK_ORDER}, base)  # no row needs a transcriber
-    assert len(results) == 2 * len(TASK_ORDER)
+    base = baseline_rows(examples, train)
+    for first, second in zip(base["m2a"], base["i2a"]):  # one random training clip for both tasks
+        assert first.fields["pred_audio"] is second.fields["pred_audio"] and "pred_notes" not in first.fields
+
+    def transcriber(audio, rate):  # stands in for basic-pitch: one note per clip longer than 0.1 s
+        return np.array([[0.0, len(audio) / rate, 60.0]]) if len(audio) > rate // 10 else np.zeros((0, 3))
+
+    peers = {"stand-in": base["amt"]}
+    results = score_all({task: outputs[task].rows for task in TASK_ORDER}, base, transcriber=transcriber,
+                        peer_rows=peers)
+    assert len(results) == 2 * len(TASK_ORDER) + 1
+    assert [r.method for r in results if r.task == "amt"][-1] == "stand-in (peer)"
+    audio_results = [r for r in results if r.task in ("m2a", "i2a")]
+    assert all(r.details["transcriber"] == "transcriber" and r.details["ceiling"] is not None for r in audio_results)
+    assert all(r.metrics["f1_50"] is not None for r in audio_results)
+    without = score_all({task: outputs[task].rows for task in TASK_ORDER}, base)  # no transcriber: no F1, a note
+    assert all(r.metrics["f1_50"] is None and "umust-hf[eval]" in r.details["transcriber_note"]
+               for r in without if r.task in ("m2a", "i2a"))
 
 
 def test_heldout_omr_in_batches_scores_what_one_row_at_a_time_scores(tiny_runner):

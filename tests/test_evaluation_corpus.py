@@ -7,17 +7,17 @@ import pytest
 
 from umust_hf.cli import main
 from umust_hf.errors import UserError
-from umust_hf.evaluation.baselines import _pairing, baseline_rows
+from umust_hf.evaluation.baselines import baseline_rows, partners
 
 
 def test_random_pairing_never_pairs_an_excerpt_with_itself():
     for count in (2, 3, 10, 57):
-        partner = _pairing(count, "random-pairing", seed=1)
+        partner = partners(count, "random-pairing", seed=1)
         assert sorted(partner.tolist()) == list(range(count))  # a permutation
         assert (partner != np.arange(count)).all()
-    assert _pairing(4, "ground-truth", seed=0).tolist() == [0, 1, 2, 3]
+    assert partners(4, "ground-truth", seed=0).tolist() == [0, 1, 2, 3]
     with pytest.raises(UserError, match="at least 2"):
-        _pairing(1, "random-pairing", seed=0)
+        partners(1, "random-pairing", seed=0)
     with pytest.raises(UserError, match="unknown baseline"):
         baseline_rows([{"lmx": "measure"}], "omr", kind="oracle")
 
@@ -84,7 +84,7 @@ def test_evaluate_model_on_embedded_split_prints_every_table(embedded_corpus_dir
     # 24 generated audio frames (0.28 s) still give FAD its two embedding frames
     assert results["i2a"]["metrics"]["fad"] is not None and results["i2a"]["metrics"]["fad"] > 0
 
-    # the model as a reader of a predictions file: its AMT transcribes audio-only rows, its OMR reads images
+    # the model as the reader of a predictions file: its AMT transcribes audio-only rows, its OMR reads images
     import soundfile
     from PIL import Image
 
@@ -97,13 +97,15 @@ def test_evaluate_model_on_embedded_split_prints_every_table(embedded_corpus_dir
     ]
     predictions = tmp_path / "audio_only.jsonl"
     predictions.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
-    reader_args = ["--predictions", str(predictions), "--reader", str(model_dir), "--max-new-tokens", "8"]
+    reader_args = ["--predictions", str(predictions), "--transcriber", str(model_dir), "--omr-reader", str(model_dir),
+                   "--max-new-tokens", "8"]
     assert main(["evaluate", *reader_args, "--out", str(tmp_path / "reader.json")]) == 0
     read = {r["task"]: r for r in json.loads((tmp_path / "reader.json").read_text())["results"]}
     assert read["i2a"]["metrics"]["fad"] == pytest.approx(0.0, abs=1e-6)  # same audio on both sides
+    assert read["i2a"]["details"]["transcriber"] == "umust:untrained"
     assert read["a2i"]["num_samples"] == 1
-    assert main(["evaluate", *reader_args[:2], "--out", str(tmp_path / "r2.json")]) == 2  # no reader: clear error
-    assert "transcriber (the AMT model)" in capsys.readouterr().err
+    assert main(["evaluate", *reader_args[:2], "--out", str(tmp_path / "r2.json")]) == 2  # no OMR reader: clear error
+    assert "pred_image' plus an OMR model" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # uses the shared embedded test corpus

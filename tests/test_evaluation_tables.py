@@ -124,7 +124,7 @@ def test_limit_keeps_the_first_rows(tmp_path, capsys):
         ('{"task": "ocr", "gold": "a", "pred": "a"}\n', r"unknown task 'ocr'"),
         ('{"task": "amt", "gold_notes": [[1, 0.5, 60]], "pred_notes": []}\n',
          r"preds\.jsonl:1: bad 'gold_notes'.*ends before"),
-        ('{"task": "i2a", "gold_audio": "missing.wav", "pred_audio": "missing.wav"}\n',
+        ('{"task": "i2a", "pred_notes": [[0, 0.5, 60]]}\n',
          r"i2a onset F1 needs gold_notes"),
         ('{"task": "i2a", "gold_notes": [], "pred_notes": [], "gold_audio": "missing.wav", "pred_audio": "x.wav"}\n',
          r"gold_audio file not found"),

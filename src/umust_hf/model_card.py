@@ -34,6 +34,7 @@ class MetricResult:
     dataset: str = "umust-embedded"
     split: str = "test"
     lower_is_better: bool = False
+    scored_by: str = ""  # what read the output for the metric (e.g. the transcriber of generated audio)
 
 
 def template_dir() -> Path:
@@ -70,11 +71,11 @@ def _yaml_results(metrics: Sequence[MetricResult]) -> str:
 def _markdown_metrics(metrics: Sequence[MetricResult]) -> str:
     if not metrics:
         return "No evaluation was run."
-    rows = ["| task | metric | this model | baseline |", "|---|---|---|---|"]
+    rows = ["| task | metric | this model | baseline | scored by |", "|---|---|---|---|---|"]
     for m in metrics:
         arrow = "↓" if m.lower_is_better else "↑"
         baseline = "–" if m.baseline is None else f"{m.baseline:.4g} ({m.baseline_name})"
-        rows.append(f"| {m.task} | {m.metric} {arrow} | {m.value:.4g} | {baseline} |")
+        rows.append(f"| {m.task} | {m.metric} {arrow} | {m.value:.4g} | {baseline} | {m.scored_by or '–'} |")
     return "\n".join(rows)
 
 

@@ -49,10 +49,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", help="row label for --model (default: the model directory name)")
     parser.add_argument("--dataset", help="dataset label for the column headers (default: the --data name, or 'test')")
     parser.add_argument(
-        "--reader",
+        "--transcriber",
+        metavar="basic-pitch|DIR",
+        help="what turns generated audio into notes for the DTW onset F1 of m2a/i2a: 'basic-pitch' (the default "
+        "when installed; independent of the model, as the paper's Onsets and Frames) or a saved U-MUST model "
+        "directory (its AMT task)",
+    )
+    parser.add_argument(
+        "--omr-reader",
         metavar="DIR",
-        help="U-MUST model that reads --predictions outputs back: its AMT transcribes rows that have audio "
-        "but no notes, its OMR reads pred_image rows (default: --model, if given)",
+        help="U-MUST model whose OMR reads generated images back (pred_image rows of --predictions) for the "
+        "token EMD of l2i/a2i (default: --model, if given)",
+    )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        choices=("basic-pitch",),
+        help="with --data, also score an external AMT system on the same excerpts with the same note-F1 code "
+        "(a row beside the trained model's)",
     )
     parser.add_argument(
         "--fad-codec",
@@ -94,6 +108,36 @@ def _fad_embedding(codec_dir: str | None):
     return CodecLatentEmbedding(codec)
 
 
+def _transcriber(args: argparse.Namespace, *, needed: bool):
+    """The transcriber of the audio rows: ``--transcriber``, else basic-pitch when installed, else None
+    (the audio rows then carry ``transcriber: null`` and say what to install)."""
+    from umust_hf.evaluation.transcribers import default_transcriber, load_transcriber
+
+    if args.transcriber:
+        return load_transcriber(args.transcriber, processor_dir=args.processor, max_new_tokens=args.max_new_tokens)
+    return default_transcriber() if needed else None
+
+
+def _peer_results(args: argparse.Namespace, transcriber, dataset: str) -> list:
+    """``--peer basic-pitch``: the external transcriber's AMT rows on ``--data``, scored as a model's are."""
+    from umust_hf.errors import UserError
+    from umust_hf.evaluation.baselines import load_split, peer_rows
+    from umust_hf.evaluation.scoring import score_rows
+    from umust_hf.evaluation.transcribers import BASIC_PITCH, load_transcriber
+
+    if not args.data:
+        raise UserError("--peer needs --data DIR (the excerpts it transcribes)")
+    if args.task not in (None, "amt"):
+        raise UserError(f"--peer scores an AMT system; it has no {args.task} row (use --task amt or no --task)")
+    results = []
+    for name in dict.fromkeys(args.peer):
+        peer = transcriber if getattr(transcriber, "name", None) == name else load_transcriber(BASIC_PITCH)
+        examples = load_split(args.data, args.split, args.limit, ("midi", "audio"))
+        rows = peer_rows(examples, peer, source=f"{args.data}[{args.split}]")
+        results.append(score_rows(rows, task="amt", method=f"{name} (peer)", dataset=dataset))
+    return results
+
+
 def run(args: argparse.Namespace) -> int:
     from umust_hf.errors import UserError
     from umust_hf.evaluation.predictions import read_predictions
@@ -106,14 +150,17 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give --predictions FILE, --baseline NAME with --data DIR, or --model DIR with --data DIR")
     embedding = _fad_embedding(args.fad_codec)
     dataset = args.dataset or (Path(args.data).name if args.data else "test")
+    tasks = [args.task] if args.task else list(TASK_CHOICES)
     runner = reader = None
-    if args.model or args.reader:
+    if args.model or args.omr_reader:
         from umust_hf.evaluation.generation import ModelRunner
 
         if args.model:
             runner = ModelRunner(args.model, args.processor, max_new_tokens=args.max_new_tokens)
-        reader = ModelRunner(args.reader, args.processor, max_new_tokens=args.max_new_tokens) if args.reader else runner
-    reader_kwargs = {"transcriber": reader.transcribe, "omr": reader.read_notation} if reader else {}
+        reader = (ModelRunner(args.omr_reader, args.processor, max_new_tokens=args.max_new_tokens)
+                  if args.omr_reader else runner)  # fmt: skip
+    transcriber = _transcriber(args, needed=bool({"m2a", "i2a"} & set(tasks)) or bool(args.peer))
+    reader_kwargs = {"transcriber": transcriber, "omr": reader.read_notation if reader else None}
     results = []
     # rows for --save-predictions: one method only, so that the file re-scores as one table row
     # (the model's direct outputs, else the first baseline's)
@@ -136,14 +183,16 @@ def run(args: argparse.Namespace) -> int:
 
         if not args.data:
             raise UserError("--baseline needs --data DIR (a saved DatasetDict such as the embedded corpus)")
-        tasks = [args.task] if args.task else list(TASK_CHOICES)
         columns = sorted({column for task in tasks for column in TASK_COLUMNS[task]})
         examples = load_split(args.data, args.split, args.limit, columns)
         for kind in args.baseline:
             for task in tasks:
                 rows = baseline_rows(examples, task, kind=kind, seed=args.seed, source=f"{args.data}[{args.split}]")
                 saved_baseline += rows if kind == args.baseline[0] else []
-                results.append(score_rows(rows, task=task, method=kind, dataset=dataset, embedding=embedding))
+                results.append(score_rows(rows, task=task, method=kind, dataset=dataset, embedding=embedding,
+                                          transcriber=transcriber))
+    if args.peer:
+        results += _peer_results(args, transcriber, dataset)
     if args.model:
         from umust_hf.evaluation.generation import predict_with_model
 
@@ -155,14 +204,16 @@ def run(args: argparse.Namespace) -> int:
                 args.model, args.data, task=task, split=args.split, limit=args.limit, runner=runner
             )
             saved_model += rows
-            results.append(score_rows(rows, task=task, method=method, dataset=dataset, embedding=embedding))
+            results.append(score_rows(rows, task=task, method=method, dataset=dataset, embedding=embedding,
+                                      transcriber=transcriber))
         if args.multi_stage and args.task in (None, "i2a"):
             rows = predict_with_model(
                 args.model, args.data, task="i2a", split=args.split, limit=args.limit, runner=runner,
                 multi_stage=args.multi_stage,
             )  # fmt: skip
             label = f"{method} multi-stage (OMR -> MIDI -> {args.multi_stage})"
-            results.append(score_rows(rows, task="i2a", method=label, dataset=dataset, embedding=embedding))
+            results.append(score_rows(rows, task="i2a", method=label, dataset=dataset, embedding=embedding,
+                                      transcriber=transcriber))
     elif args.multi_stage:
         raise UserError("--multi-stage needs --model DIR (its OMR reads the score images)")
     if args.save_predictions:

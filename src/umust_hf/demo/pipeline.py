@@ -375,22 +375,26 @@ def _heldout_examples(paths: DemoPaths, settings: DemoSettings) -> list[dict[str
 def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> None:
     import datasets
 
+    from ..evaluation.baselines import peer_rows
     from ..evaluation.generation import ModelRunner
+    from ..evaluation.transcribers import default_transcriber
     from .figure import write_alignment_figure, write_summary_figure
     from .heldout import score_heldout_amt, score_heldout_omr
     from .report import write_metrics
     from ..training.audio_codec_trainer import METRICS_FILE
-    from .tasks import baseline_rows, run_tasks, score_all
+    from .tasks import PEER_SUFFIX, baseline_rows, run_tasks, score_all
 
     examples = _heldout_examples(paths, settings)
     i2a = ModelRunner(paths.model("i2a"), max_new_tokens=settings.max_new_tokens)
     a2i = ModelRunner(paths.model("a2i"), max_new_tokens=settings.max_new_tokens)
-    # every task runs in batches; generated (and the baseline's) audio is transcribed by A2I, generated images
-    # read by I2A right there, so the rows hold the notes and LMX the metrics need
+    # every task runs in batches; generated images are read by I2A right there, generated (and the baseline's)
+    # audio is transcribed by an external transcriber (basic-pitch) when the rows are scored
     outputs = run_tasks(i2a, a2i, examples, paths.demo, show_progress=show_progress)
-    train = datasets.load_from_disk(str(paths.work / "excerpts"))["train"]
-    base = baseline_rows(examples, train, seed=settings.seed, a2i=a2i)
-    results = score_all({t: o.rows for t, o in outputs.items()}, base)
+    excerpts = datasets.load_from_disk(str(paths.work / "excerpts"))
+    base = baseline_rows(examples, excerpts["train"], seed=settings.seed)
+    transcriber = default_transcriber()
+    peers = {transcriber.name: peer_rows(examples, transcriber, source="peer")} if transcriber else {}
+    results = score_all({t: o.rows for t, o in outputs.items()}, base, transcriber=transcriber, peer_rows=peers)
     baked_test = datasets.load_from_disk(str(paths.work / "baked"))["test"]
     # OMR and AMT are cheap from the baked tokens: score them on every held-out excerpt too, against the
     # same constant baselines (six excerpts leave a lot to luck)
@@ -401,11 +405,15 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
                                   progress=show_progress, batch_size=a2i.batch_size),
                 {"onset_f1_all_heldout": "onset_f1", "onset_offset_f1_all_heldout": "onset_offset_f1"}),
     }
+    peer_heldout = _peer_heldout_amt(excerpts["test"], baked_test, transcriber) if transcriber else {}
     for result in results:
         if result.task in heldout:
             scores, keys = heldout[result.task]
+            if result.method.endswith(PEER_SUFFIX):
+                scores = peer_heldout
             for key, score in keys.items():
-                result.metrics[key] = scores[score if result.method == "trained" else f"baseline_{score}"]
+                result.metrics[key] = scores[score if result.method == "trained" or scores is peer_heldout
+                                             else f"baseline_{score}"]  # fmt: skip
                 result.details[f"{key}_examples"] = scores["examples"]
     write_summary_figure({t: o.example for t, o in outputs.items()}, paths.demo / "summary.png")
     write_alignment_figure(_attention_maps(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, examples[0]["id"]),
@@ -413,6 +421,20 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     codec_metrics = paths.codecs / "audio" / METRICS_FILE
     write_metrics(results, paths.demo, reliance=_reliance(baked_test, {"i2a": i2a.model, "a2i": a2i.model}, paths),
                   audio_codec=json.loads(codec_metrics.read_text()) if codec_metrics.is_file() else None)
+
+
+def _peer_heldout_amt(excerpts: Any, baked_test: Any, transcriber: Any) -> dict[str, Any]:
+    """The external transcriber's AMT figures on every held-out excerpt the models' are measured on (those
+    with an AMT row in the baked ``test``), keyed as :func:`~.heldout.score_heldout_amt` keys the model's."""
+    from ..evaluation.baselines import peer_rows
+    from ..evaluation.scoring import score_amt
+
+    amt_ids = {row_id for row_id, task in zip(baked_test["id"], baked_test["task"]) if task == "amt"}
+    examples = [excerpts[i] for i, row_id in enumerate(excerpts["id"]) if row_id in amt_ids]
+    if not examples:
+        return {"examples": 0, "onset_f1": None, "onset_offset_f1": None}
+    metrics, _ = score_amt(peer_rows(examples, transcriber, source="peer"))
+    return {"examples": len(examples), **metrics}
 
 
 def _reliance(test: Any, models: dict[str, Any], paths: DemoPaths) -> dict[str, dict[str, float]]:
@@ -467,7 +489,7 @@ def _model_cards(paths: DemoPaths, result: DemoResult) -> None:
         metrics = [
             MetricResult(task=row["task"], metric=row["label"].replace(" %", ""), value=row["trained"],
                          baseline=row["baseline"], baseline_name=row["baseline_name"], split="test",
-                         lower_is_better=row["lower_is_better"])
+                         lower_is_better=row["lower_is_better"], scored_by=_scored_by(row))
             for row in rows
             if TASK_OUTPUTS[row["task"]][0] == direction and row["trained"] is not None
         ]
@@ -478,6 +500,17 @@ def _model_cards(paths: DemoPaths, result: DemoResult) -> None:
         write_model_card(folder, name=MODEL_DIRS[direction], path=MODEL_DIRS[direction], recipe=recipe, config=config,
                          num_parameters=parameters, metrics=metrics, steps=info["steps"],
                          training_time=f"{info['seconds'] / 60:.1f} minutes on a shared 2-core CPU (umust demo)")
+
+
+def _scored_by(row: dict[str, Any]) -> str:
+    """Who read the model's output for a metrics row: the transcriber of generated audio (with its ceiling and
+    floor on the same excerpts), or the metric itself."""
+    if "transcriber" not in row:
+        return ""
+    if row["transcriber"] is None:
+        return "no transcriber installed"
+    bounds = [f"{bound} {row[bound]:.3g}" for bound in ("ceiling", "floor") if row.get(bound) is not None]
+    return row["transcriber"] + (f" ({', '.join(bounds)})" if bounds else "")
 
 
 def _numel(shape: Any) -> int:

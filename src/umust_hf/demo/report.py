@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..evaluation.tables import MethodResult
+from ..evaluation.tables import MethodResult, calibration_notes
 from ..io_utils import atomic_write_json, atomic_write_text
+from .tasks import PEER_SUFFIX
 
 #: task -> [(metric key, label, lower is better)]; the first one is the headline
 METRICS: dict[str, list[tuple[str, str, bool]]] = {
@@ -39,18 +40,37 @@ def metric_rows(results: Sequence[MethodResult]) -> list[dict[str, Any]]:
         if task not in by_task:
             continue
         trained = next(r for r in by_task[task] if r.method == "trained")
-        baseline = next(r for r in by_task[task] if r.method != "trained")
+        baseline = next(r for r in by_task[task] if r.method != "trained" and not r.method.endswith(PEER_SUFFIX))
+        peers = [r for r in by_task[task] if r.method.endswith(PEER_SUFFIX)]
         for number, (key, label, lower) in enumerate(metrics):
             ours, theirs = _finite(trained.metrics.get(key)), _finite(baseline.metrics.get(key))
             beats = None
             if ours is not None and theirs is not None:
                 beats = ours < theirs if lower else ours > theirs
-            rows.append({
+            row = {
                 "task": task, "metric": key, "label": label, "lower_is_better": lower, "headline": number == 0,
                 "trained": ours, "baseline": theirs, "baseline_name": baseline.method, "beats_baseline": beats,
                 "excerpts": trained.details.get(f"{key}_examples", trained.num_samples),
-            })
+            }
+            if peers:
+                row["peers"] = {peer.method.removesuffix(PEER_SUFFIX): _finite(peer.metrics.get(key)) for peer in peers}
+            if "transcriber" in trained.details and key.startswith("f1_"):
+                row["transcriber"] = trained.details["transcriber"]
+                for bound in ("ceiling", "floor"):
+                    row[bound] = _finite((trained.details.get(bound) or {}).get(key))
+            rows.append(row)
     return rows
+
+
+def _reference(row: dict[str, Any]) -> str:
+    """The external reference of a metrics row: a peer system's figure, or the transcriber's ceiling/floor."""
+    if "peers" in row:
+        return "; ".join(f"{name} {_fmt(value)}" for name, value in row["peers"].items())
+    if "transcriber" not in row:
+        return "–"
+    if row["transcriber"] is None:
+        return "no transcriber (see below)"
+    return f"{row['transcriber']}: ceiling {_fmt(row['ceiling'])}, floor {_fmt(row['floor'])}"
 
 
 def _finite(value: Any) -> float | None:
@@ -67,13 +87,24 @@ def _fmt(value: float | None) -> str:
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """The metrics rows as a Markdown table (arrows give each metric's direction)."""
-    lines = ["| task | metric | trained | baseline | baseline is | beats baseline |", "|---|---|---|---|---|---|"]
+    lines = ["| task | metric | trained | baseline | baseline is | beats baseline | external reference |",
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
         arrow = "↓" if row["lower_is_better"] else "↑"
         verdict = {True: "yes", False: "**no**", None: "–"}[row["beats_baseline"]]
         lines.append(f"| {row['task']} | {row['label']} {arrow} | {_fmt(row['trained'])} | {_fmt(row['baseline'])} "
-                     f"| {row['baseline_name']} | {verdict} |")
+                     f"| {row['baseline_name']} | {verdict} | {_reference(row)} |")
     return "\n".join(lines)
+
+
+def transcriber_note(results: Sequence[MethodResult]) -> str:
+    """Which transcriber scored the audio rows, what its ceiling and floor mean (or what to install)."""
+    lines = calibration_notes([r for r in results if r.task in ("m2a", "i2a")])
+    if not lines:
+        return ""
+    return ("generated audio (MIDI-to-audio, image-to-audio, and the baseline's clips) is transcribed by an external "
+            "transcriber before DTW onset F1; ceiling: the same transcriber on the excerpts' own recordings, floor: on "
+            "another excerpt's recording. " + " ".join(lines))
 
 
 def reliance_table(reliance: dict[str, dict[str, float]]) -> str:
@@ -123,12 +154,16 @@ def write_metrics(results: Sequence[MethodResult], out_dir: str | os.PathLike,
     if reliance:
         table += "\n\ndoes each model read its input? (teacher-forced loss on all held-out excerpts)\n\n"
         table += reliance_table(reliance)
+    scored_by = transcriber_note(results)
+    if scored_by:
+        table += "\n\n" + scored_by
     note = audio_codec_note(audio_codec or {})
     if note:
         table += "\n\n" + note
     out = Path(out_dir)
     atomic_write_json(out / "metrics.json", {"rows": rows, "results": results_to_json(results),
-                                             "source_reliance": reliance or {}, "audio_codec_note": note})
+                                             "source_reliance": reliance or {}, "audio_codec_note": note,
+                                             "transcriber_note": scored_by})
     atomic_write_text(out / "metrics.md", table + "\n")
     return rows, table
 

@@ -2,9 +2,10 @@
 
 The I2A model (``umust-i2a``) does OMR, MIDI-to-audio and image-to-audio; the A2I model
 (``umust-a2i``) does AMT, LMX-to-image and audio-to-image. Where a metric needs a symbolic
-reading of a generated output, the other model reads it, as in the paper: A2I's AMT
-transcribes generated audio (DTW onset F1), I2A's OMR reads generated images (token EMD).
-Baselines go through exactly the same metric code on the same excerpts.
+reading of a generated output, a reader does it: I2A's OMR reads generated images (token EMD),
+and generated audio is transcribed where it is scored, by an external transcriber (basic-pitch,
+:mod:`~umust_hf.evaluation.transcribers`) that no model here trained, as the paper's Onsets and
+Frames. Baselines go through exactly the same metric code on the same excerpts.
 """
 
 from __future__ import annotations
@@ -42,18 +43,8 @@ class TaskOutputs:
     example: dict[str, Any] = field(default_factory=dict)  # {"input": ..., "output": ...} for the figure
 
 
-#: Clips shorter than this count as holding no notes (the AMT model is not run on them).
-MIN_TRANSCRIBED_SECONDS = 0.1
-
-
 def _row(task: str, index: int, example: dict[str, Any], fields: dict[str, Any], source: str) -> PredictionRow:
     return PredictionRow(task, {"id": example["id"], **fields}, f"{source}[{index}]", Path("."))
-
-
-def transcribe_clips(a2i: Any, clips: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
-    """Notes of ``(samples, rate)`` clips by the A2I model's AMT, in batches (DTW-F1 reads audio this way)."""
-    return a2i.transcribe_batch([audio for audio, _ in clips], [rate for _, rate in clips],
-                                min_seconds=MIN_TRANSCRIBED_SECONDS)
 
 
 @dataclass
@@ -81,8 +72,8 @@ def run_tasks(i2a: Any, a2i: Any, examples: Sequence[dict[str, Any]], out_dir: P
     """Translate every held-out example with the task's model and write the output under ``out_dir/<task>/``.
 
     ``i2a``/``a2i`` are :class:`~umust_hf.evaluation.generation.ModelRunner` instances; each task
-    runs over all examples in their batches. Generated audio is transcribed (A2I's AMT) and
-    generated images are read (I2A's OMR) right away, so the rows carry ``pred_notes``/``pred``.
+    runs over all examples in their batches. Generated images are read (I2A's OMR) right away, so
+    their rows carry ``pred``; audio rows carry the generated audio, for the scoring's transcriber.
     """
     from ..errors import UserError
 
@@ -92,8 +83,8 @@ def run_tasks(i2a: Any, a2i: Any, examples: Sequence[dict[str, Any]], out_dir: P
     steps = {
         "omr": lambda: _omr(i2a, heldout, out_dir),
         "amt": lambda: _amt(a2i, heldout, out_dir),
-        "m2a": lambda: _audio_task("m2a", i2a, a2i, heldout, out_dir, midi=[e["midi"] for e in examples]),
-        "i2a": lambda: _audio_task("i2a", i2a, a2i, heldout, out_dir, images=[e["image"] for e in examples]),
+        "m2a": lambda: _audio_task("m2a", i2a, heldout, out_dir, midi=[e["midi"] for e in examples]),
+        "i2a": lambda: _audio_task("i2a", i2a, heldout, out_dir, images=[e["image"] for e in examples]),
         "l2i": lambda: _image_task("l2i", a2i, i2a, heldout, out_dir, text=[e["lmx"] for e in examples]),
         "a2i": lambda: _image_task("a2i", a2i, i2a, heldout, out_dir, audio=[a for a, _ in heldout.clips],
                                    sampling_rate=[r for _, r in heldout.clips]),
@@ -141,19 +132,16 @@ def _amt(a2i: Any, heldout: _HeldOut, out_dir: Path) -> TaskOutputs:
     return outputs
 
 
-def _audio_task(task: str, i2a: Any, a2i: Any, heldout: _HeldOut, out_dir: Path, **sources: Any) -> TaskOutputs:
-    """M2A or I2A: ``.wav`` of every source, transcribed by A2I's AMT for the DTW onset F1."""
+def _audio_task(task: str, i2a: Any, heldout: _HeldOut, out_dir: Path, **sources: Any) -> TaskOutputs:
+    """M2A or I2A: ``.wav`` of every source; its rows hold the audio for the DTW onset F1's transcriber."""
     from ..translation import write_output
 
     outputs = TaskOutputs(task)
     generated = i2a.synthesize_batch(**sources)
     for index, (audio, rate) in enumerate(generated):
         outputs.files += write_output(audio, out_dir / task / f"{index:02d}.wav", "audio", sampling_rate=rate)
-    transcriptions = transcribe_clips(a2i, generated)
-    outputs.rows = heldout.rows(task, [
-        {"gold_notes": gold, "gold_audio": clip, "pred_audio": output, "pred_notes": notes}
-        for gold, clip, output, notes in zip(heldout.gold_notes, heldout.clips, generated, transcriptions)
-    ])
+    outputs.rows = heldout.rows(task, [{"gold_notes": gold, "gold_audio": clip, "pred_audio": output}
+                                       for gold, clip, output in zip(heldout.gold_notes, heldout.clips, generated)])
     first_input = heldout.gold_notes[0] if task == "m2a" else heldout.examples[0]["image"]
     outputs.example = {"input": first_input, "output": generated[0]}
     return outputs
@@ -183,15 +171,13 @@ def notes_to_midi(notes: Any) -> bytes:
     return notes_to_midi_bytes(rows)
 
 
-def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int = 0,
-                  a2i: Any = None) -> dict[str, list[PredictionRow]]:
+def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int = 0) -> dict[str, list[PredictionRow]]:
     """Trivial-baseline rows on the same held-out ``examples`` (``train``: the training split).
 
     OMR: always the most frequent training LMX; AMT: always the most frequent training MIDI;
     M2A/I2A: a randomly paired training clip; L2I/A2I: the LMX of a randomly paired other
-    held-out excerpt (the paper's random ground-truth pairing). With ``a2i`` (the A2I
-    :class:`~umust_hf.evaluation.generation.ModelRunner`) the clips are transcribed in batches,
-    once for both tasks, as the models' generated audio is (``pred_notes``).
+    held-out excerpt (the paper's random ground-truth pairing). The clips are scored as the
+    models' generated audio is, through the scoring's transcriber.
     """
     from ..data.audio_io import decode_audio, read_midi_notes
     from ..evaluation.baselines import baseline_rows as paired_rows
@@ -201,7 +187,6 @@ def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int =
     constant_notes = read_midi_notes(constant_midi(train, seed))
     rows: dict[str, list[PredictionRow]] = {"omr": [], "amt": [], "m2a": [], "i2a": []}
     clips = [decode_audio(train[int(partner)]["audio"]) for partner in random_partners(len(examples), len(train), seed)]
-    transcriptions = transcribe_clips(a2i, clips) if a2i is not None else None
     for index, example in enumerate(examples):
         gold_notes = read_midi_notes(example["midi"])
         rows["omr"].append(_row("omr", index, example, {"gold": example["lmx"], "pred": lmx}, "baseline"))
@@ -209,8 +194,6 @@ def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int =
         for task in ("m2a", "i2a"):
             fields = {"gold_notes": gold_notes, "gold_audio": decode_audio(example["audio"]),
                       "pred_audio": clips[index]}
-            if transcriptions is not None:
-                fields["pred_notes"] = transcriptions[index]
             rows[task].append(_row(task, index, example, fields, "baseline"))
     for task in ("l2i", "a2i"):
         rows[task] = paired_rows(list(examples), task, kind="random-pairing", seed=seed, source="baseline")
@@ -224,18 +207,26 @@ BASELINE_NAMES = {
 }  # fmt: skip
 
 
+#: Label of an external system's rows (e.g. ``"basic-pitch (peer)"``), beside the trained model and the baseline.
+PEER_SUFFIX = " (peer)"
+
+
 def score_all(model_rows: dict[str, list[PredictionRow]], base_rows: dict[str, list[PredictionRow]], *,
-              transcriber: Any = None, omr: Any = None,
+              transcriber: Any = None, omr: Any = None, peer_rows: dict[str, list[PredictionRow]] | None = None,
               dataset: str = "umust-embedded (demo test)") -> list[MethodResult]:
-    """Score every task's model and baseline rows with the shared metric code (``transcriber``/``omr``
-    only for audio rows without ``pred_notes`` and image rows without ``pred``)."""
+    """Score every task's model and baseline rows with the shared metric code (``transcriber``: audio rows
+    without ``pred_notes``, i.e. every generated clip; ``omr``: image rows without ``pred``), and each
+    ``peer_rows`` (name -> AMT rows of an external system, e.g. basic-pitch) as one more AMT row."""
     from ..evaluation.scoring import score_rows
 
     results = []
     for task in TASK_ORDER:
         for method, rows in (("trained", model_rows[task]), (BASELINE_NAMES[task], base_rows[task])):
             results.append(score_rows(rows, task=task, method=method, dataset=dataset, transcriber=transcriber, omr=omr))
+        if task == "amt":
+            for name, rows in (peer_rows or {}).items():
+                results.append(score_rows(rows, task=task, method=name + PEER_SUFFIX, dataset=dataset))
     return results
 
 
-__all__ = ["TASK_ORDER", "run_tasks", "baseline_rows", "score_all", "notes_to_midi", "SAMPLE_RATE"]
+__all__ = ["TASK_ORDER", "PEER_SUFFIX", "run_tasks", "baseline_rows", "score_all", "notes_to_midi", "SAMPLE_RATE"]

@@ -20,12 +20,13 @@ import numpy as np
 
 from ..errors import UserError
 from .predictions import PredictionRow
+from .transcribers import transcribe_all
 
 BASELINES = ("random-pairing", "ground-truth")
 
 
-def _pairing(count: int, kind: str, seed: int) -> np.ndarray:
-    """Index of the excerpt that plays "prediction" for each excerpt."""
+def partners(count: int, kind: str, seed: int) -> np.ndarray:
+    """Index of the excerpt that plays "prediction" for each excerpt (``random-pairing``: never itself)."""
     if kind == "ground-truth":
         return np.arange(count)
     if count < 2:
@@ -62,7 +63,7 @@ def baseline_rows(
     ``id``, ``lmx``, ``midi``, ``audio``)."""
     if kind not in BASELINES:
         raise UserError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
-    partner = _pairing(len(examples), kind, seed)
+    partner = partners(len(examples), kind, seed)
     rows = []
     for index, other in enumerate(partner):
         gold, pred = examples[index], examples[int(other)]
@@ -100,3 +101,15 @@ TASK_COLUMNS = {
     "omr": ("lmx",), "l2i": ("lmx",), "a2i": ("lmx",),
     "amt": ("midi",), "i2a": ("midi", "audio"), "m2a": ("midi", "audio"),
 }  # fmt: skip
+
+
+def peer_rows(examples: Sequence[dict[str, Any]], transcriber: Any, *, source: str = "dataset") -> list[PredictionRow]:
+    """AMT rows of an external transcriber (``transcriber``: :mod:`.transcribers`, e.g. basic-pitch) on
+    dataset examples: the reference MIDI's notes against its transcription of the recording, scored
+    by the same note-F1 code as a trained model's rows."""
+    from ..data.audio_io import decode_audio, read_midi_notes
+
+    transcribed = transcribe_all(transcriber, [decode_audio(example["audio"]) for example in examples])
+    return [PredictionRow("amt", {"id": example.get("id", str(index)), "gold_notes": read_midi_notes(example["midi"]),
+                                  "pred_notes": notes}, f"{source}[{index}]", Path("."))
+            for index, (example, notes) in enumerate(zip(examples, transcribed))]  # fmt: skip

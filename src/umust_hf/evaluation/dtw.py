@@ -17,13 +17,14 @@ clip at 100 fps (2000 x 2000 cells) takes about half a second of CPU, with no JI
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .note_f1 import NoteF1Result, note_f1
 from .notes import NoteInput, as_note_array
+from .transcribers import Transcriber
 
 #: Frames per second of the piano rolls (one MIDI time step of 10 ms).
 DEFAULT_FPS = 100
@@ -32,10 +33,6 @@ DEFAULT_TOLERANCES = (0.05, 0.1, 0.2)
 #: Largest DTW grid (reference frames x generated frames): about 1.3 GB of working memory,
 #: e.g. two 100 s clips at 100 fps. Longer pieces: lower ``fps`` or evaluate per excerpt.
 MAX_DTW_CELLS = 100_000_000
-
-#: A transcriber turns mono audio ``(samples,)`` at ``sample_rate`` into notes ``(N, 3)``.
-Transcriber = Callable[[np.ndarray, int], NoteInput]
-
 
 def notes_to_pianoroll(notes: NoteInput, *, fps: float = DEFAULT_FPS, num_frames: int | None = None) -> np.ndarray:
     """Binary piano roll ``(T, 128)``: frame t is on for pitch p while a note sounds.
@@ -218,8 +215,8 @@ def dtw_onset_f1(
         reference: reference notes ``(N, 3)`` (e.g. from the ground-truth MIDI), or its
             audio ``(samples,)`` to transcribe.
         generated: generated notes ``(M, 3)``, or generated audio ``(samples,)``.
-        transcriber: audio -> notes (Onsets and Frames in the paper; our AMT task plugs
-            in here); needed only for audio inputs.
+        transcriber: audio -> notes (:mod:`.transcribers`: basic-pitch, or a U-MUST model's
+            AMT; Onsets and Frames in the paper); needed only for audio inputs.
         sample_rate: sample rate of audio inputs.
         fps: piano-roll frame rate for the alignment.
         tolerances: onset tolerances in seconds (paper: 50, 100, 200 ms).

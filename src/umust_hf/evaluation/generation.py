@@ -1,10 +1,9 @@
 """Run a trained U-MUST model over a test split and collect gold/prediction rows.
 
 This is the ``umust evaluate --model DIR --data DIR`` path. The model translates each test
-example for the task; where a metric needs a symbolic reading of a generated output, the
-same model reads it back, as in the paper (an OMR model reads generated images for EMD; a
-transcriber turns generated audio into notes for DTW-F1, here the model's AMT task in place
-of Onsets and Frames). References come straight from the dataset: LMX, and notes from the
+example for the task. The rows of generated images carry the model's own OMR reading (for
+EMD); generated audio is left as audio, for the scoring's transcriber (:mod:`.transcribers`,
+basic-pitch by default, independent of the model as the paper's Onsets and Frames). References come straight from the dataset: LMX, and notes from the
 performance MIDI. Audio is sampled as the official engine does, each row with its own seeded
 generator, and everything else decoded greedily, so a run is deterministic; :class:`ModelRunner`'s
 ``*_batch`` methods translate lists in padded batches and give the same outputs.
@@ -322,13 +321,8 @@ def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner, mul
     else:
         source = {"midi": [example["midi"]]} if task == "m2a" else {"images": [example["image"]]}
         generated, rate = runner.synthesize(**source)
-    pred_notes = runner.transcribe(generated, rate) if generated.size else []
-    return {
-        "gold_notes": gold_notes,
-        "pred_notes": pred_notes,
-        "gold_audio": example["audio"],
-        "pred_audio": (generated, rate),
-    }
+    # the generated audio is transcribed where it is scored, by a transcriber independent of this model
+    return {"gold_notes": gold_notes, "gold_audio": example["audio"], "pred_audio": (generated, rate)}
 
 
 def predict_with_model(

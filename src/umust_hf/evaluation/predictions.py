@@ -11,10 +11,10 @@ amt       ``gold_notes``, ``pred_notes``: lists of ``[onset_s, offset_s, midi_pi
 i2a, m2a  ``gold_notes``/``pred_notes`` (transcriptions, or the reference MIDI's notes)
           and/or ``gold_audio``/``pred_audio`` (audio file paths, relative to the
           JSONL file); notes give the F1 columns (audio without notes is
-          transcribed by a reader model, ``umust evaluate --reader DIR``),
+          transcribed: ``umust evaluate --transcriber basic-pitch|DIR``),
           audio gives FAD
 a2i, l2i  ``gold``: LMX; ``pred``: LMX read back from the generated image by OMR,
-          or ``pred_image`` (a path) read by a reader model's OMR
+          or ``pred_image`` (a path) read by ``umust evaluate --omr-reader DIR``
 ========  =====================================================================
 """
 

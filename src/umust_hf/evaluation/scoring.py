@@ -7,6 +7,7 @@ ratio; FAD pools all clips of each side.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,7 +15,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import UserError
-from .dtw import DEFAULT_TOLERANCES, Transcriber, dtw_onset_f1
+from .baselines import partners
+from .dtw import DEFAULT_TOLERANCES, dtw_onset_f1
 from .emd import mean_token_emd, token_emd
 from .fad import AudioEmbedding, LogMelEmbedding, frechet_audio_distance
 from .note_f1 import mean_note_f1, note_f1
@@ -22,6 +24,13 @@ from .notes import as_note_array
 from .predictions import PredictionRow
 from .ser import ser_counts
 from .tables import MethodResult
+from .transcribers import INSTALL_HINT, Transcriber, transcribe_all
+
+logger = logging.getLogger(__name__)
+
+#: Why an audio row has no F1 figures.
+NO_TRANSCRIBER = (f"DTW onset F1 not computed: no transcriber for the generated audio; install the default one "
+                  f"({INSTALL_HINT}) or pass --transcriber DIR (a saved U-MUST model)")
 
 Metrics = dict[str, float | None]
 
@@ -58,6 +67,45 @@ def score_amt(rows: Sequence[PredictionRow], *, onset_tolerance: float = 0.05) -
     return metrics, details
 
 
+def transcriber_name(transcriber: Transcriber | None) -> str | None:
+    """The name written beside a figure a transcriber made (None: no transcriber)."""
+    if transcriber is None:
+        return None
+    return getattr(transcriber, "name", None) or getattr(transcriber, "__name__", type(transcriber).__name__)
+
+
+def calibrate_transcriber(
+    gold_notes: Sequence[np.ndarray],
+    gold_clips: Sequence[tuple[np.ndarray, int]],
+    transcriber: Transcriber,
+    *,
+    tolerances: Sequence[float] = DEFAULT_TOLERANCES,
+    seed: int = 0,
+) -> dict[str, Metrics | None]:
+    """The range a transcriber's DTW onset F1 can show on these excerpts (percent).
+
+    ``ceiling``: the reference notes against the transcription of their own recording (what a perfect
+    generator would score); ``floor``: against the transcription of another excerpt's recording (a
+    fixed derangement, what a generator ignoring its source scores). ``floor`` is None for one excerpt.
+    """
+    transcribed = transcribe_all(transcriber, gold_clips)
+
+    def mean_f1(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> Metrics:
+        results = [dtw_onset_f1(ref, gen, tolerances=tolerances) for ref, gen in pairs]
+        figures: Metrics = {f"f1_{round(t * 1000)}": 100 * float(np.mean([r.f1(t) for r in results]))
+                            for t in tolerances}  # fmt: skip
+        first = float(tolerances[0])
+        figures[f"unaligned_f1_{round(first * 1000)}"] = 100 * float(np.mean([r.unaligned[first].f1 for r in results]))
+        return figures
+
+    ceiling = mean_f1(list(zip(gold_notes, transcribed)))
+    floor = None
+    if len(gold_notes) >= 2:
+        partner = partners(len(gold_notes), "random-pairing", seed)
+        floor = mean_f1([(gold_notes[i], transcribed[int(j)]) for i, j in enumerate(partner)])
+    return {"ceiling": ceiling, "floor": floor}
+
+
 def score_audio_generation(
     rows: Sequence[PredictionRow],
     *,
@@ -69,52 +117,79 @@ def score_audio_generation(
     """Tables 3 and 6: DTW-aligned onset F1 at each tolerance (percent) and FAD.
 
     F1 needs notes for both sides: given in the row, or transcribed from its audio with
-    ``transcriber``. FAD needs ``gold_audio`` and ``pred_audio`` in every row; it is left
-    out (None) when no row has audio.
+    ``transcriber`` (:mod:`.transcribers`). Without a transcriber, rows that need one leave the F1
+    figures out (None) with a note naming what to install. With one, ``details`` carry its
+    ``transcriber`` name and its ``ceiling`` and ``floor`` on the rows' ground-truth audio
+    (:func:`calibrate_transcriber`). FAD needs ``gold_audio`` and ``pred_audio`` in every row; it
+    is left out (None) when no row has audio.
     """
     _check_rows(rows, task)
+    embedding = embedding or LogMelEmbedding()
+    needs_transcriber = any(not row.has(f"{side}_notes") for row in rows for side in ("gold", "pred"))
+    metrics: Metrics = {f"f1_{round(t * 1000)}": None for t in tolerances}
+    details: dict[str, Any] = {"transcriber": transcriber_name(transcriber), "ceiling": None, "floor": None}
+    if needs_transcriber and transcriber is None:
+        details["transcriber_note"] = NO_TRANSCRIBER
+        logger.warning("%s %s", task, NO_TRANSCRIBER)
+    else:
+        metrics.update(_dtw_f1(rows, task, transcriber, tolerances, details))
+    if transcriber is not None:
+        calibration_rows = [row for row in rows if row.has("gold_notes") and row.has("gold_audio")]
+        if calibration_rows:
+            details.update(calibrate_transcriber([row.notes("gold_notes") for row in calibration_rows],
+                                                 [row.audio("gold_audio") for row in calibration_rows],
+                                                 transcriber, tolerances=tolerances))  # fmt: skip
+    metrics["fad"] = None
+    details.update(_fad(rows, embedding, metrics))
+    return metrics, details
+
+
+def _dtw_f1(rows: Sequence[PredictionRow], task: str, transcriber: Transcriber | None, tolerances: Sequence[float],
+            details: dict[str, Any]) -> Metrics:
+    """Mean DTW-aligned onset F1 per tolerance (percent); the unaligned figures go into ``details``."""
+    notes = {side: _notes_of_rows(rows, side, transcriber) for side in ("gold", "pred")}
     aligned: dict[float, list[float]] = {float(t): [] for t in tolerances}
     unaligned: dict[float, list[float]] = {float(t): [] for t in tolerances}
-    reference_embeddings, generated_embeddings = [], []
-    embedding = embedding or LogMelEmbedding()
-    rows_with_audio = [row for row in rows if row.has("gold_audio") or row.has("pred_audio")]
-    empty_clips = 0
-    for row in tqdm(rows, desc=f"{task} DTW-F1", disable=len(rows) < 20):
-        gold = _notes_or_transcription(row, "gold", transcriber)
-        pred = _notes_or_transcription(row, "pred", transcriber)
+    for gold, pred in tqdm(zip(notes["gold"], notes["pred"]), desc=f"{task} DTW-F1", total=len(rows),
+                           disable=len(rows) < 20):  # fmt: skip
         result = dtw_onset_f1(gold, pred, tolerances=tolerances)
         for t in aligned:
             aligned[t].append(result.aligned[t].f1)
             unaligned[t].append(result.unaligned[t].f1)
-        if rows_with_audio:
-            reference_embeddings.append(embedding(*row.audio("gold_audio")))
-            generated, rate = row.audio("pred_audio")
-            if generated.size == 0:  # nothing generated: FAD sees one second of silence
-                empty_clips += 1
-                generated = np.zeros(rate, dtype=np.float32)
-            generated_embeddings.append(embedding(generated, rate))
-    metrics: Metrics = {f"f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in aligned.items()}
-    details: dict[str, Any] = {f"unaligned_f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in unaligned.items()}
-    metrics["fad"] = None
-    details["empty_generated_clips"] = empty_clips
-    if reference_embeddings:
-        try:
-            metrics["fad"] = frechet_audio_distance(reference_embeddings, generated_embeddings)
-        except ValueError as error:  # e.g. generated clips too short for a covariance
-            details["fad_error"] = str(error)
-    details["fad_embedding"] = getattr(embedding, "name", type(embedding).__name__) if reference_embeddings else None
-    return metrics, details
+    details.update({f"unaligned_f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in unaligned.items()})
+    return {f"f1_{round(t * 1000)}": 100 * float(np.mean(v)) for t, v in aligned.items()}
 
 
-def _notes_or_transcription(row: PredictionRow, side: str, transcriber: Transcriber | None) -> np.ndarray:
-    if row.has(f"{side}_notes"):
-        return row.notes(f"{side}_notes")
-    if transcriber is not None and row.has(f"{side}_audio"):
-        audio, sample_rate = row.audio(f"{side}_audio")
-        return _as_notes(transcriber(audio, sample_rate), row, side)
-    raise UserError(
-        f"{row.source}: {row.task} onset F1 needs {side}_notes, or {side}_audio plus a transcriber (the AMT model)"
-    )
+def _fad(rows: Sequence[PredictionRow], embedding: AudioEmbedding, metrics: Metrics) -> dict[str, Any]:
+    """FAD of the generated clips against the ground-truth ones into ``metrics["fad"]``; its details."""
+    details: dict[str, Any] = {"empty_generated_clips": 0, "fad_embedding": None}
+    if not any(row.has("gold_audio") or row.has("pred_audio") for row in rows):
+        return details
+    reference_embeddings, generated_embeddings = [], []
+    for row in rows:
+        reference_embeddings.append(embedding(*row.audio("gold_audio")))
+        generated, rate = row.audio("pred_audio")
+        if generated.size == 0:  # nothing generated: FAD sees one second of silence
+            details["empty_generated_clips"] += 1
+            generated = np.zeros(rate, dtype=np.float32)
+        generated_embeddings.append(embedding(generated, rate))
+    try:
+        metrics["fad"] = frechet_audio_distance(reference_embeddings, generated_embeddings)
+    except ValueError as error:  # e.g. generated clips too short for a covariance
+        details["fad_error"] = str(error)
+    details["fad_embedding"] = getattr(embedding, "name", type(embedding).__name__)
+    return details
+
+
+def _notes_of_rows(rows: Sequence[PredictionRow], side: str, transcriber: Transcriber | None) -> list[np.ndarray]:
+    """Each row's ``{side}_notes``, or the transcription of its ``{side}_audio`` (in one batch)."""
+    missing = [row for row in rows if not row.has(f"{side}_notes")]
+    for row in missing:
+        if transcriber is None or not row.has(f"{side}_audio"):
+            raise UserError(f"{row.source}: {row.task} onset F1 needs {side}_notes, or {side}_audio and a transcriber")
+    transcribed = iter(transcribe_all(transcriber, [row.audio(f"{side}_audio") for row in missing]) if missing else [])
+    return [row.notes(f"{side}_notes") if row.has(f"{side}_notes") else _as_notes(next(transcribed), row, side)
+            for row in rows]
 
 
 def _as_notes(value: Any, row: PredictionRow, side: str) -> np.ndarray:

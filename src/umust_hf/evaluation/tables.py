@@ -147,7 +147,35 @@ def render_table(layout: TableLayout, results: Sequence[MethodResult]) -> str:
             label.ljust(label_width) + " | " + " | ".join(value.rjust(w) for value, w in zip(row, widths, strict=True))
         )
     lines.append(rule)
+    lines += calibration_notes(results)
     return "\n".join(lines)
+
+
+def calibration_notes(results: Sequence[MethodResult]) -> list[str]:
+    """One line per transcriber that scored audio rows: its name, and its ceiling and floor (F1 at the
+    first tolerance) on the same excerpts, or what is missing when there was none."""
+    notes: dict[str, str] = {}
+    calibrated: set[str] = set()
+    for result in results:
+        if "transcriber" not in result.details:
+            continue
+        name = result.details["transcriber"]
+        if name is None:
+            if "transcriber_note" in result.details:
+                notes.setdefault("", f"{result.details['transcriber_note']}.")
+            continue
+        ceiling, floor = result.details.get("ceiling"), result.details.get("floor")
+        if name in calibrated or (name in notes and not ceiling):
+            continue
+        line = f"DTW onset F1 transcribed by {name}"
+        if ceiling:
+            key = next(k for k in ceiling if k.startswith("f1_"))
+            line += f"; on these excerpts its ceiling (their own audio) is {key} {ceiling[key]:.2f}"
+            if floor:
+                line += f", its floor (another excerpt's audio) {floor[key]:.2f}"
+            calibrated.add(name)
+        notes[name] = line + "."
+    return list(notes.values())
 
 
 def render_tables(results: Sequence[MethodResult]) -> str:
