@@ -8,6 +8,9 @@ piano keys, +-2 frames of context, 86 frames per second) is trained on the train
 scored by frame F1 on the held-out ones, for: the log-mel of the audio (what a probe of this size
 can do), the same log-mel probe on the codec's reconstructions, the codec's encoder latents and
 its quantised latents. ``prior`` is the best F1 of the per-key training frequencies alone.
+The second view needs no probe: basic-pitch (``umust-hf[eval]``) transcribes each held-out
+reconstruction and its original, and ``transcribed_agreement`` is the onset F1 (50 ms) of the one
+against the other, beside ``transcribed_chance`` (an original against another original).
 Prints JSON.
 """
 
@@ -92,7 +95,7 @@ class LinearProbe:
 
 def codec_views(codec, items) -> dict[str, list[np.ndarray]]:
     """Encoder latents, quantised latents and the reconstruction's log-mel of each excerpt."""
-    views = {"latent": [], "quantised": [], "reconstruction": []}
+    views = {"latent": [], "quantised": [], "reconstruction": [], "audio": []}
     for audio, roll in items:
         with torch.no_grad():
             latents = codec.dac.encoder(codec._as_waveform(torch.from_numpy(audio)[None, None]))
@@ -101,12 +104,15 @@ def codec_views(codec, items) -> dict[str, list[np.ndarray]]:
         views["latent"].append(fit_frames(latents[0].T.numpy(), len(roll)))
         views["quantised"].append(fit_frames(quantised[0].T.numpy(), len(roll)))
         views["reconstruction"].append(fit_frames(log_mel(reconstruction), len(roll)))
+        views["audio"].append(reconstruction)
     return views
 
 
 def main() -> None:
     import datasets
 
+    from umust_hf.evaluation.audio_pitch import transcription_agreement
+    from umust_hf.evaluation.transcribers import default_transcriber
     from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -121,6 +127,7 @@ def main() -> None:
     prior = torch.tensor(np.concatenate(train_rolls)).mean(0)
     test_truth = torch.tensor(np.concatenate(test_rolls))
     result["prior"] = round(max(frame_f1(prior.expand_as(test_truth), test_truth, t) for t in np.linspace(0.01, 0.3, 30)), 3)
+    transcriber = default_transcriber()
     for codec_dir in args.codecs or [args.demo_dir / "umust-codecs" / "audio"]:
         codec = UMustAudioCodec.from_pretrained(codec_dir).eval()
         seen, held = codec_views(codec, train), codec_views(codec, test)
@@ -128,6 +135,10 @@ def main() -> None:
             "mel_probe_on_reconstruction": mel_probe.f1(held["reconstruction"], test_rolls),
             **{view: LinearProbe(seen[view], train_rolls).f1(held[view], test_rolls) for view in ("latent", "quantised")},
         }
+        if transcriber is not None:
+            heard = transcription_agreement([audio for audio, _ in test], held["audio"], 44100, transcriber)
+            result[str(codec_dir)].update(transcribed_agreement=round(heard["agreement"], 3),
+                                          transcribed_chance=round(heard["chance"], 3), transcriber=heard["transcriber"])
     print(json.dumps(result, indent=1))
 
 

@@ -241,6 +241,8 @@ def tiny_training(**overrides) -> AudioCodecTrainingConfig:
 
 
 def test_training_lowers_the_held_out_mel_distance(audio_folder, tmp_path):
+    from umust_hf.evaluation.transcribers import basic_pitch_available
+
     metrics = train_audio_codec(audio_folder, tmp_path, max_steps=8, seed=0, show_progress=False, config=tiny_training())
     assert metrics["steps"] == 8 and metrics["held_out_clips"] == 2 and metrics["train_clips"] == 9
     assert metrics["mel_distance_trained"] < 0.8 * metrics["mel_distance_untrained"], metrics
@@ -252,6 +254,8 @@ def test_training_lowers_the_held_out_mel_distance(audio_folder, tmp_path):
         assert metrics[f"min_codes_used_{stage}"] == min(metrics[f"codebook_usage_{stage}"])
         assert metrics[f"onset_f1_{stage}"] is None  # a folder of audio has no MIDI
         assert 0.0 <= metrics[f"pitch_agreement_{stage}"] <= 1.0  # needs no MIDI
+        if basic_pitch_available():  # the second view: basic-pitch's notes on reconstruction vs original
+            assert 0.0 <= metrics[f"transcribed_agreement_{stage}"] <= 1.0
     assert metrics["onset_f1_original"] is None
     assert 0.0 <= metrics["pitch_agreement_chance"] < 1.0
     assert json.loads((tmp_path / "training_metrics.json").read_text())["mel_distance_trained"] == metrics["mel_distance_trained"]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from umust_hf.evaluation.audio_pitch import KEYS, pitch_agreement, pitch_agreement_chance, semitone_roll
+from umust_hf.evaluation import transcribers
+from umust_hf.evaluation.audio_pitch import (
+    KEYS,
+    pitch_agreement,
+    pitch_agreement_chance,
+    semitone_roll,
+    transcription_agreement,
+)
 
 SR = 22050
 
@@ -45,3 +52,18 @@ def test_silence_and_too_few_clips():
     assert pitch_agreement([tone([60])], silent, SR) == 0.0
     with pytest.raises(ValueError):
         pitch_agreement([tone([60])], [], SR)
+
+
+@pytest.mark.skipif(not transcribers.basic_pitch_available(), reason="basic-pitch is not installed")
+def test_transcription_agreement_keeps_a_copy_and_not_another_clip():
+    rate = 22050
+    t = np.arange(rate) / rate
+
+    def tones(*hz):  # half-second tones one after another
+        return np.concatenate([0.3 * np.sin(2 * np.pi * f * t[: rate // 2]) for f in hz]).astype(np.float32)
+
+    originals = [tones(262, 330, 392, 523), tones(147, 175, 220, 294)]
+    noisy = [clip + 0.003 * np.random.default_rng(0).standard_normal(len(clip)).astype(np.float32) for clip in originals]
+    result = transcription_agreement(originals, noisy, rate, transcribers.BasicPitchTranscriber())
+    assert result["transcriber"] == "basic-pitch"
+    assert result["agreement"] >= 0.9 and result["chance"] <= 0.1

@@ -154,3 +154,11 @@ def test_amt_peer_row_beside_the_baseline(embedded_corpus_dir, tmp_path, capsys)
     peer, chance = results["basic-pitch (peer)"], results["random-pairing"]
     assert peer["num_samples"] == chance["num_samples"] == 4
     assert peer["metrics"]["onset_f1"] > chance["metrics"]["onset_f1"] + 20
+
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="checks the environment .ci/run builds")
+def test_ci_environment_has_basic_pitch_and_no_tensorflow():
+    import importlib.util
+
+    assert transcribers.basic_pitch_available()
+    assert importlib.util.find_spec("tensorflow") is None

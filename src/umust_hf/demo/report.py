@@ -136,8 +136,12 @@ def audio_codec_note(metrics: dict[str, Any]) -> str:
             if onsets is not None and original is not None else "")
     verdict = ("no clearly more than that, so it loses the notes and AMT, MIDI-to-audio and image-to-audio work "
                "from audio without them" if agreement < chance + PITCH_MARGIN else "it keeps some of the notes")
+    heard = _finite(metrics.get("transcribed_agreement_trained"))
+    heard_chance = _finite(metrics.get("transcribed_agreement_chance_trained"))
+    transcribed = (f" basic-pitch's notes on its reconstructions against its notes on the originals: onset F1 "
+                   f"{_fmt(heard)} (another clip: {_fmt(heard_chance)})." if heard is not None else "")
     return (f"audio codec on held-out audio: {kept}pitch agreement with the originals {_fmt(agreement)}, "
-            f"where another clip scores {_fmt(chance)}: {verdict}.")
+            f"where another clip scores {_fmt(chance)}: {verdict}.{transcribed}")
 
 
 def write_metrics(results: Sequence[MethodResult], out_dir: str | os.PathLike,

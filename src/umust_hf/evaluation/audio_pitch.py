@@ -9,13 +9,21 @@ and two rolls are compared by F1 over (key, frame) cells. A recording agrees wit
 On 2-s piano excerpts of the embedded corpus: noise 20 dB down keeps 0.97, the same audio a
 semitone higher scores 0.02, and :func:`pitch_agreement_chance` (each clip against another clip,
 the level of "other notes") 0.17.
+
+:func:`transcription_agreement` is the second view, through a pretrained transcriber
+(:mod:`.transcribers`, basic-pitch): onset F1 of its notes on a reconstruction against its notes
+on the original, beside the same figure for another clip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from .note_f1 import note_f1
+from .transcribers import Transcriber, transcribe_all
 
 #: Piano keys A0..C8 (MIDI 21..108), the bins of a semitone roll.
 LOWEST_KEY, KEYS = 21, 88
@@ -67,4 +75,21 @@ def pitch_agreement_chance(references: Sequence[np.ndarray], sr: int) -> float |
     return pitch_agreement(references, [*references[1:], references[0]], sr)
 
 
-__all__ = ["semitone_roll", "pitch_agreement", "pitch_agreement_chance"]
+def transcription_agreement(references: Sequence[np.ndarray], estimates: Sequence[np.ndarray], sr: int,
+                            transcriber: Transcriber, *, onset_tolerance: float = 0.05) -> dict[str, Any]:
+    """Mean onset F1 of ``transcriber``'s notes on each estimate against its notes on the matching
+    reference (``agreement``), and on each reference's neighbour (``chance``: the last against the
+    first; None for one clip), each pair cut to the shorter clip; ``transcriber``: its name."""
+    cut = [min(len(r), len(e)) for r, e in zip(references, estimates, strict=True)]
+    original = transcribe_all(transcriber, [(np.asarray(r)[:n], sr) for r, n in zip(references, cut)])
+    rebuilt = transcribe_all(transcriber, [(np.asarray(e)[:n], sr) for e, n in zip(estimates, cut)])
+
+    def mean_f1(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+        return float(np.mean([note_f1(a, b, onset_tolerance=onset_tolerance).f1 for a, b in pairs]))
+
+    chance = mean_f1(list(zip(original, [*original[1:], original[0]]))) if len(original) >= 2 else None
+    return {"transcriber": getattr(transcriber, "name", None), "agreement": mean_f1(list(zip(original, rebuilt))),
+            "chance": chance}
+
+
+__all__ = ["semitone_roll", "pitch_agreement", "pitch_agreement_chance", "transcription_agreement"]

@@ -127,18 +127,20 @@ def score_audio_generation(
     embedding = embedding or LogMelEmbedding()
     needs_transcriber = any(not row.has(f"{side}_notes") for row in rows for side in ("gold", "pred"))
     metrics: Metrics = {f"f1_{round(t * 1000)}": None for t in tolerances}
-    details: dict[str, Any] = {"transcriber": transcriber_name(transcriber), "ceiling": None, "floor": None}
+    # "transcriber": what turned audio into notes for these figures (None where every row gave its notes)
+    calibration_rows = [row for row in rows if row.has("gold_notes") and row.has("gold_audio")]
+    used = needs_transcriber or bool(calibration_rows)
+    details: dict[str, Any] = {"transcriber": transcriber_name(transcriber) if used else None,
+                               "ceiling": None, "floor": None}  # fmt: skip
     if needs_transcriber and transcriber is None:
         details["transcriber_note"] = NO_TRANSCRIBER
         logger.warning("%s %s", task, NO_TRANSCRIBER)
     else:
         metrics.update(_dtw_f1(rows, task, transcriber, tolerances, details))
-    if transcriber is not None:
-        calibration_rows = [row for row in rows if row.has("gold_notes") and row.has("gold_audio")]
-        if calibration_rows:
-            details.update(calibrate_transcriber([row.notes("gold_notes") for row in calibration_rows],
-                                                 [row.audio("gold_audio") for row in calibration_rows],
-                                                 transcriber, tolerances=tolerances))  # fmt: skip
+    if transcriber is not None and calibration_rows:
+        details.update(calibrate_transcriber([row.notes("gold_notes") for row in calibration_rows],
+                                             [row.audio("gold_audio") for row in calibration_rows],
+                                             transcriber, tolerances=tolerances))  # fmt: skip
     metrics["fad"] = None
     details.update(_fad(rows, embedding, metrics))
     return metrics, details

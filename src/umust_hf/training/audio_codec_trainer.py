@@ -45,7 +45,8 @@ from tqdm.auto import tqdm
 
 from ..errors import UserError
 from ..evaluation.audio_onsets import merge_onsets, onset_f1
-from ..evaluation.audio_pitch import pitch_agreement, pitch_agreement_chance
+from ..evaluation.audio_pitch import pitch_agreement, pitch_agreement_chance, transcription_agreement
+from ..evaluation.transcribers import Transcriber, default_transcriber
 from ..io_utils import atomic_write, atomic_write_json
 from ..modeling.configuration_audio_codec import UMustAudioCodecConfig
 from ..modeling.modeling_audio_codec import UMustAudioCodec
@@ -353,25 +354,34 @@ def evaluate_codec(
     seconds: float,
     onsets: list[np.ndarray] | None = None,
     loss: torch.nn.Module | None = None,
+    transcriber: Transcriber | None = None,
 ) -> dict[str, Any]:
     """Held-out quality of one codec from a single encode->decode pass over ``clips``.
 
     Returns ``mel_distance`` (float), ``codebook_usage`` (distinct codes per codebook),
     ``codebook_perplexity`` (per codebook), ``onset_f1`` (``None`` without ``onsets``) and
     ``pitch_agreement`` (semitone-roll F1 of the reconstructions against the originals: whether
-    they keep the notes, which onsets and the mel distance do not tell).
+    they keep the notes, which onsets and the mel distance do not tell); with a ``transcriber``
+    (basic-pitch) also ``transcribed_agreement``, the onset F1 of its notes on the reconstructions
+    against its notes on the originals (:func:`~umust_hf.evaluation.audio_pitch.transcription_agreement`).
     """
     results = _reconstruct(codec, clips, seconds)
     sr = codec.config.sampling_rate
     usage, perplexity = code_statistics(torch.cat([codes for _, _, codes in results]), codec.config.codebook_size)
     reconstructions = [rec[0, 0].numpy() for _, rec, _ in results]
-    return {
+    originals = [audio[0, 0].numpy() for audio, _, _ in results]
+    metrics = {
         "mel_distance": _mel_distance_of(results, sr, loss),
         "codebook_usage": usage,
         "codebook_perplexity": [round(p, 2) for p in perplexity],
         "onset_f1": None if onsets is None else onset_f1(onsets, reconstructions, sr),
-        "pitch_agreement": pitch_agreement([audio[0, 0].numpy() for audio, _, _ in results], reconstructions, sr),
+        "pitch_agreement": pitch_agreement(originals, reconstructions, sr),
     }
+    if transcriber is not None:
+        agreement = transcription_agreement(originals, reconstructions, sr, transcriber)
+        metrics["transcribed_agreement"] = agreement["agreement"]
+        metrics["transcribed_agreement_chance"] = agreement["chance"]
+    return metrics
 
 
 # ---------------------------------------------------------------------- checkpoints
@@ -459,6 +469,7 @@ def train_audio_codec(
                                       sample_rate=sr)
     gan_loss = GANLoss(discriminator)
     mel_loss = multiscale_mel_loss()
+    transcriber = default_transcriber()  # basic-pitch's view of the reconstructions, when installed
     encoder_params = list(codec.dac.encoder.parameters())
     encoder_ids = {id(p) for p in encoder_params}
     opt_g = torch.optim.AdamW(
@@ -490,7 +501,7 @@ def train_audio_codec(
         step = resumed_from = int(state["step"])
         untrained = state["untrained"]
     else:
-        untrained = evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, mel_loss)
+        untrained = evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, mel_loss, transcriber)
 
     def checkpoint() -> None:
         _atomic_torch_save(
@@ -554,7 +565,7 @@ def train_audio_codec(
     checkpoint()
 
     codec.eval()
-    trained = evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, mel_loss)
+    trained = evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, mel_loss, transcriber)
     _save_final(codec, out_dir)
     metrics = {
         "out_dir": str(out_dir),
