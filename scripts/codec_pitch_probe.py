@@ -10,7 +10,15 @@ can do), the same log-mel probe on the codec's reconstructions, the codec's enco
 its quantised latents. ``prior`` is the best F1 of the per-key training frequencies alone.
 The second view needs no probe: basic-pitch (``umust-hf[eval]``) transcribes each held-out
 reconstruction and its original, and ``transcribed_agreement`` is the onset F1 (50 ms) of the one
-against the other, beside ``transcribed_chance`` (an original against another original).
+against the other, beside ``transcribed_chance`` (an original against another original), and
+``transcribed_onset_f1`` of its notes on the reconstruction against the excerpt's MIDI.
+
+``kmeans_floor`` is the codec-free floor every candidate must beat, fitted in the same run on the
+same split: residual k-means (``--floor-stages`` x ``--floor-codes``, scikit-learn MiniBatchKMeans)
+over 128-bin log-mel frames (n_fft 2048, hop 512 at 44.1 kHz, the vocabulary's 86 frames/s), with
+the trained probe and a ridge probe on its reconstruction after 1, 2 and all stages, the codes used
+per stage, and basic-pitch's onset F1 on Griffin-Lim audio from its quantised log-mel (beside the
+same from unquantised log-mel and from the original audio). ``--no-floor`` skips it.
 Prints JSON.
 """
 
@@ -93,6 +101,89 @@ class LinearProbe:
         return round(frame_f1(self(features), torch.tensor(np.concatenate(rolls)), self.threshold), 3)
 
 
+FLOOR_MELS = 128
+
+
+def floor_mel(audio: np.ndarray) -> np.ndarray:
+    """``(frames, 128)`` log-mel (dB) of the k-means floor."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=audio, sr=44100, n_fft=2048, hop_length=512, n_mels=FLOOR_MELS)
+    return librosa.power_to_db(mel, ref=1.0, top_db=None).T.astype(np.float32)
+
+
+def griffin_lim(mel_db: np.ndarray, length: int) -> np.ndarray:
+    """Audio from a ``(frames, 128)`` log-mel by mel inversion and Griffin-Lim (32 iterations)."""
+    import librosa
+
+    power = librosa.db_to_power(mel_db.T)
+    audio = librosa.feature.inverse.mel_to_audio(power, sr=44100, n_fft=2048, hop_length=512, n_iter=32, length=length)
+    return (0.5 * audio / max(1e-6, float(np.abs(audio).max()))).astype(np.float32)
+
+
+def ridge_f1(train: list[np.ndarray], train_rolls: list[np.ndarray], test: list[np.ndarray],
+             test_rolls: list[np.ndarray]) -> float:
+    """Frame F1 of a ridge regression from features to the piano roll, its threshold chosen on the training frames."""
+    from sklearn.linear_model import Ridge
+
+    x, y = np.concatenate(train), np.concatenate(train_rolls)
+    mean, std = x.mean(0), x.std(0) + 1e-5
+    model = Ridge(alpha=10.0).fit((x - mean) / std, y)
+    seen = torch.tensor(model.predict((x - mean) / std))
+    threshold = max(THRESHOLDS, key=lambda t: frame_f1(seen, torch.tensor(y), t))
+    held = torch.tensor(model.predict((np.concatenate(test) - mean) / std))
+    return round(frame_f1(held, torch.tensor(np.concatenate(test_rolls)), threshold), 3)
+
+
+def kmeans_floor(train, test, test_notes, transcriber, *, stages: int, codes: int, seed: int = 0) -> dict:
+    """The residual k-means floor over log-mel frames (see the module doc)."""
+    import time
+
+    from sklearn.cluster import MiniBatchKMeans
+
+    from umust_hf.evaluation.note_f1 import note_f1
+
+    train_mel, test_mel = [floor_mel(a) for a, _ in train], [floor_mel(a) for a, _ in test]
+    train_rolls, test_rolls = [r for _, r in train], [r for _, r in test]
+    start = time.perf_counter()
+    residual_train, residual_test = np.concatenate(train_mel), np.concatenate(test_mel)
+    rebuilt_train, rebuilt_test = np.zeros_like(residual_train), np.zeros_like(residual_test)
+    result: dict = {"stages": stages, "codes": codes, "codes_used": [], "probe": {}, "ridge": {}}
+    splits_train, splits_test = np.cumsum([len(m) for m in train_mel])[:-1], np.cumsum([len(m) for m in test_mel])[:-1]
+
+    def per_clip(frames, splits, rolls):
+        return [fit_frames(part, len(roll)) for part, roll in zip(np.split(frames, splits), rolls)]
+
+    for stage in range(stages):
+        kmeans = MiniBatchKMeans(codes, batch_size=4096, n_init=1, random_state=seed + stage).fit(residual_train)
+        for residual, rebuilt in ((residual_train, rebuilt_train), (residual_test, rebuilt_test)):
+            labels = kmeans.predict(residual)
+            step = kmeans.cluster_centers_[labels]
+            rebuilt += step
+            residual -= step
+        result["codes_used"].append(int(len(np.unique(labels))))  # on the held-out frames
+        if stage + 1 in (1, 2, stages):
+            seen, held = per_clip(rebuilt_train, splits_train, train_rolls), per_clip(rebuilt_test, splits_test, test_rolls)
+            result["probe"][stage + 1] = LinearProbe(seen, train_rolls).f1(held, test_rolls)
+            result["ridge"][stage + 1] = ridge_f1(seen, train_rolls, held, test_rolls)
+    result["fit_seconds"] = round(time.perf_counter() - start, 1)
+    seen = [fit_frames(m, len(r)) for m, r in zip(train_mel, train_rolls)]
+    held = [fit_frames(m, len(r)) for m, r in zip(test_mel, test_rolls)]
+    result["probe"]["unquantised"] = LinearProbe(seen, train_rolls).f1(held, test_rolls)
+    result["ridge"]["unquantised"] = ridge_f1(seen, train_rolls, held, test_rolls)
+    if transcriber is not None:
+        quantised = np.split(rebuilt_test, splits_test)
+        heard: dict = {}
+        for name, clips in (("original", [a for a, _ in test]),
+                            ("griffin_lim_unquantised", [griffin_lim(m, len(a)) for m, (a, _) in zip(test_mel, test)]),
+                            ("griffin_lim_quantised", [griffin_lim(m, len(a)) for m, (a, _) in zip(quantised, test)])):
+            notes = [transcriber(clip, 44100) for clip in clips]
+            heard[name] = round(float(np.mean([note_f1(g, n, onset_tolerance=0.05).f1
+                                               for g, n in zip(test_notes, notes)])), 3)  # fmt: skip
+        result["transcribed_onset_f1"] = heard
+    return result
+
+
 def codec_views(codec, items) -> dict[str, list[np.ndarray]]:
     """Encoder latents, quantised latents and the reconstruction's log-mel of each excerpt."""
     views = {"latent": [], "quantised": [], "reconstruction": [], "audio": []}
@@ -111,13 +202,18 @@ def codec_views(codec, items) -> dict[str, list[np.ndarray]]:
 def main() -> None:
     import datasets
 
+    from umust_hf.data.audio_io import read_midi_notes
     from umust_hf.evaluation.audio_pitch import transcription_agreement
+    from umust_hf.evaluation.note_f1 import note_f1
     from umust_hf.evaluation.transcribers import default_transcriber
     from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("demo_dir", type=Path)
     parser.add_argument("codecs", nargs="*", type=Path)
+    parser.add_argument("--no-floor", action="store_true", help="skip the k-means floor")
+    parser.add_argument("--floor-stages", type=int, default=4)
+    parser.add_argument("--floor-codes", type=int, default=1024)
     args = parser.parse_args()
     excerpts = datasets.load_from_disk(str(args.demo_dir / "umust-demo" / "work" / "excerpts"))
     train, test = load_split(excerpts, "train"), load_split(excerpts, "test")
@@ -128,6 +224,11 @@ def main() -> None:
     test_truth = torch.tensor(np.concatenate(test_rolls))
     result["prior"] = round(max(frame_f1(prior.expand_as(test_truth), test_truth, t) for t in np.linspace(0.01, 0.3, 30)), 3)
     transcriber = default_transcriber()
+    test_notes = [read_midi_notes(row["midi"]) for row in excerpts["test"]]
+    if not args.no_floor:
+        result["kmeans_floor"] = kmeans_floor(train, test, test_notes, transcriber, stages=args.floor_stages,
+                                              codes=args.floor_codes)
+        print(json.dumps({"kmeans_floor": result["kmeans_floor"]}), flush=True)  # a partial result
     for codec_dir in args.codecs or [args.demo_dir / "umust-codecs" / "audio"]:
         codec = UMustAudioCodec.from_pretrained(codec_dir).eval()
         seen, held = codec_views(codec, train), codec_views(codec, test)
@@ -137,8 +238,11 @@ def main() -> None:
         }
         if transcriber is not None:
             heard = transcription_agreement([audio for audio, _ in test], held["audio"], 44100, transcriber)
+            onset_f1 = np.mean([note_f1(gold, transcriber(audio, 44100), onset_tolerance=0.05).f1
+                                for gold, audio in zip(test_notes, held["audio"])])
             result[str(codec_dir)].update(transcribed_agreement=round(heard["agreement"], 3),
-                                          transcribed_chance=round(heard["chance"], 3), transcriber=heard["transcriber"])
+                                          transcribed_chance=round(heard["chance"], 3), transcriber=heard["transcriber"],
+                                          transcribed_onset_f1=round(float(onset_f1), 3))
     print(json.dumps(result, indent=1))
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from umust_hf.data.tasks import TASKS, get_task, task_for
+from umust_hf.data.tasks import REPORT_ORDER, TASKS, get_task, task_for
 from umust_hf.training.curriculum import Curriculum, TaskSchedule
 from umust_hf.training.recipe import available_recipes, load_recipe
 from umust_hf.training.sampling import CurriculumSampler
@@ -17,6 +17,12 @@ def test_tasks_cover_both_directions():
     assert get_task("amt").target is Modality.MIDI
     with pytest.raises(ValueError, match="no U-MUST task translates midi into image"):
         task_for("midi", "image")
+
+
+def test_report_order_names_every_task_once():
+    assert sorted(REPORT_ORDER) == sorted(TASKS) and len(set(REPORT_ORDER)) == len(REPORT_ORDER)
+    # the two readers come first in every table
+    assert REPORT_ORDER[:2] == ("omr", "amt")
 
 
 def test_hard_introduction_and_linear_ramp():

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..data.tasks import REPORT_ORDER
+
 HELP = "evaluate a model or a predictions file (SER, note F1, DTW-F1, FAD, EMD) in the paper's table layouts"
 
-TASK_CHOICES = ("omr", "amt", "m2a", "i2a", "l2i", "a2i")
+TASK_CHOICES = REPORT_ORDER
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

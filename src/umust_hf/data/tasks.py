@@ -30,6 +30,9 @@ TASKS: dict[str, Task] = {
     )
 }
 
+#: The order reports list the tasks in: the two readers (OMR, AMT), then the four generators.
+REPORT_ORDER: tuple[str, ...] = ("omr", "amt", "m2a", "i2a", "l2i", "a2i")
+
 
 def get_task(name: str) -> Task:
     """Look a task up by name, with an error that lists the valid names."""

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..constants import SAMPLE_RATE
+from ..data.tasks import REPORT_ORDER
 from ..evaluation.predictions import PredictionRow
 from ..evaluation.tables import MethodResult
 
@@ -30,7 +31,7 @@ TASK_OUTPUTS = {
     "omr": ("i2a", ".musicxml"), "m2a": ("i2a", ".wav"), "i2a": ("i2a", ".wav"),
     "amt": ("a2i", ".mid"), "l2i": ("a2i", ".png"), "a2i": ("a2i", ".png"),
 }  # fmt: skip
-TASK_ORDER = ("omr", "amt", "m2a", "i2a", "l2i", "a2i")
+TASK_ORDER = REPORT_ORDER
 
 
 @dataclass

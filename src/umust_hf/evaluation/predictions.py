@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from ..data.tasks import REPORT_ORDER
 from ..errors import UserError
 from ..io_utils import atomic_write_text
 from .notes import as_note_array
 
-TASK_NAMES = ("omr", "amt", "m2a", "i2a", "l2i", "a2i")
+TASK_NAMES = REPORT_ORDER
 
 
 @dataclass
