@@ -12,7 +12,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ._version import __version__
 from .errors import UserError
@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, before_run: Callable[[], None] | None = None) -> int:
+    """Parse ``argv`` and run its command; ``before_run`` is called once the command is known
+    (the console script finishes the package's import there, see :mod:`umust_cli`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -64,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if before_run is not None:
+        before_run()
     try:
         return int(args._run(args) or 0)
     except UserError as error:
