@@ -1,6 +1,7 @@
 """Hugging Face model cards (README.md with YAML metadata) for trained U-MUST directories.
 
-Templates live in the repository's top-level ``model_cards/`` folder and use
+Templates ship as package data in ``umust_hf/model_cards/`` (``UMUST_MODEL_CARDS`` may point
+elsewhere) and use
 :class:`string.Template` placeholders (``$name``); the metrics block is filled with the values
 just measured, so a saved directory can be pushed to the hub as it is.
 """
@@ -38,12 +39,13 @@ class MetricResult:
 
 
 def template_dir() -> Path:
-    """The ``model_cards/`` folder of the source tree (the package is installed from a clone)."""
-    folder = Path(os.environ.get("UMUST_MODEL_CARDS", Path(__file__).resolve().parents[2] / "model_cards"))
+    """The folder of model-card templates: ``$UMUST_MODEL_CARDS`` or the package's own ``model_cards/``."""
+    folder = Path(os.environ.get("UMUST_MODEL_CARDS", Path(__file__).resolve().parent / "model_cards"))
     if not (folder / "translator.md").is_file():
         raise FileNotFoundError(
-            f"model card templates not found in {folder}; install umust-hf from a clone (pip install -e .) "
-            "or point UMUST_MODEL_CARDS at the repository's model_cards/ folder"
+            f"model card template translator.md not found in {folder}; "
+            + ("point UMUST_MODEL_CARDS at a folder that holds one" if "UMUST_MODEL_CARDS" in os.environ
+               else "this umust-hf installation is incomplete (reinstall it)")
         )
     return folder
 
