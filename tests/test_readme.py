@@ -30,21 +30,26 @@ def relative_links(text: str) -> list[str]:
     return targets
 
 
+_INLINE = re.compile(r"`(umust [^`]+)`")
+
+
 def umust_commands(text: str) -> list[str]:
-    """The subcommand of every ``umust ...`` line (after an optional ``$ ``) of the text's code blocks;
-    ``""`` for a line with no subcommand (``umust --help``)."""
+    """The subcommand of every ``umust ...`` line (after an optional ``$ ``) of the text's code blocks,
+    and of every inline ``umust ...`` code span outside them (the command table); ``""`` for a line
+    with no subcommand (``umust --help``)."""
     commands = []
-    for block in _FENCE.findall(text):
-        for line in block.splitlines():
-            line = line.strip()
-            if line.startswith("$ "):
-                line = line[2:].lstrip()
-            if not line.startswith("umust "):
-                continue
-            words = line.split()
-            command = words[1] if len(words) > 1 and not words[1].startswith("-") else ""
-            if command not in commands:
-                commands.append(command)
+    lines = [line for block in _FENCE.findall(text) for line in block.splitlines()]
+    lines += _INLINE.findall(_FENCE.sub("", text))
+    for line in lines:
+        line = line.strip()
+        if line.startswith("$ "):
+            line = line[2:].lstrip()
+        if not line.startswith("umust "):
+            continue
+        words = line.split()
+        command = words[1] if len(words) > 1 and not words[1].startswith("-") else ""
+        if command not in commands:
+            commands.append(command)
     return commands
 
 
@@ -105,8 +110,8 @@ def test_relative_links_finds_broken_and_skips_urls(tmp_path):
 
 
 def test_umust_commands_reads_code_blocks_only():
-    text = "umust prose\n```bash\n$ umust omr a b\numust --help\n.venv/bin/umust demo\numust omr c d\n```\n"
-    assert umust_commands(text) == ["omr", ""]
+    text = "umust prose `umust render x`\n```bash\n$ umust omr a b\numust --help\n.venv/bin/umust demo\numust omr c d\n```\n"
+    assert umust_commands(text) == ["omr", "", "render"]
 
 
 def test_unknown_command_fails_help():
