@@ -28,8 +28,9 @@ def merge_onsets(times: np.ndarray, within: float = ONSET_MERGE_SECONDS) -> np.n
 def detect_onsets(audio: np.ndarray, sr: int) -> np.ndarray:
     """Onset times (seconds) of mono ``audio (samples,)``: librosa's spectral-flux onset detector.
 
-    The package has no pitched transcriber that works without training, so reconstructions are
-    scored on onsets alone (where notes start, not which notes).
+    It needs no optional package, so reconstructions can always be scored on onsets (where notes
+    start, not which notes); :mod:`.audio_pitch` and, with basic-pitch installed,
+    :mod:`.transcribers` check the pitches.
     """
     import librosa  # noqa: PLC0415
 

@@ -104,8 +104,8 @@ class ModelRunner:
     rows of a batch end at similar lengths). Padding does not change a row's tokens, so they
     give what the single-item methods (one source per call) give. Sources are encoded one at a
     time: both codecs are convolutional, and in a padded batch the shorter clips' and narrower
-    images' last codes change (padding instead of the edge); nor is a batch faster per item on
-    a 2-core CPU (audio: 2.9 vs 1.2 s per clip in one measurement, about equal in another).
+    images' last codes change (padding instead of the edge); nor was a batch faster per item on
+    a 2-core CPU (timings in ``docs/experiments.md``).
     """
 
     def __init__(

@@ -5,8 +5,8 @@ a tie section (``program``/``pitch`` of notes sounding at the segment start, clo
 then per time step an absolute ``shift``, note-offs and note-ons (``velocity`` 0/1 and ``program``
 written when they change). An under-trained model often emits events that break this grammar:
 note-offs of notes that never started, a second onset of a sounding note, shifts back in time.
-The decoder skips them (with a warning), so such an output silently loses its notes: the greedy
-reading of one demo model held 4 readable notes where the recording had 36. This processor keeps
+The decoder skips them (with a warning), so such an output silently loses its notes (a demo model's
+greedy readings: ``docs/experiments.md``). This processor keeps
 each MIDI row's decoding state (time, program, velocity, sounding notes) and allows only the
 events the decoder accepts, so what the model generates is what the MIDI file holds. A row may
 end (EOS) only once its notes are released: a generated row is a whole transcription (the

@@ -12,11 +12,11 @@ crops, a reduced discriminator that joins only after a 1000-step mel-only phase,
 (encoder 1e-4, see ``encoder_lr_scale``) so that minutes of CPU time show learning.
 
 Both add what DAC's recipe lacks and a short run needs: codes no batch picked for a while are
-restarted from recent encoder latents of their own stage (:mod:`.codebook_revival`). Before
-that (and the CPU preset's slower encoder) the CPU codec collapsed onto 1-9 of 1024 codes per
-codebook within minutes. Seeding the codebooks by k-means over encoder outputs before the
-first step is available (``codebook_init_frames``) but off: on the embedded corpus it gave
-more distinct codes yet clearly worse onset F1 of the reconstructions. Quality is reported next to the untrained codec on held-out audio:
+restarted from recent encoder latents of their own stage (:mod:`.codebook_revival`). Without
+that (and the CPU preset's slower encoder) the CPU codec's codebooks collapse onto a handful of
+their 1024 codes within minutes. Seeding the codebooks by k-means over encoder outputs before the
+first step is available (``codebook_init_frames``) but off: it gives
+more distinct codes yet worse onsets in the reconstructions (``docs/experiments.md``). Quality is reported next to the untrained codec on held-out audio:
 multi-scale mel distance, codes used and perplexity per codebook, onset F1 of the
 reconstruction against the excerpt's MIDI onsets (embedded corpus only), and the pitch agreement
 of reconstruction and original (:mod:`~umust_hf.evaluation.audio_pitch`; ``pitch_agreement_chance``
@@ -152,9 +152,7 @@ class AudioCodecTrainingConfig:
 
         The (small) discriminator joins from step 1000 on, i.e. only when trained longer: on a
         2-core machine a GAN step costs about four mel-only steps, and the first GAN steps of a
-        fresh discriminator set a short run back (4 minutes: 200 mel-only + 63 GAN steps gave
-        held-out mel distance 3.61, 636 mel-only steps 3.22; even 6 GAN steps after 600
-        mel-only ones cut the reconstruction's onset F1 from 0.54 to 0.41).
+        fresh discriminator set a short run back (figures in ``docs/experiments.md``).
         """
         return cls(**{"batch_size": 4, "segment_samples": 8192, "max_steps": 1000,
                       "learning_rate": 1e-3, "encoder_lr_scale": 0.1, "lr_decay": 0.999,

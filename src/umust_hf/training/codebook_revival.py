@@ -4,10 +4,9 @@ Why this exists: descript-audio-codec's ``VectorQuantize`` picks, for each frame
 row with the highest cosine similarity to the frame's projected latent (``in_proj`` output,
 ``codebook_dim`` 8) and learns the codebook only through the codebook loss of the rows it picks.
 Rows start as standard-normal noise while a freshly initialised encoder's latents fill a narrow
-cone, so a handful of rows win every lookup and the rest never get a gradient: the CPU codec
-trained on the embedded corpus for 1-4 minutes used 1-9 of 1024 codes per codebook, which
-leaves the audio tokens almost nothing to say. Restarts alone fixed that there (140-340 codes
-and perplexity 26-134 per codebook on 16 s of held-out audio); k-means seeding is kept as an option (the trainer's
+cone, so a handful of rows win every lookup and the rest never get a gradient: a CPU codec trained
+for minutes uses a few of its 1024 codes per codebook, which leaves the audio tokens almost
+nothing to say. Restarts alone fix that (figures in ``docs/experiments.md``); k-means seeding is kept as an option (the trainer's
 ``codebook_init_frames``), off by default because it measured worse reconstruction onsets. The usual cures (SoundStream's k-means initialisation and dead-code
 restarts, also what ``vector-quantize-pytorch`` does for our image codec) are applied here from
 outside dac's package, to the ``VectorQuantize`` modules as they are:

@@ -2,8 +2,8 @@
 
 Every U-MUST task is monotonic: score images are read column by column, audio and MIDI frame by
 frame, so target frame ``t`` of ``T`` mostly looks at source frames near ``t / T * S``. A tiny
-model on a CPU budget spends most of its steps finding that alignment on its own (it stays an
-unconditional language model for the first ~700 OMR steps). The penalty of Tachibana et al.
+model on a CPU budget spends most of its steps finding that alignment on its own, an unconditional
+language model meanwhile. The penalty of Tachibana et al.
 (2018, "Efficiently trainable text-to-speech ... with guided attention") gives it the alignment
 from the start:
 
@@ -14,11 +14,11 @@ penalty only shapes training, so inference needs no length estimate.
 
 That penalty has a blind spot: its gradient on a row's attention logits is ``A (W - <A, W>)``,
 which vanishes wherever the attention is near zero. A tiny model's cross-attention soon
-collapses onto one or two "sink" frames for every row; the penalty then stays flat (measured:
-0.875 for 400 steps of a 40-frame copy task) and cannot move it. ``kind="prior"`` instead
+collapses onto one or two "sink" frames for every row; the penalty then stays flat and cannot
+move it. ``kind="prior"`` instead
 minimises the KL divergence from the normalised Gaussian band ``G[t] ∝ exp(-(s/S - t/T)^2 /
-(2 sigma^2))`` to each row, whose gradient ``A - G`` never vanishes: on the same copy task the
-attention follows the diagonal within 200 steps.
+(2 sigma^2))`` to each row, whose gradient ``A - G`` never vanishes, so it can move a collapsed
+attention (copy-task figures in ``docs/experiments.md``).
 """
 
 from __future__ import annotations
