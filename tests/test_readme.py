@@ -53,6 +53,10 @@ def umust_commands(text: str) -> list[str]:
     return commands
 
 
+#: the console script's entry point (src/umust_cli.py), as `umust` runs it
+UMUST = [sys.executable, "-c", "import sys, umust_cli; sys.exit(umust_cli.main(sys.argv[1:]))"]
+
+
 def _env() -> dict[str, str]:
     """This checkout's ``src`` first on the path of the child process (pytest's pythonpath is not inherited)."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
@@ -95,7 +99,7 @@ def test_readme_documents_commands():
 
 @pytest.mark.parametrize("command", README_COMMANDS, ids=lambda c: c or "umust")
 def test_readme_command_has_help(command):
-    argv = [sys.executable, "-m", "umust_hf", *([command] if command else []), "--help"]
+    argv = [*UMUST, *([command] if command else []), "--help"]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=_env(), cwd=ROOT)
     assert result.returncode == 0, f"`umust {command} --help` exited {result.returncode}: {result.stderr[-2000:]}"
 
@@ -115,6 +119,6 @@ def test_umust_commands_reads_code_blocks_only():
 
 
 def test_unknown_command_fails_help():
-    result = subprocess.run([sys.executable, "-m", "umust_hf", "no-such-command", "--help"],
+    result = subprocess.run([*UMUST, "no-such-command", "--help"],
                             capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())  # fmt: skip
     assert result.returncode != 0
