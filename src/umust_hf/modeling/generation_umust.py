@@ -173,11 +173,6 @@ class UMustRows:
     explicit_length: bool  # max_length / max_new_tokens given (call, generation config or model's config)
     generators: list[torch.Generator] | None = None  # one per row under ``sampling_seed``, else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary (``GenerationConfig``'s repr and ``to_json_string`` call this on dataclasses)."""
-        return {"rows": int(self.target_modality.shape[0]), "explicit_length": self.explicit_length,
-                "seeded": self.generators is not None}
-
 
 class UMustGenerationMixin(GenerationMixin):
     """``generate(input_ids (B, S, K), source_modality=..., target_modality=...) -> (B, T, K)`` bundles.
