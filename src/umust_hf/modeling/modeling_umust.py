@@ -14,8 +14,9 @@ Pieces, in data-flow order:
 * one ``lm_head`` over the unified vocabulary, masked to the (target modality, codebook).
 
 The model is written so that only sibling files are imported: a saved directory carries
-``configuration_umust.py``, ``generation_umust.py`` and ``vocabulary_umust.py`` along and loads
-with ``trust_remote_code=True`` in a process that never imported ``umust_hf``.
+``configuration_umust.py``, ``generation_umust.py``, ``modality_umust.py``, ``vocabulary_umust.py``
+(and the other ``*_umust.py`` siblings they import) along and loads with ``trust_remote_code=True``
+in a process that never imported ``umust_hf``.
 """
 
 from __future__ import annotations
@@ -36,42 +37,11 @@ from transformers.utils import ModelOutput
 
 from .configuration_umust import UMustConfig
 from .generation_umust import GENERATION_LIMIT_KEYS, UMustGenerationMixin
+from .modality_umust import modality_indices
 from .vocabulary_umust import MODALITY_ORDER, PAD_ID, SOS_ID, Modality
 
 #: Label value ignored by the loss (the Trainer/collator convention).
 IGNORE_INDEX = -100
-
-
-def modality_indices(modality: torch.Tensor | str | Modality | list | tuple, batch_size: int,
-                     device: torch.device, name: str) -> torch.LongTensor:
-    """Normalise a per-row modality argument to a ``(B,)`` LongTensor of :data:`MODALITY_ORDER` indices.
-
-    Accepts a ``(B,)`` or scalar tensor of indices, one modality name/:class:`Modality` for the
-    whole batch, or a list of them (one per row).
-    """
-    if modality is None:
-        raise ValueError(f"{name} is required: a (batch,) LongTensor of modality indices or a modality name")
-    # Enum members are compared by value: a remote-code copy of the vocabulary has its own enum class.
-    if isinstance(modality, str) or hasattr(modality, "value"):
-        modality = [modality] * batch_size
-    if isinstance(modality, (list, tuple)):
-        modality = torch.tensor(
-            [m if isinstance(m, int) else MODALITY_ORDER.index(Modality.parse(getattr(m, "value", m))) for m in modality],
-            dtype=torch.long,
-        )
-    if not torch.is_tensor(modality):
-        raise ValueError(f"{name} must be a tensor, a modality name or a list of them, got {type(modality).__name__}")
-    modality = modality.to(device=device, dtype=torch.long)
-    if modality.ndim == 0:
-        modality = modality.expand(batch_size)
-    if modality.shape != (batch_size,):
-        raise ValueError(f"{name} must have shape ({batch_size},), got {tuple(modality.shape)}")
-    if modality.numel() and (modality.min() < 0 or modality.max() >= len(MODALITY_ORDER)):
-        raise ValueError(
-            f"{name} holds {modality.tolist()}; indices must lie in [0, {len(MODALITY_ORDER)}) "
-            f"(order: {', '.join(m.value for m in MODALITY_ORDER)})"
-        )
-    return modality
 
 
 def check_bundle_ids(ids: torch.Tensor, config: UMustConfig, name: str) -> None:
