@@ -105,7 +105,7 @@ def _read_heldout(test: Any, translator: Any, task: str, read: Callable[[Any, An
     ``rows`` into what the metric compares."""
     from tqdm.auto import tqdm
 
-    from ..training.collator import BundleCollator
+    from ..data.collator import BundleCollator
 
     test = test.filter(lambda name: name == task, input_columns="task")
     if not len(test):

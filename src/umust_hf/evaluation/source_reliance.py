@@ -28,7 +28,7 @@ def summed_loss(model: Any, batch: dict[str, Any]) -> tuple[float, int]:
 
 def heldout_loss(model: Any, rows: Sequence[dict[str, Any]], batch_size: int = DEFAULT_BATCH_SIZE) -> float:
     """Mean teacher-forced loss per target frame over baked task rows (``input_ids``, ``labels``, modalities)."""
-    from ..training.collator import BundleCollator
+    from ..data.collator import BundleCollator
 
     if not rows:
         raise ValueError("no rows to score")
