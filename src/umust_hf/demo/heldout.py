@@ -18,6 +18,7 @@ from ..constants import HOP_LENGTH, SAMPLE_RATE
 from ..evaluation.generation import DEFAULT_BATCH_SIZE, chunks
 from ..evaluation.predictions import PredictionRow
 from .baselines import constant_lmx, constant_midi
+from .paths import DemoPaths
 
 
 def heldout_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -> dict[str, dict[str, Any]]:
@@ -27,7 +28,6 @@ def heldout_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -
 
     from ..data.audio_io import read_midi_notes
     from ..translation import UMustTranslator
-    from .pipeline import DemoPaths
 
     paths = DemoPaths(Path(out_dir))
     missing = [d for d in ("i2a", "a2i") if not (paths.model(d) / "config.json").is_file()]

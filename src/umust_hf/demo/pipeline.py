@@ -27,38 +27,12 @@ from typing import Any
 
 from ..errors import UserError
 from ..io_utils import atomic_write_json
+from .paths import MODEL_DIRS, DemoPaths
 from .settings import DemoSettings
 
 logger = logging.getLogger(__name__)
 
-MODEL_DIRS = {"i2a": "umust-i2a", "a2i": "umust-a2i"}
 RECIPES = {"i2a": "demo_i2a", "a2i": "demo_a2i"}
-
-
-@dataclass
-class DemoPaths:
-    """Where every stage reads and writes."""
-
-    root: Path
-
-    @property
-    def corpus(self) -> Path:
-        return self.root / "umust-data"
-
-    @property
-    def codecs(self) -> Path:
-        return self.root / "umust-codecs"
-
-    @property
-    def demo(self) -> Path:
-        return self.root / "umust-demo"
-
-    @property
-    def work(self) -> Path:
-        return self.demo / "work"
-
-    def model(self, direction: str) -> Path:
-        return self.root / MODEL_DIRS[direction]
 
 
 @dataclass
