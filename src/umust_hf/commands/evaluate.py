@@ -110,13 +110,25 @@ def _fad_embedding(codec_dir: str | None):
     return CodecLatentEmbedding(codec)
 
 
+def _load_runner(model_dir: str | Path, args: argparse.Namespace):
+    """A ``ModelRunner`` of the saved model in ``model_dir`` (with ``--processor`` and ``--max-new-tokens``)."""
+    from umust_hf.errors import UserError
+    from umust_hf.evaluation.generation import ModelRunner
+    from umust_hf.translation import UMustTranslator
+
+    if not Path(model_dir).is_dir():
+        raise UserError(f"model directory not found: {model_dir}")
+    translator = UMustTranslator.from_pretrained(model_dir, processor_dir=args.processor)
+    return ModelRunner(translator, max_new_tokens=args.max_new_tokens)
+
+
 def _transcriber(args: argparse.Namespace, *, needed: bool):
     """The transcriber of the audio rows: ``--transcriber``, else basic-pitch when installed, else None
     (the audio rows then carry ``transcriber: null`` and say what to install)."""
     from umust_hf.evaluation.transcribers import default_transcriber, load_transcriber
 
     if args.transcriber:
-        return load_transcriber(args.transcriber, processor_dir=args.processor, max_new_tokens=args.max_new_tokens)
+        return load_transcriber(args.transcriber, load_runner=lambda model_dir: _load_runner(model_dir, args))
     return default_transcriber() if needed else None
 
 
@@ -155,12 +167,9 @@ def run(args: argparse.Namespace) -> int:
     tasks = [args.task] if args.task else list(TASK_CHOICES)
     runner = reader = None
     if args.model or args.omr_reader:
-        from umust_hf.evaluation.generation import ModelRunner
-
         if args.model:
-            runner = ModelRunner(args.model, args.processor, max_new_tokens=args.max_new_tokens)
-        reader = (ModelRunner(args.omr_reader, args.processor, max_new_tokens=args.max_new_tokens)
-                  if args.omr_reader else runner)  # fmt: skip
+            runner = _load_runner(args.model, args)
+        reader = _load_runner(args.omr_reader, args) if args.omr_reader else runner
     transcriber = _transcriber(args, needed=bool({"m2a", "i2a"} & set(tasks)) or bool(args.peer))
     reader_kwargs = {"transcriber": transcriber, "omr": reader.read_notation if reader else None}
     results = []
@@ -202,17 +211,13 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--model needs --data DIR (a saved DatasetDict such as the embedded corpus)")
         method = args.method or Path(args.model).name
         for task in [args.task] if args.task else TASK_CHOICES:
-            rows = predict_with_model(
-                args.model, args.data, task=task, split=args.split, limit=args.limit, runner=runner
-            )
+            rows = predict_with_model(runner, args.data, task=task, split=args.split, limit=args.limit)
             saved_model += rows
             results.append(score_rows(rows, task=task, method=method, dataset=dataset, embedding=embedding,
                                       transcriber=transcriber))
         if args.multi_stage and args.task in (None, "i2a"):
-            rows = predict_with_model(
-                args.model, args.data, task="i2a", split=args.split, limit=args.limit, runner=runner,
-                multi_stage=args.multi_stage,
-            )  # fmt: skip
+            rows = predict_with_model(runner, args.data, task="i2a", split=args.split, limit=args.limit,
+                                      multi_stage=args.multi_stage)
             label = f"{method} multi-stage (OMR -> MIDI -> {args.multi_stage})"
             results.append(score_rows(rows, task="i2a", method=label, dataset=dataset, embedding=embedding,
                                       transcriber=transcriber))

@@ -352,6 +352,7 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     from ..evaluation.baselines import peer_rows
     from ..evaluation.generation import ModelRunner
     from ..evaluation.transcribers import default_transcriber
+    from ..translation import UMustTranslator
     from .figure import write_alignment_figure, write_summary_figure
     from .heldout import score_heldout_amt, score_heldout_omr
     from .report import write_metrics
@@ -359,8 +360,8 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
     from .tasks import PEER_SUFFIX, baseline_rows, run_tasks, score_all
 
     examples = _heldout_examples(paths, settings)
-    i2a = ModelRunner(paths.model("i2a"), max_new_tokens=settings.max_new_tokens)
-    a2i = ModelRunner(paths.model("a2i"), max_new_tokens=settings.max_new_tokens)
+    i2a = ModelRunner(UMustTranslator.from_pretrained(paths.model("i2a")), max_new_tokens=settings.max_new_tokens)
+    a2i = ModelRunner(UMustTranslator.from_pretrained(paths.model("a2i")), max_new_tokens=settings.max_new_tokens)
     # every task runs in batches; generated images are read by I2A right there, generated (and the baseline's)
     # audio is transcribed by an external transcriber (basic-pitch) when the rows are scored
     outputs = run_tasks(i2a, a2i, examples, paths.demo, show_progress=show_progress)

@@ -81,13 +81,13 @@ def _one_item(source: dict[str, Any]) -> dict[str, Any]:
     """``midi=[x]`` / ``midi=x`` (and the other source keywords) -> ``midi=[x]``: the single-item methods' sources.
 
     A MIDI note list is one source, not a list of sources."""
-    from ..processing.processing_umust import _is_note_list
+    from ..processing.processing_umust import is_note_list
 
     single = {}
     for name, value in source.items():
         if name == "sampling_rate":
             single[name] = value
-        elif isinstance(value, (list, tuple)) and not _is_note_list(value):
+        elif isinstance(value, (list, tuple)) and not is_note_list(value):
             if len(value) != 1:
                 raise UserError(f"{name}= holds {len(value)} sources; translate several with the *_batch methods")
             single[name] = list(value)
@@ -97,7 +97,11 @@ def _one_item(source: dict[str, Any]) -> dict[str, Any]:
 
 
 class ModelRunner:
-    """One loaded model and processor, with a method per translation the evaluation needs.
+    """One loaded model and processor (a translator's), with a method per translation the evaluation needs.
+
+    ``translator``: a :class:`~umust_hf.translation.UMustTranslator` (its ``model``, ``processor``,
+    ``generate_from`` and ``lmx_of``), loaded by the caller (``umust evaluate``, the demo): the
+    evaluation layer sits below the translation module and does not import it.
 
     The ``*_batch`` methods take lists and return one output per source, generating
     ``batch_size`` source rows at a time (rows of similar length together: less padding, and
@@ -108,18 +112,11 @@ class ModelRunner:
     a 2-core CPU (audio: 2.9 vs 1.2 s per clip in one measurement, about equal in another).
     """
 
-    def __init__(
-        self, model_dir: str | Path, processor_dir: str | Path | None = None, *, max_new_tokens: int | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ):
-        from ..translation import UMustTranslator
-
+    def __init__(self, translator: Any, *, max_new_tokens: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
         if batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {batch_size}")
-        if not Path(model_dir).is_dir():
-            raise UserError(f"model directory not found: {model_dir}")
-        self.translator = UMustTranslator.from_pretrained(model_dir, processor_dir=processor_dir)
-        self.model, self.processor = self.translator.model, self.translator.processor
+        self.translator = translator
+        self.model, self.processor = translator.model, translator.processor
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
 
@@ -326,19 +323,16 @@ def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner, mul
 
 
 def predict_with_model(
-    model_dir: str | Path,
+    runner: ModelRunner,
     data_dir: str | Path,
     *,
     task: str,
     split: str = "test",
     limit: int | None = None,
-    processor_dir: str | Path | None = None,
-    max_new_tokens: int | None = None,
-    runner: ModelRunner | None = None,
     multi_stage: str | None = None,
 ) -> list[PredictionRow]:
-    """Generate predictions for ``task`` on ``data_dir[split]`` (an embedded-corpus DatasetDict);
-    pass ``runner`` to reuse a loaded model across tasks. ``multi_stage`` (``"soundfont"`` or
+    """Generate predictions for ``task`` on ``data_dir[split]`` (an embedded-corpus DatasetDict) with
+    ``runner`` (one loaded model, reused across tasks). ``multi_stage`` (``"soundfont"`` or
     ``"model"``, i2a only) produces the audio with :meth:`ModelRunner.multi_stage` instead."""
     if multi_stage is not None and task != "i2a":
         raise UserError("the multi-stage baseline is an image-to-audio (i2a) method")
@@ -347,7 +341,6 @@ def predict_with_model(
     from .baselines import load_split
 
     examples = load_split(data_dir, split, limit, TASK_COLUMNS[task])
-    runner = runner or ModelRunner(model_dir, processor_dir, max_new_tokens=max_new_tokens)
     rows = []
     for index, example in enumerate(tqdm(examples, desc=f"{task} generation", disable=len(examples) < 2)):
         fields = {"id": example.get("id", str(index)), **_example_fields(task, example, runner, multi_stage)}

@@ -202,11 +202,11 @@ class UMustProcessor(ProcessorMixin):
 
     def encode_midi(self, midi: Any) -> list[np.ndarray]:
         """MIDI files (paths or bytes) or note lists -> one ``(L, K)`` bundle per 20 s segment, ending with EOS."""
-        items = midi if isinstance(midi, (list, tuple)) and not _is_note_list(midi) else [midi]
+        items = midi if isinstance(midi, (list, tuple)) and not is_note_list(midi) else [midi]
         vocabulary = self.unified_vocabulary
         bundles = []
         for item in items:
-            if _is_note_list(item):
+            if is_note_list(item):
                 segments = self.midi_tokenizer.encode_notes(item)
             else:
                 segments = self.midi_tokenizer.encode_midi(item)
@@ -324,7 +324,8 @@ class UMustProcessor(ProcessorMixin):
         return processor
 
 
-def _is_note_list(value: Any) -> bool:
+def is_note_list(value: Any) -> bool:
+    """True for a non-empty list (or tuple) of notes (objects with ``pitch`` and ``onset``): one MIDI source."""
     return isinstance(value, (list, tuple)) and bool(value) and all(hasattr(n, "pitch") and hasattr(n, "onset")
                                                                     for n in value)
 
@@ -347,4 +348,4 @@ def register() -> None:
     AutoProcessor.register(UMustConfig, UMustProcessor, exist_ok=True)
 
 
-__all__ = ["UMustProcessor", "register"]
+__all__ = ["UMustProcessor", "is_note_list", "register"]
