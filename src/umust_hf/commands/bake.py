@@ -9,7 +9,7 @@ HELP = "encode a public corpus (GrandStaff, OLiMPiC, MusicNet, MAESTRO, Slakh, B
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from umust_hf.data.corpora import CORPORA
+    from ..data.corpora import CORPORA
 
     parser.add_argument("--corpus", required=True, choices=sorted(CORPORA), help="which corpus ROOT holds")
     parser.add_argument("--root", required=True, metavar="DIR", help="the extracted corpus (see the README table)")
@@ -35,8 +35,8 @@ def _processor(path: str, device: str | None):
     """The saved processor with its codecs on ``device``."""
     import torch
 
-    from umust_hf.errors import UserError
-    from umust_hf.processing.processing_umust import UMustProcessor
+    from ..errors import UserError
+    from ..processing.processing_umust import UMustProcessor
 
     if not os.path.isdir(path):
         raise UserError(f"--processor {path!r} is not a directory (save one with UMustProcessor.save_pretrained)")
@@ -53,9 +53,9 @@ def _processor(path: str, device: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from umust_hf.data.baking import bake_corpus
-    from umust_hf.data.corpora import load_corpus
-    from umust_hf.errors import UserError
+    from ..data.baking import bake_corpus
+    from ..data.corpora import load_corpus
+    from ..errors import UserError
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-measures must be at least 1, got {args.max_measures}")
     config = None
     if args.preset:
-        from umust_hf.modeling.configuration_umust import UMustConfig
+        from ..modeling.configuration_umust import UMustConfig
 
         try:
             config = UMustConfig.from_preset(args.preset)

@@ -8,7 +8,7 @@ HELP = "build the embedded corpus (image, LMX/MusicXML, MIDI, audio) from scores
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from umust_hf.data.embedded import DEFAULT_MAX_PIECES
+    from ..data.embedded import DEFAULT_MAX_PIECES
 
     parser.add_argument("--out", default="umust-data", help="output directory (default: %(default)s); a partial build there is resumed")
     size = parser.add_mutually_exclusive_group()
@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from umust_hf.data.embedded import build_embedded_corpus, write_preview
-    from umust_hf.errors import UserError
+    from ..data.embedded import build_embedded_corpus, write_preview
+    from ..errors import UserError
 
     if args.max_pieces is not None and args.max_pieces < 1 and not args.all:
         raise UserError(f"--max-pieces must be at least 1, got {args.max_pieces}")

@@ -97,9 +97,9 @@ def _fad_embedding(codec_dir: str | None):
     """The FAD embedding: a saved codec's encoder latents, or None for the log-mel default."""
     if codec_dir is None:
         return None
-    from umust_hf.errors import UserError
-    from umust_hf.evaluation.fad import CodecLatentEmbedding
-    from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
+    from ..errors import UserError
+    from ..evaluation.fad import CodecLatentEmbedding
+    from ..modeling.modeling_audio_codec import UMustAudioCodec
 
     if not Path(codec_dir).is_dir():
         raise UserError(f"--fad-codec: directory not found: {codec_dir}")
@@ -112,9 +112,9 @@ def _fad_embedding(codec_dir: str | None):
 
 def _load_runner(model_dir: str | Path, args: argparse.Namespace):
     """A ``ModelRunner`` of the saved model in ``model_dir`` (with ``--processor`` and ``--max-new-tokens``)."""
-    from umust_hf.errors import UserError
-    from umust_hf.evaluation.generation import ModelRunner
-    from umust_hf.translation import UMustTranslator
+    from ..errors import UserError
+    from ..evaluation.generation import ModelRunner
+    from ..translation import UMustTranslator
 
     if not Path(model_dir).is_dir():
         raise UserError(f"model directory not found: {model_dir}")
@@ -125,7 +125,7 @@ def _load_runner(model_dir: str | Path, args: argparse.Namespace):
 def _transcriber(args: argparse.Namespace, *, needed: bool):
     """The transcriber of the audio rows: ``--transcriber``, else basic-pitch when installed, else None
     (the audio rows then carry ``transcriber: null`` and say what to install)."""
-    from umust_hf.evaluation.transcribers import default_transcriber, load_transcriber
+    from ..evaluation.transcribers import default_transcriber, load_transcriber
 
     if args.transcriber:
         return load_transcriber(args.transcriber, load_runner=lambda model_dir: _load_runner(model_dir, args))
@@ -134,10 +134,10 @@ def _transcriber(args: argparse.Namespace, *, needed: bool):
 
 def _peer_results(args: argparse.Namespace, transcriber, dataset: str) -> list:
     """``--peer basic-pitch``: the external transcriber's AMT rows on ``--data``, scored as a model's are."""
-    from umust_hf.errors import UserError
-    from umust_hf.evaluation.baselines import load_split, peer_rows
-    from umust_hf.evaluation.scoring import score_rows
-    from umust_hf.evaluation.transcribers import BASIC_PITCH, load_transcriber
+    from ..errors import UserError
+    from ..evaluation.baselines import load_split, peer_rows
+    from ..evaluation.scoring import score_rows
+    from ..evaluation.transcribers import BASIC_PITCH, load_transcriber
 
     if not args.data:
         raise UserError("--peer needs --data DIR (the excerpts it transcribes)")
@@ -153,10 +153,10 @@ def _peer_results(args: argparse.Namespace, transcriber, dataset: str) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from umust_hf.errors import UserError
-    from umust_hf.evaluation.predictions import read_predictions
-    from umust_hf.evaluation.scoring import score_rows
-    from umust_hf.evaluation.tables import render_tables, results_to_json, write_json_atomic
+    from ..errors import UserError
+    from ..evaluation.predictions import read_predictions
+    from ..evaluation.scoring import score_rows
+    from ..evaluation.tables import render_tables, results_to_json, write_json_atomic
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                 )
     if args.baseline:
-        from umust_hf.evaluation.baselines import TASK_COLUMNS, baseline_rows, load_split
+        from ..evaluation.baselines import TASK_COLUMNS, baseline_rows, load_split
 
         if not args.data:
             raise UserError("--baseline needs --data DIR (a saved DatasetDict such as the embedded corpus)")
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     if args.peer:
         results += _peer_results(args, transcriber, dataset)
     if args.model:
-        from umust_hf.evaluation.generation import predict_with_model
+        from ..evaluation.generation import predict_with_model
 
         if not args.data:
             raise UserError("--model needs --data DIR (a saved DatasetDict such as the embedded corpus)")
@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.multi_stage:
         raise UserError("--multi-stage needs --model DIR (its OMR reads the score images)")
     if args.save_predictions:
-        from umust_hf.evaluation.predictions import write_predictions
+        from ..evaluation.predictions import write_predictions
 
         saved = saved_model or saved_baseline
         if not saved:

@@ -25,9 +25,9 @@ def run(args: argparse.Namespace) -> int:
 
     from datasets import DatasetDict, load_from_disk
 
-    from umust_hf.errors import UserError
-    from umust_hf.training.recipe import load_recipe
-    from umust_hf.training.run import train_from_recipe
+    from ..errors import UserError
+    from ..training.recipe import load_recipe
+    from ..training.run import train_from_recipe
 
     try:
         recipe = load_recipe(args.recipe)

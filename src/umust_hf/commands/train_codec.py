@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from umust_hf.errors import UserError
+    from ..errors import UserError
 
     if args.max_steps is None and args.minutes is None:
         raise UserError("give --max-steps N or --minutes M (or both) so that training stops")
@@ -32,11 +32,11 @@ def run(args: argparse.Namespace) -> int:
         config=args.preset,
     )
     if args.modality == "image":
-        from umust_hf.training.image_codec_trainer import train_image_codec
+        from ..training.image_codec_trainer import train_image_codec
 
         summary = train_image_codec(args.data, args.out, **kwargs)
     else:
-        from umust_hf.training.audio_codec_trainer import train_audio_codec
+        from ..training.audio_codec_trainer import train_audio_codec
 
         summary = train_audio_codec(args.data, args.out, **kwargs)
     print(json.dumps(summary, indent=2, default=str))

@@ -30,7 +30,7 @@ class TranslateCommand:
         parser.add_argument("--seed", type=int, default=0, help="seed of the sampled draws")
 
     def run(self, args: argparse.Namespace) -> int:
-        from umust_hf.translation import UMustTranslator
+        from ..translation import UMustTranslator
 
         translator = UMustTranslator.from_pretrained(args.model)
         # the sampling options are dropped where the target is decoded greedily (translation.decoding_for)

@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from umust_hf.ytsv.detectors import TrainingConfig, train_detectors
-    from umust_hf.ytsv.pages import load_pages, render_music21_pages
+    from ..ytsv.detectors import TrainingConfig, train_detectors
+    from ..ytsv.pages import load_pages, render_music21_pages
 
     pages = list(load_pages(args.corpus) if args.corpus else render_music21_pages(args.scores, seed=0))
     metrics = train_detectors(pages, args.out, TrainingConfig(epochs=args.epochs, imgsz=args.imgsz))
@@ -50,8 +50,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _videos(folder: Path) -> list[Path]:
-    from umust_hf.errors import UserError
-    from umust_hf.ytsv.media import VIDEO_SUFFIXES
+    from ..errors import UserError
+    from ..ytsv.media import VIDEO_SUFFIXES
 
     if not folder.is_dir():
         raise UserError(f"{folder}: video folder does not exist")
@@ -62,17 +62,17 @@ def _videos(folder: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from umust_hf.errors import UserError
+    from ..errors import UserError
 
     if args.train_detectors:
         return _train(args)
     if args.videos is None or args.metadata is None:
         raise UserError("--videos and --metadata are required (or use --train-detectors)")
 
-    from umust_hf.ytsv.detectors import DEFAULT_DETECTOR_DIR, SlideDetector
-    from umust_hf.ytsv.metadata import filter_metadata, read_metadata
-    from umust_hf.ytsv.pipeline import PipelineConfig, run_pipeline
-    from umust_hf.ytsv.slides import SegmentationConfig
+    from ..ytsv.detectors import DEFAULT_DETECTOR_DIR, SlideDetector
+    from ..ytsv.metadata import filter_metadata, read_metadata
+    from ..ytsv.pipeline import PipelineConfig, run_pipeline
+    from ..ytsv.slides import SegmentationConfig
 
     records = read_metadata(args.metadata)
     selected = {

@@ -30,7 +30,7 @@ def settings_from_args(args: argparse.Namespace):
     """DemoSettings for the options: ``--budget-minutes`` scales the training and codec time caps."""
     from dataclasses import replace
 
-    from umust_hf.errors import UserError
+    from ..errors import UserError
 
     from .settings import DemoSettings
 

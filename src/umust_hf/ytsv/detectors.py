@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from umust_hf.errors import UserError
-from umust_hf.ytsv.pages import LabelledPage
+from ..errors import UserError
+from .pages import LabelledPage
 
 from ..io_utils import atomic_write, atomic_write_json
 
@@ -51,8 +51,8 @@ def _offline_ultralytics():
 
 def _slide_view(page: LabelledPage, rng: random.Random, size: tuple[int, int] = (1280, 720)) -> LabelledPage | None:
     """A band of 1-3 consecutive systems of ``page`` letterboxed on a white ``size`` canvas."""
-    from umust_hf.ytsv.pages import system_band
-    from umust_hf.ytsv.synthetic import page_on_canvas
+    from .pages import system_band
+    from .synthetic import page_on_canvas
 
     if len(page.system_boxes) == 0:
         return None

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from umust_hf import constants
-from umust_hf.errors import UserError
+from .. import constants
+from ..errors import UserError
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 AUDIO_SUFFIXES = (".wav", ".flac", ".m4a", ".mp3", ".opus", ".ogg", ".aac", ".weba")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from umust_hf.errors import UserError
+from ..errors import UserError
 
 CSV_COLUMNS = (
     "YT Id",

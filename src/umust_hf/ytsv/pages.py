@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from umust_hf.errors import UserError
+from ..errors import UserError
 
 from ..io_utils import atomic_write_json
 
@@ -272,7 +272,7 @@ def load_page_directory(directory: str | os.PathLike[str]) -> Iterator[LabelledP
 
 def load_embedded_corpus_pages(directory: str | os.PathLike[str]) -> Iterator[LabelledPage]:
     """Pages of a built embedded corpus (``DIR/pages``: image, system_boxes, staff_boxes per page)."""
-    from umust_hf.data.embedded import load_embedded_pages
+    from ..data.embedded import load_embedded_pages
 
     for row in load_embedded_pages(directory):
         yield LabelledPage(

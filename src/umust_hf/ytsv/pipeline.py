@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from umust_hf import constants
-from umust_hf.errors import UserError
-from umust_hf.ytsv import filters
-from umust_hf.ytsv.metadata import VideoMetadata, metadata_features
-from umust_hf.ytsv.slides import SegmentationConfig, segment_slides
+from .. import constants
+from ..errors import UserError
+from . import filters
+from .metadata import VideoMetadata, metadata_features
+from .slides import SegmentationConfig, segment_slides
 
 from ..io_utils import atomic_write_json
 
@@ -90,8 +90,8 @@ def process_video(
     inverted/dark slide, poor scan, no systems, overlapping systems; then each system is
     checked for anomalous dimensions and a segment left without systems is dropped.
     """
-    from umust_hf.ytsv.media import load_video_audio, read_frames, wav_bytes
-    from umust_hf.ytsv.systems import crop_systems
+    from .media import load_video_audio, read_frames, wav_bytes
+    from .systems import crop_systems
 
     config = config or PipelineConfig()
     video_path = Path(video_path)

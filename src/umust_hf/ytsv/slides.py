@@ -260,7 +260,7 @@ def segment_frames(
 
 def segment_slides(video_path: str | os.PathLike[str], config: SegmentationConfig | None = None) -> list[Slide]:
     """Slides of a score video file (see the module docstring for the method)."""
-    from umust_hf.ytsv.media import iter_sampled_frames, probe_video
+    from .media import iter_sampled_frames, probe_video
 
     config = config or SegmentationConfig()
     info = probe_video(video_path)

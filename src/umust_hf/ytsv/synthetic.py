@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from umust_hf import constants
-from umust_hf.errors import UserError
-from umust_hf.ytsv.pages import LabelledPage
+from .. import constants
+from ..errors import UserError
+from .pages import LabelledPage
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _printed_excerpts(corpus) -> dict[str, list[tuple[int, str, str, int]]]:
 
     ``corpus`` is the excerpt ``DatasetDict``; audio is left on disk until a slide needs it.
     """
-    from umust_hf.data.embedded.pieces import PAGE_MEASURES
+    from ..data.embedded.pieces import PAGE_MEASURES
 
     by_piece: dict[str, list[tuple[int, str, str, int]]] = {}
     for name, split in corpus.items():
@@ -147,9 +147,9 @@ def corpus_slides(
     in score order (see the module docstring). Raises :class:`UserError` when the corpus
     holds fewer such slides.
     """
-    from umust_hf.data.audio_io import decode_audio
-    from umust_hf.data.embedded import load_embedded_corpus
-    from umust_hf.ytsv.pages import load_embedded_corpus_pages, system_band
+    from ..data.audio_io import decode_audio
+    from ..data.embedded import load_embedded_corpus
+    from .pages import load_embedded_corpus_pages, system_band
 
     if count < 1 or systems_per_slide < 1 or per_piece < 1:
         raise ValueError("count, systems_per_slide and per_piece must be positive")
@@ -193,7 +193,7 @@ def build_synthetic_video(
     (``(N,)`` float at 44.1 kHz), it is muxed into the video when ``embed_audio``, and
     always returned in the result so callers can also write it beside the video.
     """
-    from umust_hf.ytsv.media import write_video
+    from .media import write_video
 
     if len(slides) != len(durations) or len(transitions) != len(slides) - 1:
         raise ValueError("need one duration per slide and one transition between consecutive slides")

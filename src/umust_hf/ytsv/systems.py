@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from umust_hf import constants
+from .. import constants
 
 
 @dataclass
@@ -64,7 +64,7 @@ def staff_height_for(system_box: np.ndarray, staff_boxes: np.ndarray) -> float:
 
 @lru_cache(maxsize=1)
 def _image_processor():
-    from umust_hf.processing.image_processing_umust import UMustImageProcessor
+    from ..processing.image_processing_umust import UMustImageProcessor
 
     return UMustImageProcessor()
 
