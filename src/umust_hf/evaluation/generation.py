@@ -21,9 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import SAMPLE_RATE
+from ..data.audio_io import decode_audio, read_midi_notes
+from ..data.embedded.performance import perform, to_midi_bytes
+from ..data.embedded.synthesis import synthesize
 from ..errors import UserError
 from ..vocabulary import Modality
+from .baselines import load_split
 from .notes import as_note_array
+from .pipelines import MultiStageImageToAudio
 from .predictions import PredictionRow
 
 logger = logging.getLogger(__name__)
@@ -81,7 +87,7 @@ def _one_item(source: dict[str, Any]) -> dict[str, Any]:
     """``midi=[x]`` / ``midi=x`` (and the other source keywords) -> ``midi=[x]``: the single-item methods' sources.
 
     A MIDI note list is one source, not a list of sources."""
-    from ..processing.processing_umust import is_note_list
+    from ..processing.processing_umust import is_note_list  # heavy: torch, transformers
 
     single = {}
     for name, value in source.items():
@@ -245,18 +251,11 @@ class ModelRunner:
         """Table 3's multi-stage baseline: this model's OMR -> MusicXML -> rule-based performance
         MIDI (the embedded corpus's performer, fixed tempo, no humanising) -> audio from the
         SoundFont synthesiser (``"soundfont"``) or this model's MIDI-to-audio task (``"model"``)."""
-        from ..data.embedded.performance import perform, to_midi_bytes
-        from .pipelines import MultiStageImageToAudio
-
         def performance(musicxml: str) -> bytes:
             notes = perform(musicxml.encode(), tempo_bpm=tempo_bpm, rng=np.random.default_rng(0), humanize=False)
             return to_midi_bytes(notes, program=0, tempo_bpm=tempo_bpm)
 
         def soundfont(midi: bytes) -> tuple[np.ndarray, int]:
-            from ..constants import SAMPLE_RATE
-            from ..data.audio_io import read_midi_notes
-            from ..data.embedded.synthesis import synthesize
-
             notes = read_midi_notes(midi)
             if not notes:
                 return np.zeros(0, np.float32), SAMPLE_RATE
@@ -282,8 +281,6 @@ class ModelRunner:
 def notes_of(processor: Any, generated: np.ndarray, end_seconds: float | None = None) -> np.ndarray:
     """Notes ``(N, 3)`` of one MIDI bundle row, generated or gold (no notes, with a warning, when it
     holds no readable MIDI); ``end_seconds``: the source's length, where a note left sounding ends."""
-    from ..data.audio_io import read_midi_notes
-
     midi = processor.decode(generated, "midi", end_seconds=end_seconds)[0]
     try:
         notes = read_midi_notes(midi) if midi else []
@@ -299,8 +296,6 @@ def _no_notes() -> np.ndarray:
 
 def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner, multi_stage: str | None) -> dict[str, Any]:
     """Gold and predicted fields for one example (the layout of :mod:`.predictions`)."""
-    from ..data.audio_io import decode_audio, read_midi_notes
-
     if task == "omr":
         return {"gold": example["lmx"], "pred": runner.read_notation(example["image"])}
     if task == "l2i":
@@ -336,9 +331,7 @@ def predict_with_model(
     ``"model"``, i2a only) produces the audio with :meth:`ModelRunner.multi_stage` instead."""
     if multi_stage is not None and task != "i2a":
         raise UserError("the multi-stage baseline is an image-to-audio (i2a) method")
-    from tqdm.auto import tqdm
-
-    from .baselines import load_split
+    from tqdm.auto import tqdm  # heavy: tqdm
 
     examples = load_split(data_dir, split, limit, TASK_COLUMNS[task])
     rows = []

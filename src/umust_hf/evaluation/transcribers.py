@@ -104,7 +104,7 @@ class BasicPitchTranscriber:
         model_path = basic_pitch_model_path()
         if model_path is None or importlib.util.find_spec("onnxruntime") is None:
             raise TranscriberUnavailable(f"the basic-pitch transcriber is not installed: {INSTALL_HINT}")
-        import onnxruntime  # local: an optional dependency
+        import onnxruntime  # optional: onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # the converted graph warns about unused initialisers on every load
@@ -116,7 +116,7 @@ class BasicPitchTranscriber:
 
     def activations(self, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
         """The model's ``note``/``onset`` ``(frames, 88)`` and ``contour`` ``(frames, 264)`` activations."""
-        import soxr  # local: imported with the transcriber only
+        import soxr  # heavy: soxr
 
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if sample_rate != _RATE:
