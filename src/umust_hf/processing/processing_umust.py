@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import BatchFeature
+from PIL import Image
+from transformers import AutoModel, AutoProcessor, BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
+from ..modeling.configuration_umust import UMustConfig
 from ..modeling.vocabulary_umust import EOS_ID, PAD_ID, SEP_ID, SOS_ID, Modality, UnifiedVocabulary
 from .image_processing_umust import flatten_codes, sep_bundle, unflatten_codes
 
@@ -253,8 +255,6 @@ class UMustProcessor(ProcessorMixin):
         return codec.decode(codes.to(codec.device))[0, 0].float().cpu().numpy()
 
     def _decode_image(self, bundle: np.ndarray) -> Any:
-        from PIL import Image
-
         codec = self._codec("image_codec")
         vocabulary = self.unified_vocabulary
         rows = self.image_processor.system_height // self.image_processor.patch_size
@@ -310,8 +310,6 @@ class UMustProcessor(ProcessorMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> UMustProcessor:
         """Load a saved processor; codecs come from the ``image_codec/`` and ``audio_codec/`` subfolders if present."""
-        from transformers import AutoModel
-
         codecs = {name: kwargs.pop(name) for name in _CODECS if name in kwargs}
         for name in _CODECS:
             folder = os.path.join(os.fspath(pretrained_model_name_or_path), name)
@@ -341,10 +339,6 @@ def _content(bundle: np.ndarray) -> np.ndarray:
 
 def register() -> None:
     """Make ``AutoProcessor`` resolve ``UMustProcessor`` (idempotent)."""
-    from transformers import AutoProcessor
-
-    from ..modeling.configuration_umust import UMustConfig
-
     AutoProcessor.register(UMustConfig, UMustProcessor, exist_ok=True)
 
 
