@@ -190,7 +190,7 @@ def filter_metadata(
 
 def metadata_features() -> dict:
     """``datasets`` feature types of the metadata columns."""
-    from datasets import Value
+    from datasets import Value  # heavy: datasets
 
     types = {
         "duration_s": Value("float32"),
