@@ -89,7 +89,8 @@ TINY_LENGTH_RATIOS = {"image->notation": 0.05, "image->audio": 0.05, "audio->mid
 def tiny_runner(tiny_model_dir):
     """A :class:`~umust_hf.evaluation.generation.ModelRunner` of the tiny model with short outputs."""
     from umust_hf.evaluation.generation import ModelRunner
+    from umust_hf.translation import UMustTranslator
 
-    runner = ModelRunner(tiny_model_dir)
+    runner = ModelRunner(UMustTranslator.from_pretrained(tiny_model_dir))
     runner.model.generation_config.length_ratios = dict(TINY_LENGTH_RATIOS)
     return runner

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from umust_hf.training.collator import IGNORE_INDEX, TASK_ORDER, BundleCollator
+from umust_hf.data.collator import IGNORE_INDEX, TASK_ORDER, BundleCollator
 from umust_hf.vocabulary import EOS_ID, PAD_ID, SOS_ID, UnifiedVocabulary
 
 

@@ -96,7 +96,7 @@ def test_bake_maestro_amt_and_m2a(tmp_path, processor):
     assert decoded == expected
     assert examples["m2a"]["input_ids"] == examples["amt"]["labels"] + [[EOS_ID, 0, 0, 0]]
 
-    from umust_hf.training.collator import BundleCollator
+    from umust_hf.data.collator import BundleCollator
 
     batch = BundleCollator()([baked["train"][0], baked["test"][1]])
     assert batch["input_ids"].shape[0] == 2 and batch["input_ids"].shape[2] == 4

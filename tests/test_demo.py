@@ -193,7 +193,8 @@ def test_training_caps_shrink_to_what_the_budget_still_allows():
 def test_model_cards_are_rewritten_when_the_metrics_are_newer(tmp_path):
     import os
 
-    from umust_hf.demo.pipeline import MODEL_DIRS, DemoPaths, _cards_current
+    from umust_hf.demo.paths import MODEL_DIRS, DemoPaths
+    from umust_hf.demo.pipeline import _cards_current
 
     paths = DemoPaths(tmp_path)
     paths.demo.mkdir(parents=True)

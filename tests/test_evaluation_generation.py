@@ -192,4 +192,4 @@ def test_bad_inputs_get_clear_errors(runner, sources):
     with pytest.raises(UserError, match="at least 1"):
         list(chunks([1, 2], 0))
     with pytest.raises(UserError, match="batch_size"):
-        ModelRunner(".", batch_size=0)
+        ModelRunner(runner.translator, batch_size=0)

@@ -7,7 +7,7 @@ import torch
 from umust_hf.evaluation.source_reliance import heldout_loss, source_reliance
 from umust_hf.modeling.configuration_umust import UMustConfig
 from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
-from umust_hf.training.collator import BundleCollator
+from umust_hf.data.collator import BundleCollator
 
 
 def _rows(vocab, count, seed):

@@ -4,15 +4,11 @@ import pytest
 import torch
 from transformers import Seq2SeqTrainingArguments
 
+from umust_hf.modeling.attention_band_umust import diagonal_penalty, diagonal_prior
 from umust_hf.modeling.configuration_umust import UMustConfig
 from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
 from umust_hf.training.curriculum import Curriculum, TaskSchedule
-from umust_hf.training.guided_attention import (
-    GuidedAttention,
-    diagonal_penalty,
-    diagonal_prior,
-    guided_attention_loss,
-)
+from umust_hf.training.guided_attention import GuidedAttention, guided_attention_loss
 from umust_hf.training.run import LOOP_REPEATS
 from umust_hf.training.trainer import UMustTrainer
 

@@ -99,7 +99,7 @@ def test_a_transcribed_note_left_sounding_ends_with_its_recording(model_dir, inp
     midi = translator.translate({"audio": clip, "sampling_rate": rate}, task="amt")[0]
     assert [(n.pitch, n.start, n.end) for n in read_midi_notes(midi)] == [(60, 0.0, 1.0), (64, 0.3, 1.0)]
 
-    runner = ModelRunner(model_dir)
+    runner = ModelRunner(UMustTranslator.from_pretrained(model_dir))
     monkeypatch.setattr(runner.model, "generate", generate)
     notes = runner.transcribe_batch([clip, clip[: rate // 2]], rate)
     assert notes[0].tolist() == [[0.0, 1.0, 60], [0.3, 1.0, 64]]

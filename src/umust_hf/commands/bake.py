@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..data.corpora import CORPORA, load_corpus
+from ..errors import UserError
+
 HELP = "encode a public corpus (GrandStaff, OLiMPiC, MusicNet, MAESTRO, Slakh, BPSD) into task examples for training"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from umust_hf.data.corpora import CORPORA
-
     parser.add_argument("--corpus", required=True, choices=sorted(CORPORA), help="which corpus ROOT holds")
     parser.add_argument("--root", required=True, metavar="DIR", help="the extracted corpus (see the README table)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output DatasetDict (save_to_disk), input of umust train --data")
@@ -33,10 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _processor(path: str, device: str | None):
     """The saved processor with its codecs on ``device``."""
-    import torch
+    import torch  # heavy: torch
 
-    from umust_hf.errors import UserError
-    from umust_hf.processing.processing_umust import UMustProcessor
+    from ..processing.processing_umust import UMustProcessor  # heavy: torch, transformers
 
     if not os.path.isdir(path):
         raise UserError(f"--processor {path!r} is not a directory (save one with UMustProcessor.save_pretrained)")
@@ -53,9 +53,7 @@ def _processor(path: str, device: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from umust_hf.data.baking import bake_corpus
-    from umust_hf.data.corpora import load_corpus
-    from umust_hf.errors import UserError
+    from ..data.baking import bake_corpus  # heavy: datasets
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
@@ -63,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-measures must be at least 1, got {args.max_measures}")
     config = None
     if args.preset:
-        from umust_hf.modeling.configuration_umust import UMustConfig
+        from ..modeling.configuration_umust import UMustConfig  # heavy: transformers
 
         try:
             config = UMustConfig.from_preset(args.preset)

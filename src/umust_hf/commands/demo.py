@@ -8,6 +8,6 @@ stages are skipped.
 
 from __future__ import annotations
 
-from umust_hf.demo.command import HELP, add_arguments, run
+from ..demo.command import HELP, add_arguments, run
 
 __all__ = ["HELP", "add_arguments", "run"]

@@ -6,6 +6,13 @@ import argparse
 from pathlib import Path
 
 from ..data.tasks import REPORT_ORDER
+from ..errors import UserError
+from ..evaluation.baselines import TASK_COLUMNS, baseline_rows, load_split, peer_rows
+from ..evaluation.generation import ModelRunner, predict_with_model
+from ..evaluation.predictions import read_predictions, write_predictions
+from ..evaluation.tables import render_tables, results_to_json, write_json_atomic
+from ..evaluation.transcribers import BASIC_PITCH, default_transcriber, load_transcriber
+from ..translation import UMustTranslator
 
 HELP = "evaluate a model or a predictions file (SER, note F1, DTW-F1, FAD, EMD) in the paper's table layouts"
 
@@ -97,9 +104,8 @@ def _fad_embedding(codec_dir: str | None):
     """The FAD embedding: a saved codec's encoder latents, or None for the log-mel default."""
     if codec_dir is None:
         return None
-    from umust_hf.errors import UserError
-    from umust_hf.evaluation.fad import CodecLatentEmbedding
-    from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
+    from ..evaluation.fad import CodecLatentEmbedding  # heavy: scipy
+    from ..modeling.modeling_audio_codec import UMustAudioCodec  # heavy: torch, transformers
 
     if not Path(codec_dir).is_dir():
         raise UserError(f"--fad-codec: directory not found: {codec_dir}")
@@ -110,22 +116,25 @@ def _fad_embedding(codec_dir: str | None):
     return CodecLatentEmbedding(codec)
 
 
+def _load_runner(model_dir: str | Path, args: argparse.Namespace):
+    """A ``ModelRunner`` of the saved model in ``model_dir`` (with ``--processor`` and ``--max-new-tokens``)."""
+    if not Path(model_dir).is_dir():
+        raise UserError(f"model directory not found: {model_dir}")
+    translator = UMustTranslator.from_pretrained(model_dir, processor_dir=args.processor)
+    return ModelRunner(translator, max_new_tokens=args.max_new_tokens)
+
+
 def _transcriber(args: argparse.Namespace, *, needed: bool):
     """The transcriber of the audio rows: ``--transcriber``, else basic-pitch when installed, else None
     (the audio rows then carry ``transcriber: null`` and say what to install)."""
-    from umust_hf.evaluation.transcribers import default_transcriber, load_transcriber
-
     if args.transcriber:
-        return load_transcriber(args.transcriber, processor_dir=args.processor, max_new_tokens=args.max_new_tokens)
+        return load_transcriber(args.transcriber, load_runner=lambda model_dir: _load_runner(model_dir, args))
     return default_transcriber() if needed else None
 
 
 def _peer_results(args: argparse.Namespace, transcriber, dataset: str) -> list:
     """``--peer basic-pitch``: the external transcriber's AMT rows on ``--data``, scored as a model's are."""
-    from umust_hf.errors import UserError
-    from umust_hf.evaluation.baselines import load_split, peer_rows
-    from umust_hf.evaluation.scoring import score_rows
-    from umust_hf.evaluation.transcribers import BASIC_PITCH, load_transcriber
+    from ..evaluation.scoring import score_rows  # heavy: scipy, mir_eval, tqdm
 
     if not args.data:
         raise UserError("--peer needs --data DIR (the excerpts it transcribes)")
@@ -141,10 +150,7 @@ def _peer_results(args: argparse.Namespace, transcriber, dataset: str) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from umust_hf.errors import UserError
-    from umust_hf.evaluation.predictions import read_predictions
-    from umust_hf.evaluation.scoring import score_rows
-    from umust_hf.evaluation.tables import render_tables, results_to_json, write_json_atomic
+    from ..evaluation.scoring import score_rows  # heavy: scipy, mir_eval, tqdm
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
@@ -155,12 +161,9 @@ def run(args: argparse.Namespace) -> int:
     tasks = [args.task] if args.task else list(TASK_CHOICES)
     runner = reader = None
     if args.model or args.omr_reader:
-        from umust_hf.evaluation.generation import ModelRunner
-
         if args.model:
-            runner = ModelRunner(args.model, args.processor, max_new_tokens=args.max_new_tokens)
-        reader = (ModelRunner(args.omr_reader, args.processor, max_new_tokens=args.max_new_tokens)
-                  if args.omr_reader else runner)  # fmt: skip
+            runner = _load_runner(args.model, args)
+        reader = _load_runner(args.omr_reader, args) if args.omr_reader else runner
     transcriber = _transcriber(args, needed=bool({"m2a", "i2a"} & set(tasks)) or bool(args.peer))
     reader_kwargs = {"transcriber": transcriber, "omr": reader.read_notation if reader else None}
     results = []
@@ -181,8 +184,6 @@ def run(args: argparse.Namespace) -> int:
                     )
                 )
     if args.baseline:
-        from umust_hf.evaluation.baselines import TASK_COLUMNS, baseline_rows, load_split
-
         if not args.data:
             raise UserError("--baseline needs --data DIR (a saved DatasetDict such as the embedded corpus)")
         columns = sorted({column for task in tasks for column in TASK_COLUMNS[task]})
@@ -196,31 +197,23 @@ def run(args: argparse.Namespace) -> int:
     if args.peer:
         results += _peer_results(args, transcriber, dataset)
     if args.model:
-        from umust_hf.evaluation.generation import predict_with_model
-
         if not args.data:
             raise UserError("--model needs --data DIR (a saved DatasetDict such as the embedded corpus)")
         method = args.method or Path(args.model).name
         for task in [args.task] if args.task else TASK_CHOICES:
-            rows = predict_with_model(
-                args.model, args.data, task=task, split=args.split, limit=args.limit, runner=runner
-            )
+            rows = predict_with_model(runner, args.data, task=task, split=args.split, limit=args.limit)
             saved_model += rows
             results.append(score_rows(rows, task=task, method=method, dataset=dataset, embedding=embedding,
                                       transcriber=transcriber))
         if args.multi_stage and args.task in (None, "i2a"):
-            rows = predict_with_model(
-                args.model, args.data, task="i2a", split=args.split, limit=args.limit, runner=runner,
-                multi_stage=args.multi_stage,
-            )  # fmt: skip
+            rows = predict_with_model(runner, args.data, task="i2a", split=args.split, limit=args.limit,
+                                      multi_stage=args.multi_stage)
             label = f"{method} multi-stage (OMR -> MIDI -> {args.multi_stage})"
             results.append(score_rows(rows, task="i2a", method=label, dataset=dataset, embedding=embedding,
                                       transcriber=transcriber))
     elif args.multi_stage:
         raise UserError("--multi-stage needs --model DIR (its OMR reads the score images)")
     if args.save_predictions:
-        from umust_hf.evaluation.predictions import write_predictions
-
         saved = saved_model or saved_baseline
         if not saved:
             raise UserError("--save-predictions needs --model or --baseline (a predictions file is already saved)")

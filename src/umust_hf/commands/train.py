@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from ..errors import UserError
+from ..training.recipe import load_recipe
 
 HELP = "train a U-MUST model from a recipe (Table 11 curricula) on a dataset of baked task examples"
 
@@ -21,13 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from datasets import DatasetDict, load_from_disk  # heavy: datasets
 
-    from datasets import DatasetDict, load_from_disk
-
-    from umust_hf.errors import UserError
-    from umust_hf.training.recipe import load_recipe
-    from umust_hf.training.run import train_from_recipe
+    from ..training.run import train_from_recipe  # heavy: torch, transformers
 
     try:
         recipe = load_recipe(args.recipe)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import UserError
+
 HELP = "train the image (RQ-VAE) or audio (DAC) codec and save it with save_pretrained (resumable)"
 
 
@@ -20,8 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from umust_hf.errors import UserError
-
     if args.max_steps is None and args.minutes is None:
         raise UserError("give --max-steps N or --minutes M (or both) so that training stops")
     kwargs = dict(
@@ -32,11 +32,11 @@ def run(args: argparse.Namespace) -> int:
         config=args.preset,
     )
     if args.modality == "image":
-        from umust_hf.training.image_codec_trainer import train_image_codec
+        from ..training.image_codec_trainer import train_image_codec  # heavy: torch, transformers, vector_quantize_pytorch
 
         summary = train_image_codec(args.data, args.out, **kwargs)
     else:
-        from umust_hf.training.audio_codec_trainer import train_audio_codec
+        from ..training.audio_codec_trainer import train_audio_codec  # heavy: torch, transformers, mir_eval, ...
 
         summary = train_audio_codec(args.data, args.out, **kwargs)
     print(json.dumps(summary, indent=2, default=str))

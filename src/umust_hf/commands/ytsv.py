@@ -17,6 +17,14 @@ import argparse
 import json
 from pathlib import Path
 
+from ..errors import UserError
+from ..ytsv.detectors import DEFAULT_DETECTOR_DIR, SlideDetector, TrainingConfig, train_detectors
+from ..ytsv.media import VIDEO_SUFFIXES
+from ..ytsv.metadata import filter_metadata, read_metadata
+from ..ytsv.pages import load_pages, render_music21_pages
+from ..ytsv.pipeline import PipelineConfig, run_pipeline
+from ..ytsv.slides import SegmentationConfig
+
 HELP = "build the YouTube Score Video dataset (slides, systems, audio segments) from downloaded score videos"
 
 
@@ -40,9 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from umust_hf.ytsv.detectors import TrainingConfig, train_detectors
-    from umust_hf.ytsv.pages import load_pages, render_music21_pages
-
     pages = list(load_pages(args.corpus) if args.corpus else render_music21_pages(args.scores, seed=0))
     metrics = train_detectors(pages, args.out, TrainingConfig(epochs=args.epochs, imgsz=args.imgsz))
     print(json.dumps(metrics, indent=2))
@@ -50,9 +55,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _videos(folder: Path) -> list[Path]:
-    from umust_hf.errors import UserError
-    from umust_hf.ytsv.media import VIDEO_SUFFIXES
-
     if not folder.is_dir():
         raise UserError(f"{folder}: video folder does not exist")
     videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
@@ -62,17 +64,10 @@ def _videos(folder: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from umust_hf.errors import UserError
-
     if args.train_detectors:
         return _train(args)
     if args.videos is None or args.metadata is None:
         raise UserError("--videos and --metadata are required (or use --train-detectors)")
-
-    from umust_hf.ytsv.detectors import DEFAULT_DETECTOR_DIR, SlideDetector
-    from umust_hf.ytsv.metadata import filter_metadata, read_metadata
-    from umust_hf.ytsv.pipeline import PipelineConfig, run_pipeline
-    from umust_hf.ytsv.slides import SegmentationConfig
 
     records = read_metadata(args.metadata)
     selected = {

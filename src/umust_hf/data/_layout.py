@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import logging
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import mido
+from PIL import Image
 
 from ..errors import UserError
 
@@ -119,7 +122,7 @@ def check_audio(path: Path) -> str | None:
     Reads the header and the last block, so a truncated file is caught without decoding
     the whole recording.
     """
-    import soundfile as sf
+    import soundfile as sf  # heavy: soundfile
 
     try:
         info = sf.info(str(path))
@@ -137,8 +140,6 @@ def check_audio(path: Path) -> str | None:
 
 def check_midi_bytes(data: bytes) -> str | None:
     """``None`` if ``data`` parses as a Standard MIDI File with at least one note, else the reason."""
-    import mido
-
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except Exception as error:  # mido raises OSError/EOFError/ValueError/KeyError on bad files
@@ -150,8 +151,6 @@ def check_midi_bytes(data: bytes) -> str | None:
 
 def check_image(path: Path) -> str | None:
     """``None`` if ``path`` is a decodable image, else the reason."""
-    from PIL import Image
-
     try:
         with Image.open(path) as image:
             image.load()
@@ -199,9 +198,7 @@ def notes_to_midi_bytes(notes: Sequence[Mapping[str, Any]], velocity: int = 80) 
     MusicNet labels, BPSD note annotations), so every loader hands the processor MIDI.
     ``ValueError`` for a pitch outside 0-127 or a negative or non-finite time.
     """
-    import math
-
-    import pretty_midi
+    import pretty_midi  # heavy: pretty_midi
 
     midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     instruments: dict[int, pretty_midi.Instrument] = {}

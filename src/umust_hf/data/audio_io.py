@@ -34,7 +34,7 @@ def decode_audio(value, *, mono: bool = True) -> tuple[np.ndarray, int]:
     raw file bytes, or a path. Returns float32 ``(num_samples,)`` when ``mono`` (channels
     averaged), else ``(num_samples, channels)``.
     """
-    import soundfile
+    import soundfile  # heavy: soundfile
 
     if isinstance(value, dict):
         data, path = value.get("bytes"), value.get("path")
@@ -56,7 +56,7 @@ def decode_audio(value, *, mono: bool = True) -> tuple[np.ndarray, int]:
 
 def read_midi_notes(midi_bytes: bytes) -> list[MidiNote]:
     """All notes of a MIDI file, sorted by (start, pitch)."""
-    import pretty_midi
+    import pretty_midi  # heavy: pretty_midi
 
     try:
         midi = pretty_midi.PrettyMIDI(io.BytesIO(bytes(midi_bytes)))

@@ -39,6 +39,12 @@ import numpy as np
 
 from ..errors import UserError
 from ..modeling.vocabulary_umust import EOS_ID, Modality
+from ._layout import notes_to_midi_bytes
+from .audio_io import decode_audio
+from .bpsd import measure_windows, score_measure_index
+from .embedded.excerpts import ExcerptCutter, clean_score
+from .embedded.reduction import ScoreSkipped
+from .embedded.rendering import render_system
 from .tasks import TASKS, Task
 
 logger = logging.getLogger(__name__)
@@ -120,9 +126,7 @@ def encode_row(
     row: Mapping[str, Any], processor: Any, modalities: Sequence[Modality], max_measures: int = DEFAULT_MAX_MEASURES
 ) -> list[dict[Modality, np.ndarray]]:
     """Unified bundles of one corpus row: one dict per segment (score rows have one segment)."""
-    import torch
-
-    from .audio_io import decode_audio
+    import torch  # heavy: torch
 
     with torch.no_grad():
         if row.get("measures") is not None and row.get("notes") is not None and row.get("musicxml"):
@@ -156,13 +160,6 @@ def _encode_aligned_score(
     row: Mapping[str, Any], processor: Any, modalities: Sequence[Modality], max_measures: int
 ) -> list[dict[Modality, np.ndarray]]:
     """A BPSD recording in windows of whole measures, each with up to all four modalities."""
-    from ._layout import notes_to_midi_bytes
-    from .audio_io import decode_audio
-    from .bpsd import measure_windows, score_measure_index
-    from .embedded.excerpts import ExcerptCutter, clean_score
-    from .embedded.reduction import ScoreSkipped
-    from .embedded.rendering import render_system
-
     samples, rate = decode_audio(row["audio"])
     marks = sorted(row["measures"], key=lambda m: m["time"])
     windows = measure_windows(
@@ -239,7 +236,7 @@ def task_examples(
 
 def position_limits(config: Any = None) -> dict[Modality, int]:
     """Longest sequence per modality: the config's position tables (paper lengths by default)."""
-    from ..modeling.configuration_umust import UMustConfig
+    from ..modeling.configuration_umust import UMustConfig  # heavy: transformers
 
     config = config if config is not None else UMustConfig()
     return {modality: config.max_positions(modality) for modality in Modality}
@@ -267,7 +264,7 @@ def bake_corpus(
     already in ``out_dir`` (split by split), so several corpora make one training set.
     ``max_measures`` bounds BPSD's measure-aligned excerpts.
     """
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # heavy: tqdm
 
     started = time.perf_counter()
     name = corpus.strip().lower()

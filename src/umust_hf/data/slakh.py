@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import yaml
 
 from ._layout import (
     audio_feature,
@@ -106,8 +107,6 @@ def _stem_rows(track: Path, stems: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _generate(items: list[str]) -> Iterator[dict[str, Any]]:
-    import yaml
-
     for track_dir in items:
         track = Path(track_dir)
         meta_path = track / "metadata.yaml"

@@ -18,7 +18,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import datasets
+from datasets import DatasetDict, concatenate_datasets
+
 from ..data.baking import BAKED_FEATURES, encode_row, position_limits, task_examples, tasks_for
+from ..data.embedded import load_embedded_corpus
 from ..errors import UserError
 from ..modeling.vocabulary_umust import Modality
 
@@ -38,10 +42,6 @@ def select_short_excerpts(corpus_dir: str | os.PathLike, out_dir: str | os.PathL
     Returns the rows kept per split. Whole excerpts are kept or left out, so image, LMX, MIDI
     and audio stay aligned.
     """
-    from datasets import DatasetDict, concatenate_datasets
-
-    from ..data.embedded import load_embedded_corpus
-
     corpus = load_embedded_corpus(corpus_dir)
     kept = {}
     pools = {"train": ["train"] if "train" in corpus else [], "test": [s for s in ("validation", "test") if s in corpus]}
@@ -74,9 +74,8 @@ def bake_excerpts(data_dir: str | os.PathLike, processor: Any, out_dir: str | os
     layout) to ``out_dir`` and returns counts: examples per split and task, dropped as too
     long per task, rows that failed to encode.
     """
-    import datasets
-    import torch
-    from tqdm.auto import tqdm
+    import torch  # heavy: torch
+    from tqdm.auto import tqdm  # heavy: tqdm
 
     data = datasets.load_from_disk(str(data_dir))
     tasks = tasks_for((*SCORE, *RECORDING))

@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..data.audio_io import read_midi_notes
+from ..evaluation.ser import split_tokens, token_edit_distance
+
 T = TypeVar("T")
 
 
@@ -42,15 +45,12 @@ def most_frequent(items: Sequence[T], distance: Callable[[T, T], float], *, key:
 
 def lmx_distance(a: str, b: str) -> float:
     """Token edit distance between two LMX strings (the SER numerator)."""
-    from ..evaluation.ser import split_tokens, token_edit_distance
-
     return float(token_edit_distance(split_tokens(a), split_tokens(b)))
 
 
 def midi_distance(a: bytes, b: bytes) -> float:
     """1 - onset F1 (50 ms) between the notes of two MIDI files."""
-    from ..data.audio_io import read_midi_notes
-    from ..evaluation.note_f1 import note_f1
+    from ..evaluation.note_f1 import note_f1  # heavy: mir_eval
 
     return 1.0 - note_f1(read_midi_notes(a), read_midi_notes(b)).f1
 

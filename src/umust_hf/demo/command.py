@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import time
+from dataclasses import replace
 
+from ..errors import UserError
+from .pipeline import run_demo
 from .settings import DemoSettings
 
 HELP = ("the whole package on a CPU: build the embedded corpus, train codecs and tiny I2A/A2I models, "
@@ -28,12 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace):
     """DemoSettings for the options: ``--budget-minutes`` scales the training and codec time caps."""
-    from dataclasses import replace
-
-    from umust_hf.errors import UserError
-
-    from .settings import DemoSettings
-
     if getattr(args, "old_out", None) is not None:
         raise UserError("umust demo has no --out: the corpus-only preview is `umust build-corpus --out DIR --preview`; "
                         "the whole demo writes under --out-dir")
@@ -52,10 +50,7 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
-    from .pipeline import run_demo
-    from .report import timing_table
+    from .report import timing_table  # heavy: tqdm
 
     settings = settings_from_args(args)
     started = time.perf_counter()

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
+
+from ..evaluation.notes import as_note_array
 
 TITLES = {
     "omr": ("score image", "OMR: LMX read by umust-i2a"),
@@ -25,8 +28,6 @@ TITLES = {
 
 
 def _as_image(value: Any) -> np.ndarray:
-    from PIL import Image
-
     if isinstance(value, dict):  # a dataset image cell {"bytes", "path"}
         value = Image.open(io.BytesIO(value["bytes"])) if value.get("bytes") else Image.open(value["path"])
     return np.asarray(value.convert("L"))
@@ -34,7 +35,7 @@ def _as_image(value: Any) -> np.ndarray:
 
 def _draw(axis: Any, value: Any, kind: str) -> None:
     """Draw one panel: ``kind`` is image, audio ((samples, rate)), notes ((N, 3) or MidiNotes) or text."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib
 
     if kind == "image":
         axis.imshow(_as_image(value), cmap="gray", vmin=0, vmax=255, aspect="auto")
@@ -51,8 +52,6 @@ def _draw(axis: Any, value: Any, kind: str) -> None:
         axis.set_xlabel("s", fontsize=7)
         axis.set_ylabel("Hz", fontsize=7)
     elif kind == "notes":
-        from ..evaluation.notes import as_note_array
-
         notes = as_note_array(value)
         for onset, offset, pitch in notes:
             axis.add_patch(plt.Rectangle((onset, pitch - 0.4), max(offset - onset, 0.02), 0.8, color="tab:blue"))
@@ -79,10 +78,10 @@ KINDS = {
 
 def write_summary_figure(examples: dict[str, dict[str, Any]], out_png: str | os.PathLike) -> Path:
     """``examples``: task -> {"input": ..., "output": ...}; writes one PNG atomically and returns its path."""
-    import matplotlib
+    import matplotlib  # heavy: matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib
 
     tasks = [task for task in TITLES if task in examples]
     figure, axes = plt.subplots(len(tasks), 2, figsize=(14, 2.3 * len(tasks)), squeeze=False)
@@ -100,12 +99,12 @@ def write_alignment_figure(maps: dict[str, np.ndarray], out_png: str | os.PathLi
     A model that reads its source in order draws a band from the top left to the bottom right;
     each title gives the band's share of the attention (:func:`~umust_hf.evaluation.alignment.diagonal_mass`).
     """
-    import matplotlib
+    import matplotlib  # heavy: matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib
 
-    from ..evaluation.alignment import diagonal_mass
+    from ..evaluation.alignment import diagonal_mass  # heavy: torch
 
     tasks = [task for task in TITLES if task in maps]
     if not tasks:
@@ -132,7 +131,7 @@ def write_alignment_figure(maps: dict[str, np.ndarray], out_png: str | os.PathLi
 
 def _save(figure: Any, out_png: str | os.PathLike) -> Path:
     """Write ``figure`` as a PNG atomically and close it."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib
 
     figure.tight_layout()
     out = Path(out_png)

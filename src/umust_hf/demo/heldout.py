@@ -15,19 +15,20 @@ from typing import Any
 import numpy as np
 
 from ..constants import HOP_LENGTH, SAMPLE_RATE
-from ..evaluation.generation import DEFAULT_BATCH_SIZE, chunks
+from ..data.audio_io import read_midi_notes
+from ..evaluation.generation import DEFAULT_BATCH_SIZE, chunks, notes_of
 from ..evaluation.predictions import PredictionRow
+from ..evaluation.ser import symbol_error_rate
+from ..evaluation.source_reliance import summed_loss
+from ..translation import UMustTranslator
 from .baselines import constant_lmx, constant_midi
+from .paths import DemoPaths
 
 
 def heldout_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -> dict[str, dict[str, Any]]:
     """``{"omr": score_heldout_omr(...), "amt": score_heldout_amt(...)}`` for the finished demo under
     ``out_dir`` (its models, bake and the metrics table's constant baselines)."""
-    import datasets
-
-    from ..data.audio_io import read_midi_notes
-    from ..translation import UMustTranslator
-    from .pipeline import DemoPaths
+    import datasets  # heavy: datasets
 
     paths = DemoPaths(Path(out_dir))
     missing = [d for d in ("i2a", "a2i") if not (paths.model(d) / "config.json").is_file()]
@@ -53,8 +54,6 @@ def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: b
     scored ``batch_size`` at a time (padding changes neither the greedy readings nor, beyond float
     rounding, the loss).
     """
-    from ..evaluation.ser import symbol_error_rate
-
     read = _read_heldout(test, translator, "omr",
                          lambda rows, sources: [translator.lmx_of(row[None])[0] for row in rows], progress, batch_size)
     return {
@@ -74,8 +73,7 @@ def score_heldout_amt(test: Any, translator: Any, baseline_notes: Any, progress:
     the constant ``(N, 3)`` transcription it is compared with. Gold notes are the rows' MIDI labels
     decoded as the model's output is (10 ms steps), so both sides pass the same tokenizer.
     """
-    from ..evaluation.generation import notes_of
-    from ..evaluation.scoring import score_amt
+    from ..evaluation.scoring import score_amt  # heavy: scipy, mir_eval, tqdm
 
     def notes(rows: Any, sources: Any) -> list[Any]:  # a note left sounding ends with its recording
         return [notes_of(translator.processor, row, len(source["input_ids"]) * HOP_LENGTH / SAMPLE_RATE)
@@ -103,9 +101,9 @@ def _read_heldout(test: Any, translator: Any, task: str, read: Callable[[Any, An
     """Greedy outputs and teacher-forced loss of every ``task`` row of the baked ``test`` split, in batches,
     with ``read(bundles, rows)`` turning a list of ``(T, K)`` bundle rows (generated or gold) of the baked
     ``rows`` into what the metric compares."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # heavy: tqdm
 
-    from ..training.collator import BundleCollator
+    from ..data.collator import BundleCollator  # heavy: torch
 
     test = test.filter(lambda name: name == task, input_columns="task")
     if not len(test):
@@ -127,9 +125,7 @@ def _read_heldout(test: Any, translator: Any, task: str, read: Callable[[Any, An
 def _generate_and_score(model: Any, batch: dict[str, Any], first_row: dict[str, Any]) -> tuple[Any, float, int]:
     """Greedy outputs of one collated batch (one task: its first row names the modalities), its summed
     teacher-forced loss and its number of target frames."""
-    import torch
-
-    from ..evaluation.source_reliance import summed_loss
+    import torch  # heavy: torch
 
     inputs = {key: value.to(model.device) for key, value in batch.items() if key != "task_ids"}
     with torch.no_grad():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from collections import Counter
@@ -25,40 +26,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
+
+from ..data.embedded import build_embedded_corpus, write_preview
+from ..data.embedded.builder import SUMMARY_FILE
 from ..errors import UserError
+from ..evaluation.baselines import peer_rows
+from ..evaluation.generation import ModelRunner
+from ..evaluation.source_reliance import source_reliance
+from ..evaluation.transcribers import default_transcriber
 from ..io_utils import atomic_write_json
+from ..model_card import MetricResult, write_model_card
+from ..training.recipe import load_recipe
+from ..translation import UMustTranslator
+from .figure import write_alignment_figure, write_summary_figure
+from .heldout import score_heldout_amt, score_heldout_omr
+from .paths import MODEL_DIRS, DemoPaths
 from .settings import DemoSettings
+from .step_plan import planned_seconds, step_seconds, steps_within
 
 logger = logging.getLogger(__name__)
 
-MODEL_DIRS = {"i2a": "umust-i2a", "a2i": "umust-a2i"}
 RECIPES = {"i2a": "demo_i2a", "a2i": "demo_a2i"}
-
-
-@dataclass
-class DemoPaths:
-    """Where every stage reads and writes."""
-
-    root: Path
-
-    @property
-    def corpus(self) -> Path:
-        return self.root / "umust-data"
-
-    @property
-    def codecs(self) -> Path:
-        return self.root / "umust-codecs"
-
-    @property
-    def demo(self) -> Path:
-        return self.root / "umust-demo"
-
-    @property
-    def work(self) -> Path:
-        return self.demo / "work"
-
-    def model(self, direction: str) -> Path:
-        return self.root / MODEL_DIRS[direction]
 
 
 @dataclass
@@ -97,7 +86,7 @@ class _Stages:
 
 def _cpu_seconds() -> float:
     """CPU time of this process and its finished children (on a shared machine wall time overstates the work)."""
-    import resource
+    import resource  # optional: resource (POSIX only)
 
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -149,9 +138,7 @@ def run_demo(out_dir: str | Path = ".", settings: DemoSettings | None = None, *,
 # ------------------------------------------------------------------------------------------ stages
 def _configure_threads() -> None:
     """Use the machine's cores for torch, but never oversubscribe a small CPU."""
-    import os
-
-    import torch
+    import torch  # heavy: torch
 
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
 
@@ -170,28 +157,22 @@ def _check_settings(paths: DemoPaths, settings: DemoSettings) -> None:
 
 
 def _corpus_ready(corpus: Path, pieces: int) -> bool:
-    from ..data.embedded.builder import SUMMARY_FILE
-
     summary = corpus / SUMMARY_FILE
     return (corpus / "dataset_dict.json").is_file() and summary.is_file() and json.loads(summary.read_text())["pieces"] >= pieces
 
 
 def _build_corpus(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> None:
-    from ..data.embedded import build_embedded_corpus
-
     summary = build_embedded_corpus(paths.corpus, max_pieces=settings.corpus_pieces, seed=settings.seed,
                                     num_proc=settings.num_proc, show_progress=show_progress)
     print(summary.format())
 
 
 def _preview(paths: DemoPaths) -> None:
-    from ..data.embedded import write_preview
-
     write_preview(paths.corpus, paths.demo / "preview.png")
 
 
 def _select(paths: DemoPaths, settings: DemoSettings, say: Callable[[str], None]) -> None:
-    from .baking import select_short_excerpts
+    from .baking import select_short_excerpts  # heavy: datasets
 
     sizes = select_short_excerpts(paths.corpus, paths.work / "excerpts", max_seconds=settings.max_seconds,
                                   max_train=settings.max_train_excerpts)
@@ -204,9 +185,9 @@ def _saved(folder: Path) -> bool:
 
 def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
     if kind == "image":
-        from ..training.image_codec_trainer import train_image_codec as train
+        from ..training.image_codec_trainer import train_image_codec as train  # heavy: torch, transformers, vector_quantize_pytorch
     else:
-        from ..training.audio_codec_trainer import train_audio_codec as train
+        from ..training.audio_codec_trainer import train_audio_codec as train  # heavy: torch, transformers, mir_eval, ...
     summary = train(paths.work / "excerpts", paths.codecs / kind, max_steps=settings.codec_max_steps,
                     minutes=settings.codec_minutes, seed=settings.seed, show_progress=show_progress)
     numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
@@ -214,13 +195,13 @@ def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progr
 
 
 def _processor(paths: DemoPaths) -> None:
-    from ..modeling.modeling_audio_codec import UMustAudioCodec
-    from ..modeling.modeling_rqvae import UMustImageCodec
-    from ..processing.feature_extraction_umust import UMustFeatureExtractor
-    from ..processing.image_processing_umust import UMustImageProcessor
-    from ..processing.processing_umust import UMustProcessor
-    from ..processing.tokenization_lmx import LMXTokenizer
-    from ..processing.tokenization_midi import MidiTokenizer
+    from ..modeling.modeling_audio_codec import UMustAudioCodec  # heavy: torch, transformers
+    from ..modeling.modeling_rqvae import UMustImageCodec  # heavy: torch, transformers, vector_quantize_pytorch
+    from ..processing.feature_extraction_umust import UMustFeatureExtractor  # heavy: transformers
+    from ..processing.image_processing_umust import UMustImageProcessor  # heavy: torch, transformers
+    from ..processing.processing_umust import UMustProcessor  # heavy: torch, transformers
+    from ..processing.tokenization_lmx import LMXTokenizer  # heavy: transformers
+    from ..processing.tokenization_midi import MidiTokenizer  # heavy: transformers
 
     processor = UMustProcessor(
         UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
@@ -235,7 +216,7 @@ def _processor(paths: DemoPaths) -> None:
 
 
 def _load_processor(paths: DemoPaths) -> Any:
-    from ..processing.processing_umust import UMustProcessor
+    from ..processing.processing_umust import UMustProcessor  # heavy: torch, transformers
 
     return UMustProcessor.from_pretrained(paths.work / "processor")
 
@@ -243,7 +224,7 @@ def _load_processor(paths: DemoPaths) -> Any:
 def model_config(processor: Any, settings: DemoSettings, **overrides: Any) -> Any:
     """The tiny preset with the processor's vocabulary and position tables sized for the demo excerpts
     (``overrides``: further ``UMustConfig`` fields, e.g. a recipe's ``model`` block)."""
-    from ..modeling.configuration_umust import UMustConfig
+    from ..modeling.configuration_umust import UMustConfig  # heavy: transformers
 
     fields = ("notation_size", "midi_size", "image_codebook_size", "audio_codebook_size", "num_codebooks")
     vocabulary = {k: v for k, v in processor.vocabulary.items() if k in fields}
@@ -252,7 +233,7 @@ def model_config(processor: Any, settings: DemoSettings, **overrides: Any) -> An
 
 
 def _bake(paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
-    from .baking import bake_excerpts
+    from .baking import bake_excerpts  # heavy: datasets
 
     processor = _load_processor(paths)
     summary = bake_excerpts(paths.work / "excerpts", processor, paths.work / "baked",
@@ -264,7 +245,7 @@ class _TimeLimit:
     """A ``TrainerCallback`` that stops training once ``minutes`` of wall time are spent."""
 
     def __new__(cls, minutes: float):
-        from transformers import TrainerCallback
+        from transformers import TrainerCallback  # heavy: transformers
 
         class TimeLimit(TrainerCallback):
             def __init__(self) -> None:
@@ -290,13 +271,11 @@ def training_minutes(direction: str, settings: DemoSettings, minutes_left: float
 
 def _train(direction: str, paths: DemoPaths, settings: DemoSettings, say: Callable[[str], None],
            deadline: float) -> None:
-    import datasets
-    import torch
+    import datasets  # heavy: datasets
+    import torch  # heavy: torch
 
-    from ..modeling.modeling_umust import UMustForConditionalGeneration
-    from ..training.recipe import load_recipe
-    from ..training.run import train_from_recipe
-    from .step_plan import planned_seconds, step_seconds, steps_within
+    from ..modeling.modeling_umust import UMustForConditionalGeneration  # heavy: torch, transformers
+    from ..training.run import train_from_recipe  # heavy: torch, transformers
 
     recipe = load_recipe(RECIPES[direction])
     processor = _load_processor(paths)
@@ -349,7 +328,7 @@ def _heldout_examples(paths: DemoPaths, settings: DemoSettings) -> list[dict[str
     """Held-out excerpts whose six task examples all fit the model: ``eval_excerpts`` of them, taken
     round-robin over pieces (each piece's first excerpt, then each one's second, ...) so that
     the metrics see as many pieces as possible."""
-    import datasets
+    import datasets  # heavy: datasets
 
     baked = datasets.load_from_disk(str(paths.work / "baked"))
     if "test" not in baked:
@@ -373,20 +352,15 @@ def _heldout_examples(paths: DemoPaths, settings: DemoSettings) -> list[dict[str
 
 
 def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> None:
-    import datasets
+    import datasets  # heavy: datasets
 
-    from ..evaluation.baselines import peer_rows
-    from ..evaluation.generation import ModelRunner
-    from ..evaluation.transcribers import default_transcriber
-    from .figure import write_alignment_figure, write_summary_figure
-    from .heldout import score_heldout_amt, score_heldout_omr
-    from .report import write_metrics
-    from ..training.audio_codec_trainer import METRICS_FILE
-    from .tasks import PEER_SUFFIX, baseline_rows, run_tasks, score_all
+    from ..training.audio_codec_trainer import METRICS_FILE  # heavy: torch, transformers, mir_eval, ...
+    from .report import write_metrics  # heavy: tqdm
+    from .tasks import PEER_SUFFIX, baseline_rows, run_tasks, score_all  # heavy: tqdm
 
     examples = _heldout_examples(paths, settings)
-    i2a = ModelRunner(paths.model("i2a"), max_new_tokens=settings.max_new_tokens)
-    a2i = ModelRunner(paths.model("a2i"), max_new_tokens=settings.max_new_tokens)
+    i2a = ModelRunner(UMustTranslator.from_pretrained(paths.model("i2a")), max_new_tokens=settings.max_new_tokens)
+    a2i = ModelRunner(UMustTranslator.from_pretrained(paths.model("a2i")), max_new_tokens=settings.max_new_tokens)
     # every task runs in batches; generated images are read by I2A right there, generated (and the baseline's)
     # audio is transcribed by an external transcriber (basic-pitch) when the rows are scored
     outputs = run_tasks(i2a, a2i, examples, paths.demo, show_progress=show_progress)
@@ -426,8 +400,7 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
 def _peer_heldout_amt(excerpts: Any, baked_test: Any, transcriber: Any) -> dict[str, Any]:
     """The external transcriber's AMT figures on every held-out excerpt the models' are measured on (those
     with an AMT row in the baked ``test``), keyed as :func:`~.heldout.score_heldout_amt` keys the model's."""
-    from ..evaluation.baselines import peer_rows
-    from ..evaluation.scoring import score_amt
+    from ..evaluation.scoring import score_amt  # heavy: scipy, mir_eval, tqdm
 
     amt_ids = {row_id for row_id, task in zip(baked_test["id"], baked_test["task"]) if task == "amt"}
     examples = [excerpts[i] for i, row_id in enumerate(excerpts["id"]) if row_id in amt_ids]
@@ -440,10 +413,9 @@ def _peer_heldout_amt(excerpts: Any, baked_test: Any, transcriber: Any) -> dict[
 def _reliance(test: Any, models: dict[str, Any], paths: DemoPaths) -> dict[str, dict[str, float]]:
     """Held-out loss of each task with its own sources vs swapped ones, from another piece and from
     another excerpt of the same piece (does the model read its input, and how closely?)."""
-    import datasets
+    import datasets  # heavy: datasets
 
-    from ..evaluation.source_reliance import source_reliance
-    from .tasks import TASK_OUTPUTS
+    from .tasks import TASK_OUTPUTS  # heavy: tqdm
 
     excerpts = datasets.load_from_disk(str(paths.work / "excerpts"))["test"]
     piece_of = dict(zip(excerpts["id"], excerpts["piece_id"]))
@@ -456,8 +428,8 @@ def _reliance(test: Any, models: dict[str, Any], paths: DemoPaths) -> dict[str, 
 
 def _attention_maps(test: Any, models: dict[str, Any], excerpt_id: str) -> dict[str, Any]:
     """Teacher-forced cross-attention of each task on one held-out excerpt (its rows of the baked ``test``)."""
-    from ..evaluation.alignment import cross_attention_map
-    from .tasks import TASK_OUTPUTS
+    from ..evaluation.alignment import cross_attention_map  # heavy: torch
+    from .tasks import TASK_OUTPUTS  # heavy: tqdm
 
     maps = {}
     for index in (i for i, row_id in enumerate(test["id"]) if row_id == excerpt_id):
@@ -475,10 +447,8 @@ def _cards_current(paths: DemoPaths) -> bool:
 
 
 def _model_cards(paths: DemoPaths, result: DemoResult) -> None:
-    from ..model_card import MetricResult, write_model_card
-    from ..modeling.configuration_umust import UMustConfig
-    from ..training.recipe import load_recipe
-    from .tasks import TASK_OUTPUTS
+    from ..modeling.configuration_umust import UMustConfig  # heavy: transformers
+    from .tasks import TASK_OUTPUTS  # heavy: tqdm
 
     rows = json.loads((paths.demo / "metrics.json").read_text())["rows"]
     for direction in MODEL_DIRS:
@@ -493,8 +463,6 @@ def _model_cards(paths: DemoPaths, result: DemoResult) -> None:
             for row in rows
             if TASK_OUTPUTS[row["task"]][0] == direction and row["trained"] is not None
         ]
-        from safetensors import safe_open
-
         with safe_open(str(folder / "model.safetensors"), "pt") as weights:
             parameters = sum(_numel(weights.get_slice(name).get_shape()) for name in weights.keys())
         write_model_card(folder, name=MODEL_DIRS[direction], path=MODEL_DIRS[direction], recipe=recipe, config=config,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..evaluation.tables import MethodResult, calibration_notes
+from ..evaluation.tables import MethodResult, calibration_notes, results_to_json
 from ..io_utils import atomic_write_json, atomic_write_text
 from .tasks import PEER_SUFFIX
 
@@ -151,8 +151,6 @@ def write_metrics(results: Sequence[MethodResult], out_dir: str | os.PathLike,
 
     ``reliance``: task -> :func:`~umust_hf.evaluation.source_reliance.source_reliance`, a second table;
     ``audio_codec``: the audio codec's training metrics, summarised by :func:`audio_codec_note`."""
-    from ..evaluation.tables import results_to_json
-
     rows = metric_rows(results)
     table = markdown_table(rows)
     if reliance:

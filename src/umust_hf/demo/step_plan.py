@@ -20,7 +20,7 @@ TRAINER_OVERHEAD = 1.3
 def step_seconds(model: Any, dataset: Any, tasks: tuple[str, ...], batch_size: int, repeats: int = 2) -> dict[str, float]:
     """Seconds of one forward/backward pass on a ``batch_size`` batch of each task (after one warm-up
     pass). Gradients are cleared afterwards and no weight changes."""
-    from ..training.collator import BundleCollator
+    from ..data.collator import BundleCollator  # heavy: torch
 
     collator = BundleCollator(num_codebooks=model.config.num_codebooks)
     was_training = model.training

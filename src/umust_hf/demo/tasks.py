@@ -20,9 +20,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..constants import SAMPLE_RATE
+from ..data.audio_io import decode_audio, read_midi_notes
 from ..data.tasks import REPORT_ORDER
+from ..errors import UserError
+from ..evaluation.baselines import baseline_rows as paired_rows
+from ..evaluation.pipelines import lmx_to_musicxml
 from ..evaluation.predictions import PredictionRow
 from ..evaluation.tables import MethodResult
+from ..io_utils import atomic_write_bytes, atomic_write_text
+from ..translation import write_output
+from .baselines import constant_lmx, constant_midi, random_partners
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +65,6 @@ class _HeldOut:
 
     @classmethod
     def of(cls, examples: Sequence[dict[str, Any]]) -> _HeldOut:
-        from ..data.audio_io import decode_audio, read_midi_notes
-
         clips = [decode_audio(example["audio"]) for example in examples]
         return cls(examples, clips, [read_midi_notes(example["midi"]) for example in examples])
 
@@ -76,8 +81,6 @@ def run_tasks(i2a: Any, a2i: Any, examples: Sequence[dict[str, Any]], out_dir: P
     runs over all examples in their batches. Generated images are read (I2A's OMR) right away, so
     their rows carry ``pred``; audio rows carry the generated audio, for the scoring's transcriber.
     """
-    from ..errors import UserError
-
     if not examples:
         raise UserError("no held-out examples to run the six tasks on")
     heldout = _HeldOut.of(examples)
@@ -101,9 +104,6 @@ def run_tasks(i2a: Any, a2i: Any, examples: Sequence[dict[str, Any]], out_dir: P
 
 def _omr(i2a: Any, heldout: _HeldOut, out_dir: Path) -> TaskOutputs:
     """OMR: ``.musicxml`` (and the raw ``.lmx``) of every held-out image."""
-    from ..evaluation.pipelines import lmx_to_musicxml
-    from ..io_utils import atomic_write_text
-
     outputs = TaskOutputs("omr")
     readings = i2a.read_notation_batch([e["image"] for e in heldout.examples])
     for index, lmx in enumerate(readings):
@@ -121,8 +121,6 @@ def _omr(i2a: Any, heldout: _HeldOut, out_dir: Path) -> TaskOutputs:
 
 def _amt(a2i: Any, heldout: _HeldOut, out_dir: Path) -> TaskOutputs:
     """AMT: ``.mid`` of every held-out recording."""
-    from ..io_utils import atomic_write_bytes
-
     outputs = TaskOutputs("amt")
     transcriptions = a2i.transcribe_batch([a for a, _ in heldout.clips], [r for _, r in heldout.clips])
     for index, notes in enumerate(transcriptions):
@@ -135,8 +133,6 @@ def _amt(a2i: Any, heldout: _HeldOut, out_dir: Path) -> TaskOutputs:
 
 def _audio_task(task: str, i2a: Any, heldout: _HeldOut, out_dir: Path, **sources: Any) -> TaskOutputs:
     """M2A or I2A: ``.wav`` of every source; its rows hold the audio for the DTW onset F1's transcriber."""
-    from ..translation import write_output
-
     outputs = TaskOutputs(task)
     generated = i2a.synthesize_batch(**sources)
     for index, (audio, rate) in enumerate(generated):
@@ -150,8 +146,6 @@ def _audio_task(task: str, i2a: Any, heldout: _HeldOut, out_dir: Path, **sources
 
 def _image_task(task: str, a2i: Any, i2a: Any, heldout: _HeldOut, out_dir: Path, **sources: Any) -> TaskOutputs:
     """L2I or A2I: ``.png`` of every source, read back by I2A's OMR for the token EMD."""
-    from ..translation import write_output
-
     outputs = TaskOutputs(task)
     images = a2i.render_batch(**sources)
     for index, image in enumerate(images):
@@ -165,7 +159,7 @@ def _image_task(task: str, a2i: Any, i2a: Any, heldout: _HeldOut, out_dir: Path,
 
 def notes_to_midi(notes: Any) -> bytes:
     """``(N, 3)`` notes (onset s, offset s, pitch) -> MIDI bytes (piano)."""
-    from ..data._layout import notes_to_midi_bytes
+    from ..data._layout import notes_to_midi_bytes  # heavy: datasets
 
     rows = [{"onset": float(on), "offset": float(max(off, on + 0.01)), "pitch": int(pitch), "program": 0}
             for on, off, pitch in np.asarray(notes, dtype=float).reshape(-1, 3)]
@@ -180,10 +174,6 @@ def baseline_rows(examples: Sequence[dict[str, Any]], train: Any, *, seed: int =
     held-out excerpt (the paper's random ground-truth pairing). The clips are scored as the
     models' generated audio is, through the scoring's transcriber.
     """
-    from ..data.audio_io import decode_audio, read_midi_notes
-    from ..evaluation.baselines import baseline_rows as paired_rows
-    from .baselines import constant_lmx, constant_midi, random_partners
-
     lmx = constant_lmx(train, seed)
     constant_notes = read_midi_notes(constant_midi(train, seed))
     rows: dict[str, list[PredictionRow]] = {"omr": [], "amt": [], "m2a": [], "i2a": []}
@@ -218,7 +208,7 @@ def score_all(model_rows: dict[str, list[PredictionRow]], base_rows: dict[str, l
     """Score every task's model and baseline rows with the shared metric code (``transcriber``: audio rows
     without ``pred_notes``, i.e. every generated clip; ``omr``: image rows without ``pred``), and each
     ``peer_rows`` (name -> AMT rows of an external system, e.g. basic-pitch) as one more AMT row."""
-    from ..evaluation.scoring import score_rows
+    from ..evaluation.scoring import score_rows  # heavy: scipy, mir_eval
 
     results = []
     for task in TASK_ORDER:

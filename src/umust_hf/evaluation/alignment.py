@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..training.guided_attention import DEFAULT_SIGMA, diagonal_penalty
+from ..modeling.attention_band_umust import DEFAULT_SIGMA, diagonal_penalty
 
 
 @torch.no_grad()

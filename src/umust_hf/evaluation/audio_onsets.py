@@ -32,7 +32,7 @@ def detect_onsets(audio: np.ndarray, sr: int) -> np.ndarray:
     start, not which notes); :mod:`.audio_pitch` and, with basic-pitch installed,
     :mod:`.transcribers` check the pitches.
     """
-    import librosa  # noqa: PLC0415
+    import librosa  # heavy: librosa
 
     audio = np.asarray(audio, dtype=np.float32)
     if not np.any(audio):
@@ -46,7 +46,7 @@ def onset_f1(reference_onsets: list[np.ndarray], audios: list[np.ndarray], sr: i
     Reference onsets after the audio's end are dropped; one-to-one matching within ``window``
     seconds (mir_eval's, the paper's 50 ms). ``None`` when no clip has a reference onset.
     """
-    import mir_eval  # noqa: PLC0415
+    import mir_eval  # heavy: mir_eval
 
     matched = n_ref = n_est = 0
     for reference, audio in zip(reference_onsets, audios, strict=True):

@@ -16,6 +16,7 @@ on the original, beside the same figure for another clip.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,9 +33,7 @@ WITHIN_DB, FLOOR_DB = 20.0, -60.0
 
 def semitone_roll(audio: np.ndarray, sr: int, *, within_db: float = WITHIN_DB, floor_db: float = FLOOR_DB) -> np.ndarray:
     """``(88, frames)`` booleans: which piano keys sound in each hop of ``audio`` (see the module doc)."""
-    import warnings  # noqa: PLC0415
-
-    import librosa  # noqa: PLC0415
+    import librosa  # heavy: librosa
 
     audio = np.asarray(audio, dtype=np.float32)
     frames = 1 + len(audio) // HOP_LENGTH

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.audio_io import decode_audio, read_midi_notes
 from ..errors import UserError
 from .predictions import PredictionRow
 from .transcribers import transcribe_all
@@ -38,8 +39,6 @@ def partners(count: int, kind: str, seed: int) -> np.ndarray:
 
 
 def _fields(task: str, gold: dict[str, Any], pred: dict[str, Any], kind: str) -> dict[str, Any]:
-    from ..data.audio_io import read_midi_notes
-
     if task in ("omr", "l2i", "a2i"):
         return {"gold": gold["lmx"], "pred": pred["lmx"]}
     fields: dict[str, Any] = {
@@ -78,7 +77,7 @@ def baseline_rows(
 
 def load_split(data_dir: str | Path, split: str, limit: int | None, columns: Sequence[str]) -> list[dict[str, Any]]:
     """The first ``limit`` examples of ``data_dir[split]`` as dicts, checked for ``columns``."""
-    from datasets import load_from_disk
+    from datasets import load_from_disk  # heavy: datasets
 
     path = Path(data_dir)
     if not (path / "dataset_dict.json").is_file():
@@ -107,8 +106,6 @@ def peer_rows(examples: Sequence[dict[str, Any]], transcriber: Any, *, source: s
     """AMT rows of an external transcriber (``transcriber``: :mod:`.transcribers`, e.g. basic-pitch) on
     dataset examples: the reference MIDI's notes against its transcription of the recording, scored
     by the same note-F1 code as a trained model's rows."""
-    from ..data.audio_io import decode_audio, read_midi_notes
-
     transcribed = transcribe_all(transcriber, [decode_audio(example["audio"]) for example in examples])
     return [PredictionRow("amt", {"id": example.get("id", str(index)), "gold_notes": read_midi_notes(example["midi"]),
                                   "pred_notes": notes}, f"{source}[{index}]", Path("."))

@@ -147,7 +147,7 @@ class LogMelEmbedding:
         pool_frames: int = 10,
         log_offset: float = 0.01,
     ) -> None:
-        from transformers.audio_utils import mel_filter_bank, optimal_fft_length, window_function
+        from transformers.audio_utils import mel_filter_bank, optimal_fft_length, window_function  # heavy: transformers
 
         self.sample_rate = sample_rate
         self.frame_length = int(round(window_seconds * sample_rate))
@@ -166,7 +166,7 @@ class LogMelEmbedding:
         )
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        from transformers.audio_utils import spectrogram
+        from transformers.audio_utils import spectrogram  # heavy: transformers
 
         waveform = np.asarray(audio, dtype=np.float64)
         if waveform.ndim == 2:  # (channels, samples) -> mono
@@ -197,7 +197,7 @@ def embed_audio_set(
     clips: Sequence[tuple[np.ndarray, int]], embedding: AudioEmbedding | None = None, *, show_progress: bool = False
 ) -> list[np.ndarray]:
     """Embed ``(audio, sample_rate)`` clips, one ``(T_i, D)`` array each."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # heavy: tqdm
 
     embedding = embedding or LogMelEmbedding()
     return [
@@ -221,7 +221,7 @@ class CodecLatentEmbedding:
         self.name = f"codec-latent-{type(codec).__name__}"
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        import torch
+        import torch  # heavy: torch
 
         waveform = np.asarray(audio, dtype=np.float64)
         if waveform.ndim != 1 or waveform.size == 0:

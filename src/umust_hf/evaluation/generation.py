@@ -21,9 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import SAMPLE_RATE
+from ..data.audio_io import decode_audio, read_midi_notes
+from ..data.embedded.performance import perform, to_midi_bytes
+from ..data.embedded.synthesis import synthesize
 from ..errors import UserError
 from ..vocabulary import Modality
+from .baselines import load_split
 from .notes import as_note_array
+from .pipelines import MultiStageImageToAudio
 from .predictions import PredictionRow
 
 logger = logging.getLogger(__name__)
@@ -81,13 +87,13 @@ def _one_item(source: dict[str, Any]) -> dict[str, Any]:
     """``midi=[x]`` / ``midi=x`` (and the other source keywords) -> ``midi=[x]``: the single-item methods' sources.
 
     A MIDI note list is one source, not a list of sources."""
-    from ..processing.processing_umust import _is_note_list
+    from ..processing.processing_umust import is_note_list  # heavy: torch, transformers
 
     single = {}
     for name, value in source.items():
         if name == "sampling_rate":
             single[name] = value
-        elif isinstance(value, (list, tuple)) and not _is_note_list(value):
+        elif isinstance(value, (list, tuple)) and not is_note_list(value):
             if len(value) != 1:
                 raise UserError(f"{name}= holds {len(value)} sources; translate several with the *_batch methods")
             single[name] = list(value)
@@ -97,7 +103,11 @@ def _one_item(source: dict[str, Any]) -> dict[str, Any]:
 
 
 class ModelRunner:
-    """One loaded model and processor, with a method per translation the evaluation needs.
+    """One loaded model and processor (a translator's), with a method per translation the evaluation needs.
+
+    ``translator``: a :class:`~umust_hf.translation.UMustTranslator` (its ``model``, ``processor``,
+    ``generate_from`` and ``lmx_of``), loaded by the caller (``umust evaluate``, the demo): the
+    evaluation layer sits below the translation module and does not import it.
 
     The ``*_batch`` methods take lists and return one output per source, generating
     ``batch_size`` source rows at a time (rows of similar length together: less padding, and
@@ -108,18 +118,11 @@ class ModelRunner:
     a 2-core CPU (timings in ``docs/experiments.md``).
     """
 
-    def __init__(
-        self, model_dir: str | Path, processor_dir: str | Path | None = None, *, max_new_tokens: int | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ):
-        from ..translation import UMustTranslator
-
+    def __init__(self, translator: Any, *, max_new_tokens: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
         if batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {batch_size}")
-        if not Path(model_dir).is_dir():
-            raise UserError(f"model directory not found: {model_dir}")
-        self.translator = UMustTranslator.from_pretrained(model_dir, processor_dir=processor_dir)
-        self.model, self.processor = self.translator.model, self.translator.processor
+        self.translator = translator
+        self.model, self.processor = translator.model, translator.processor
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
 
@@ -248,18 +251,11 @@ class ModelRunner:
         """Table 3's multi-stage baseline: this model's OMR -> MusicXML -> rule-based performance
         MIDI (the embedded corpus's performer, fixed tempo, no humanising) -> audio from the
         SoundFont synthesiser (``"soundfont"``) or this model's MIDI-to-audio task (``"model"``)."""
-        from ..data.embedded.performance import perform, to_midi_bytes
-        from .pipelines import MultiStageImageToAudio
-
         def performance(musicxml: str) -> bytes:
             notes = perform(musicxml.encode(), tempo_bpm=tempo_bpm, rng=np.random.default_rng(0), humanize=False)
             return to_midi_bytes(notes, program=0, tempo_bpm=tempo_bpm)
 
         def soundfont(midi: bytes) -> tuple[np.ndarray, int]:
-            from ..constants import SAMPLE_RATE
-            from ..data.audio_io import read_midi_notes
-            from ..data.embedded.synthesis import synthesize
-
             notes = read_midi_notes(midi)
             if not notes:
                 return np.zeros(0, np.float32), SAMPLE_RATE
@@ -285,8 +281,6 @@ class ModelRunner:
 def notes_of(processor: Any, generated: np.ndarray, end_seconds: float | None = None) -> np.ndarray:
     """Notes ``(N, 3)`` of one MIDI bundle row, generated or gold (no notes, with a warning, when it
     holds no readable MIDI); ``end_seconds``: the source's length, where a note left sounding ends."""
-    from ..data.audio_io import read_midi_notes
-
     midi = processor.decode(generated, "midi", end_seconds=end_seconds)[0]
     try:
         notes = read_midi_notes(midi) if midi else []
@@ -302,8 +296,6 @@ def _no_notes() -> np.ndarray:
 
 def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner, multi_stage: str | None) -> dict[str, Any]:
     """Gold and predicted fields for one example (the layout of :mod:`.predictions`)."""
-    from ..data.audio_io import decode_audio, read_midi_notes
-
     if task == "omr":
         return {"gold": example["lmx"], "pred": runner.read_notation(example["image"])}
     if task == "l2i":
@@ -326,28 +318,22 @@ def _example_fields(task: str, example: dict[str, Any], runner: ModelRunner, mul
 
 
 def predict_with_model(
-    model_dir: str | Path,
+    runner: ModelRunner,
     data_dir: str | Path,
     *,
     task: str,
     split: str = "test",
     limit: int | None = None,
-    processor_dir: str | Path | None = None,
-    max_new_tokens: int | None = None,
-    runner: ModelRunner | None = None,
     multi_stage: str | None = None,
 ) -> list[PredictionRow]:
-    """Generate predictions for ``task`` on ``data_dir[split]`` (an embedded-corpus DatasetDict);
-    pass ``runner`` to reuse a loaded model across tasks. ``multi_stage`` (``"soundfont"`` or
+    """Generate predictions for ``task`` on ``data_dir[split]`` (an embedded-corpus DatasetDict) with
+    ``runner`` (one loaded model, reused across tasks). ``multi_stage`` (``"soundfont"`` or
     ``"model"``, i2a only) produces the audio with :meth:`ModelRunner.multi_stage` instead."""
     if multi_stage is not None and task != "i2a":
         raise UserError("the multi-stage baseline is an image-to-audio (i2a) method")
-    from tqdm.auto import tqdm
-
-    from .baselines import load_split
+    from tqdm.auto import tqdm  # heavy: tqdm
 
     examples = load_split(data_dir, split, limit, TASK_COLUMNS[task])
-    runner = runner or ModelRunner(model_dir, processor_dir, max_new_tokens=max_new_tokens)
     rows = []
     for index, example in enumerate(tqdm(examples, desc=f"{task} generation", disable=len(examples) < 2)):
         fields = {"id": example.get("id", str(index)), **_example_fields(task, example, runner, multi_stage)}

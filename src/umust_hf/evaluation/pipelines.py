@@ -39,7 +39,7 @@ def lmx_to_musicxml(lmx: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _lenient_tokenizer() -> Any:
-    from ..processing.tokenization_lmx import LMXTokenizer
+    from ..processing.tokenization_lmx import LMXTokenizer  # heavy: transformers
 
     return LMXTokenizer()
 

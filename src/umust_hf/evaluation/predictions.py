@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.audio_io import decode_audio
 from ..data.tasks import REPORT_ORDER
 from ..errors import UserError
 from ..io_utils import atomic_write_text
@@ -80,8 +81,6 @@ class PredictionRow:
     def audio(self, key: str) -> tuple[np.ndarray, int]:
         """Mono float32 audio ``(samples,)`` and its sample rate, from a file path (JSONL rows)
         or an in-memory dataset cell (``{"bytes": ..., "path": ...}`` or bytes)."""
-        from ..data.audio_io import decode_audio
-
         value = self.fields.get(key)
         if isinstance(value, tuple) and len(value) == 2:  # (samples, sample_rate) from a model run
             return np.asarray(value[0], dtype=np.float32), int(value[1])
@@ -143,7 +142,7 @@ def write_predictions(rows: list[PredictionRow], path: str | Path) -> Path:
     to by relative path. The JSONL is written atomically.
     """
 
-    import soundfile
+    import soundfile  # heavy: soundfile
 
     path = Path(path)
     audio_dir = path.parent / f"{path.stem}_audio"

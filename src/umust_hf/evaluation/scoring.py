@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from tqdm.auto import tqdm
 
 from ..errors import UserError
@@ -211,8 +212,6 @@ def score_token_emd(
         if row.has("pred"):
             pred = row.text("pred")
         elif row.has("pred_image") and omr is not None:
-            from PIL import Image
-
             pred = omr(Image.open(row.path("pred_image")).convert("L"))
         else:
             raise UserError(

@@ -17,7 +17,7 @@ from .generation import DEFAULT_BATCH_SIZE, chunks
 
 def summed_loss(model: Any, batch: dict[str, Any]) -> tuple[float, int]:
     """Teacher-forced loss of one collated batch, summed over its target frames, and the number of frames."""
-    import torch
+    import torch  # heavy: torch
 
     inputs = {key: value.to(model.device) for key, value in batch.items() if key != "task_ids"}
     frames = int((inputs["labels"][..., 0] != -100).sum())
@@ -28,7 +28,7 @@ def summed_loss(model: Any, batch: dict[str, Any]) -> tuple[float, int]:
 
 def heldout_loss(model: Any, rows: Sequence[dict[str, Any]], batch_size: int = DEFAULT_BATCH_SIZE) -> float:
     """Mean teacher-forced loss per target frame over baked task rows (``input_ids``, ``labels``, modalities)."""
-    from ..training.collator import BundleCollator
+    from ..data.collator import BundleCollator  # heavy: torch
 
     if not rows:
         raise ValueError("no rows to score")

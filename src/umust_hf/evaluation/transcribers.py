@@ -18,7 +18,7 @@ import importlib
 import importlib.util
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -104,7 +104,7 @@ class BasicPitchTranscriber:
         model_path = basic_pitch_model_path()
         if model_path is None or importlib.util.find_spec("onnxruntime") is None:
             raise TranscriberUnavailable(f"the basic-pitch transcriber is not installed: {INSTALL_HINT}")
-        import onnxruntime  # local: an optional dependency
+        import onnxruntime  # optional: onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # the converted graph warns about unused initialisers on every load
@@ -116,7 +116,7 @@ class BasicPitchTranscriber:
 
     def activations(self, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
         """The model's ``note``/``onset`` ``(frames, 88)`` and ``contour`` ``(frames, 264)`` activations."""
-        import soxr  # local: imported with the transcriber only
+        import soxr  # heavy: soxr
 
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if sample_rate != _RATE:
@@ -185,9 +185,12 @@ def transcribe_all(transcriber: Transcriber, clips: Sequence[tuple[np.ndarray, i
     return [as_note_array(transcriber(audio, rate)) for audio, rate in clips]
 
 
-def load_transcriber(spec: str | None = BASIC_PITCH, *, processor_dir: str | None = None,
-                     max_new_tokens: int | None = None) -> Transcriber:
+def load_transcriber(spec: str | None = BASIC_PITCH, *,
+                     load_runner: Callable[[Path], Any] | None = None) -> Transcriber:
     """``"basic-pitch"`` or a saved U-MUST model directory -> a transcriber.
+
+    ``load_runner``: model directory -> its :class:`~umust_hf.evaluation.generation.ModelRunner`, for a
+    model transcriber (the caller loads the model: the evaluation does not import the translation module).
 
     Raises:
         TranscriberUnavailable: for basic-pitch without its packages (the message names them).
@@ -197,10 +200,9 @@ def load_transcriber(spec: str | None = BASIC_PITCH, *, processor_dir: str | Non
         return BasicPitchTranscriber()
     if not Path(spec).is_dir():
         raise UserError(f"--transcriber: expected {BASIC_PITCH!r} or a saved U-MUST model directory, got {spec!r}")
-    from .generation import ModelRunner  # local: loads torch and transformers only for a model transcriber
-
-    runner = ModelRunner(spec, processor_dir, max_new_tokens=max_new_tokens)
-    return ModelTranscriber(runner, f"umust:{Path(spec).name}")
+    if load_runner is None:
+        raise ValueError(f"a model transcriber ({spec}) needs load_runner= (model directory -> ModelRunner)")
+    return ModelTranscriber(load_runner(Path(spec)), f"umust:{Path(spec).name}")
 
 
 def default_transcriber() -> Transcriber | None:

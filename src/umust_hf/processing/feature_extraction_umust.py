@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from transformers import BatchFeature, SequenceFeatureExtractor
+from transformers import AutoFeatureExtractor, BatchFeature, SequenceFeatureExtractor
 from transformers.utils import PaddingStrategy, TensorType, logging
 
 from ..constants import HOP_LENGTH, SAMPLE_RATE
 from ..errors import UserError
+from ..modeling.configuration_audio_codec import UMustAudioCodecConfig
 
 logger = logging.get_logger(__name__)
 
@@ -119,7 +120,7 @@ class UMustFeatureExtractor(SequenceFeatureExtractor):
             raise UserError(f"{where}: sampling_rate must be a positive number of Hz, got {sampling_rate!r}")
         if sampling_rate == self.sampling_rate:
             return audio
-        import soxr  # noqa: PLC0415 - only needed when rates differ
+        import soxr  # heavy: soxr
 
         resampled = soxr.resample(audio, float(sampling_rate), float(self.sampling_rate), quality="HQ")
         if resampled.size == 0:
@@ -213,8 +214,4 @@ __all__ = ["UMustFeatureExtractor"]
 
 def register() -> None:
     """Make ``AutoFeatureExtractor`` resolve ``UMustFeatureExtractor`` (idempotent)."""
-    from transformers import AutoFeatureExtractor  # noqa: PLC0415
-
-    from ..modeling.configuration_audio_codec import UMustAudioCodecConfig  # noqa: PLC0415
-
     AutoFeatureExtractor.register(UMustAudioCodecConfig, UMustFeatureExtractor, exist_ok=True)

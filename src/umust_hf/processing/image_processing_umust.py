@@ -27,13 +27,16 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from transformers import AutoImageProcessor
 from transformers.image_processing_backends import TorchvisionBackend
 from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import ImagesKwargs
 
 from ..constants import PATCH_SIZE, STAFF_HEIGHT_PX, SYSTEM_HEIGHT_PX
 from ..errors import UserError
-from ..modeling.vocabulary_umust import PAD_ID, SEP_ID, Modality, UnifiedVocabulary
+from ..modeling.configuration_rqvae import UMustImageCodecConfig
+from ..modeling.vocabulary_umust import EOS_ID, PAD_ID, SEP_ID, Modality, UnifiedVocabulary
 
 #: A box ``(x0, y0, x1, y1)`` in pixels of the input image.
 Box = tuple[float, float, float, float]
@@ -54,8 +57,6 @@ def to_grayscale(image: Any, where: str = "image") -> np.ndarray:
     Arrays may be `(H, W)`, `(H, W, C)` or `(C, H, W)` with C in {1, 2, 3, 4}; integer arrays are
     scaled by their dtype's maximum, float arrays must already lie in [0, 1].
     """
-    from PIL import Image
-
     if isinstance(image, Image.Image):
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             rgba = image.convert("RGBA")
@@ -312,8 +313,6 @@ class UMustImageProcessor(TorchvisionBackend):
 
     def postprocess(self, pixel_values: torch.Tensor, patch_mask: torch.Tensor | None = None) -> list[Any]:
         """`(B, 1, H, W)` pixels in [-1, 1] -> grayscale PIL images (width padding removed if masked)."""
-        from PIL import Image
-
         if pixel_values.ndim != 4 or pixel_values.shape[1] != 1:
             raise ValueError(f"pixel_values must have shape (B, 1, H, W), got {tuple(pixel_values.shape)}")
         out = []
@@ -390,8 +389,6 @@ def systems_to_bundle(systems: Sequence[Any], vocabulary: UnifiedVocabulary) -> 
 
 def bundle_to_systems(bundle: Any, vocabulary: UnifiedVocabulary, rows: int) -> list[np.ndarray]:
     """Inverse of :func:`systems_to_bundle`: split at SEP rows, drop trailing EOS/PAD rows, unflatten."""
-    from ..modeling.vocabulary_umust import EOS_ID
-
     bundle = np.asarray(bundle, dtype=np.int64)
     if bundle.ndim != 2 or bundle.shape[1] != vocabulary.num_codebooks:
         raise ValueError(f"a bundle must have shape (L, {vocabulary.num_codebooks}), got {bundle.shape}")
@@ -426,10 +423,6 @@ __all__ = [
 
 def register() -> None:
     """Make ``AutoImageProcessor`` resolve ``UMustImageProcessor`` (by class name and codec config); idempotent."""
-    from transformers import AutoImageProcessor
-
-    from ..modeling.configuration_rqvae import UMustImageCodecConfig
-
     AutoImageProcessor.register(
         UMustImageCodecConfig, image_processor_classes={"torchvision": UMustImageProcessor}, exist_ok=True
     )

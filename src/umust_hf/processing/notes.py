@@ -14,6 +14,8 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import mido
+
 from ..errors import UserError
 from ..io_utils import atomic_write_bytes
 
@@ -62,8 +64,7 @@ def read_midi(source: str | os.PathLike | bytes, sustain_pedal: bool = False) ->
     ``sustain_pedal=True`` extends offsets while the sustain pedal (CC 64 >= 64) is down, as
     transcription targets often do; the default keeps the key releases.
     """
-    import mido
-    import partitura
+    import partitura  # heavy: partitura
 
     where = "the given MIDI bytes" if isinstance(source, bytes) else os.fspath(source)
     try:
@@ -108,8 +109,8 @@ def write_midi(notes: Iterable[Note], path: str | os.PathLike | None = None) -> 
     first appearance, wrapping with a warning beyond 15 instruments. With ``path`` the file
     is also written atomically.
     """
-    import partitura
-    from partitura.performance import Performance, PerformedPart
+    import partitura  # heavy: partitura
+    from partitura.performance import Performance, PerformedPart  # heavy: partitura
 
     notes = sorted(notes)
     instruments: dict[tuple[bool, int], int] = {}

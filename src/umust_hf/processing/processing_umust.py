@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import BatchFeature
+from PIL import Image
+from transformers import AutoModel, AutoProcessor, BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
+from ..modeling.configuration_umust import UMustConfig
 from ..modeling.vocabulary_umust import EOS_ID, PAD_ID, SEP_ID, SOS_ID, Modality, UnifiedVocabulary
 from .image_processing_umust import flatten_codes, sep_bundle, unflatten_codes
 
@@ -202,11 +204,11 @@ class UMustProcessor(ProcessorMixin):
 
     def encode_midi(self, midi: Any) -> list[np.ndarray]:
         """MIDI files (paths or bytes) or note lists -> one ``(L, K)`` bundle per 20 s segment, ending with EOS."""
-        items = midi if isinstance(midi, (list, tuple)) and not _is_note_list(midi) else [midi]
+        items = midi if isinstance(midi, (list, tuple)) and not is_note_list(midi) else [midi]
         vocabulary = self.unified_vocabulary
         bundles = []
         for item in items:
-            if _is_note_list(item):
+            if is_note_list(item):
                 segments = self.midi_tokenizer.encode_notes(item)
             else:
                 segments = self.midi_tokenizer.encode_midi(item)
@@ -253,8 +255,6 @@ class UMustProcessor(ProcessorMixin):
         return codec.decode(codes.to(codec.device))[0, 0].float().cpu().numpy()
 
     def _decode_image(self, bundle: np.ndarray) -> Any:
-        from PIL import Image
-
         codec = self._codec("image_codec")
         vocabulary = self.unified_vocabulary
         rows = self.image_processor.system_height // self.image_processor.patch_size
@@ -310,8 +310,6 @@ class UMustProcessor(ProcessorMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> UMustProcessor:
         """Load a saved processor; codecs come from the ``image_codec/`` and ``audio_codec/`` subfolders if present."""
-        from transformers import AutoModel
-
         codecs = {name: kwargs.pop(name) for name in _CODECS if name in kwargs}
         for name in _CODECS:
             folder = os.path.join(os.fspath(pretrained_model_name_or_path), name)
@@ -324,7 +322,8 @@ class UMustProcessor(ProcessorMixin):
         return processor
 
 
-def _is_note_list(value: Any) -> bool:
+def is_note_list(value: Any) -> bool:
+    """True for a non-empty list (or tuple) of notes (objects with ``pitch`` and ``onset``): one MIDI source."""
     return isinstance(value, (list, tuple)) and bool(value) and all(hasattr(n, "pitch") and hasattr(n, "onset")
                                                                     for n in value)
 
@@ -340,11 +339,7 @@ def _content(bundle: np.ndarray) -> np.ndarray:
 
 def register() -> None:
     """Make ``AutoProcessor`` resolve ``UMustProcessor`` (idempotent)."""
-    from transformers import AutoProcessor
-
-    from ..modeling.configuration_umust import UMustConfig
-
     AutoProcessor.register(UMustConfig, UMustProcessor, exist_ok=True)
 
 
-__all__ = ["UMustProcessor", "register"]
+__all__ = ["UMustProcessor", "is_note_list", "register"]

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from transformers import AutoTokenizer, PretrainedConfig
 
+from .tokenization_lmx import LMXTokenizer
+from .tokenization_midi import MidiTokenizer
+
 
 class LMXTokenizerConfig(PretrainedConfig):
     """Placeholder config that keys ``LMXTokenizer`` in ``AutoTokenizer``'s mapping."""
@@ -25,8 +28,5 @@ class MidiTokenizerConfig(PretrainedConfig):
 
 def register() -> None:
     """Idempotent: register both tokenizers by class name."""
-    from .tokenization_lmx import LMXTokenizer
-    from .tokenization_midi import MidiTokenizer
-
     AutoTokenizer.register(LMXTokenizerConfig, tokenizer_class=LMXTokenizer, exist_ok=True)
     AutoTokenizer.register(MidiTokenizerConfig, tokenizer_class=MidiTokenizer, exist_ok=True)

@@ -43,6 +43,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..data.audio_io import decode_audio, read_midi_notes
+from ..data.embedded import load_embedded_corpus
 from ..errors import UserError
 from ..evaluation.audio_onsets import merge_onsets, onset_f1
 from ..evaluation.audio_pitch import pitch_agreement, pitch_agreement_chance, transcription_agreement
@@ -195,9 +197,6 @@ def _corpus_clips(data_dir: Path, extractor: UMustFeatureExtractor) -> tuple[lis
     """(train, held-out) clips of an embedded corpus directory, or ``None`` if it is not one."""
     if not (data_dir / "dataset_dict.json").is_file():
         return None
-    from ..data.audio_io import decode_audio  # noqa: PLC0415
-    from ..data.embedded import load_embedded_corpus  # noqa: PLC0415
-
     corpus = load_embedded_corpus(data_dir)
     held_name = _held_out_split(corpus, data_dir)
 
@@ -226,9 +225,6 @@ def load_held_out_onsets(data_dir: str | os.PathLike) -> list[np.ndarray] | None
     data_dir = Path(data_dir)
     if not (data_dir / "dataset_dict.json").is_file():
         return None
-    from ..data.audio_io import read_midi_notes  # noqa: PLC0415
-    from ..data.embedded import load_embedded_corpus  # noqa: PLC0415
-
     corpus = load_embedded_corpus(data_dir)
     split = corpus[_held_out_split(corpus, data_dir)]
     if "midi" not in split.column_names:
@@ -241,7 +237,7 @@ def _folder_clips(data_dir: Path, extractor: UMustFeatureExtractor) -> tuple[lis
 
     With a single file, its last 20 % is held out instead.
     """
-    import soundfile  # noqa: PLC0415
+    import soundfile  # heavy: soundfile
 
     files = sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
@@ -292,9 +288,9 @@ def random_crops(clips: list[np.ndarray], rng: np.random.Generator, batch_size: 
 def _dac_losses():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from audiotools import AudioSignal  # noqa: PLC0415
-        from dac.model.discriminator import Discriminator  # noqa: PLC0415
-        from dac.nn.loss import GANLoss, MelSpectrogramLoss  # noqa: PLC0415
+        from audiotools import AudioSignal  # heavy: audiotools
+        from dac.model.discriminator import Discriminator  # heavy: dac
+        from dac.nn.loss import GANLoss, MelSpectrogramLoss  # heavy: dac
     return AudioSignal, Discriminator, GANLoss, MelSpectrogramLoss
 
 

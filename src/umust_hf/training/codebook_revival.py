@@ -77,7 +77,7 @@ class CodebookRevival:
         Stage ``k`` clusters ``in_proj_k`` of the residual left by stages ``< k`` after they were
         seeded, exactly what it will see in a forward pass.
         """
-        from vector_quantize_pytorch.vector_quantize_pytorch import kmeans  # noqa: PLC0415
+        from vector_quantize_pytorch.vector_quantize_pytorch import kmeans  # heavy: vector_quantize_pytorch
 
         residual = latents.detach()
         for quantizer in self.quantizers:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from ..errors import UserError
 from ..io_utils import atomic_write_json
@@ -83,8 +84,6 @@ def load_system_images(data_dir: str | os.PathLike, holdout_fraction: float = 0.
         raw = {"train": [], "heldout": []}
         cut = len(files) - max(1, int(round(holdout_fraction * len(files)))) if len(files) > 1 else len(files)
         for number, path in enumerate(files):
-            from PIL import Image
-
             try:
                 with Image.open(path) as image:
                     raw["train" if number < cut else "heldout"].append(to_grayscale(image, str(path)))
@@ -103,7 +102,7 @@ def load_system_images(data_dir: str | os.PathLike, holdout_fraction: float = 0.
 
 def _load_corpus_images(data_dir: Path) -> dict[str, list[np.ndarray]]:
     try:
-        from ..data.embedded import load_embedded_corpus
+        from ..data.embedded import load_embedded_corpus  # optional: guarded, --data may hold image files only
     except ImportError as error:
         raise UserError(f"--data {data_dir}: no image files, and the embedded corpus loader is unavailable ({error})") from None
     try:
@@ -258,7 +257,7 @@ def train_image_codec(
     Stops after ``max_steps`` optimiser steps or ``minutes`` of wall time, whichever comes first
     (at least one must be given). ``perceptual`` defaults to the random-conv OMR stand-in.
     """
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # heavy: tqdm
 
     if max_steps is None and minutes is None:
         raise UserError("give --max-steps or --minutes (or both) so that training stops")

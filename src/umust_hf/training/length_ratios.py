@@ -24,7 +24,7 @@ def measure_length_ratios(dataset: Any) -> dict[str, float]:
     ``dataset`` is an HF Dataset of task examples (``input_ids``, ``labels``, ``source_modality``,
     ``target_modality``). Lengths come from the Arrow list offsets, so no bundle is materialised.
     """
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # heavy: pyarrow
 
     missing = {"input_ids", "labels", "source_modality", "target_modality"} - set(dataset.column_names)
     if missing:

@@ -26,7 +26,7 @@ def measure_loop_diversity(dataset: Any, margin: float = DIVERSITY_MARGIN) -> di
     ``DIVERSITY_WINDOW``-token window of the codebook-0 targets of that modality in ``dataset``
     (task examples with ``labels`` and ``target_modality``). A modality whose targets are all
     shorter than the window gets no entry (nothing was measured, so nothing is stopped)."""
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # heavy: pyarrow
 
     missing = {"labels", "target_modality"} - set(dataset.column_names)
     if missing:

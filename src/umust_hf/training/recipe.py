@@ -62,7 +62,7 @@ class Recipe:
 
 def _check_model_fields(model: dict[str, Any], where: str) -> None:
     """A recipe's ``model`` block may only name ``UMustConfig`` fields (a config would take a typo silently)."""
-    from ..modeling.configuration_umust import UMustConfig
+    from ..modeling.configuration_umust import UMustConfig  # heavy: transformers
 
     known = {f.name for f in dataclasses.fields(UMustConfig)}
     unknown = sorted(set(model) - known)

@@ -14,10 +14,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import Seq2SeqTrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..io_utils import atomic_write_json
+from ..modeling.configuration_umust import UMustConfig
+from ..modeling.modeling_umust import UMustForConditionalGeneration
 from .guided_attention import GuidedAttention
 from .length_ratios import measure_length_ratios
 from .loop_diversity import measure_loop_diversity
@@ -37,8 +40,6 @@ def training_arguments(recipe: Recipe, out_dir: str | Path, **overrides: Any) ->
     ``num_devices`` is informative (accelerate decides the world size); ``precision`` is
     ``bf16``, ``fp16`` or ``fp32`` and falls back to fp32 on a CPU.
     """
-    import torch
-
     settings = {**recipe.training, **{k: v for k, v in overrides.items() if v is not None}}
     settings.pop("guided_attention", None)  # a trainer setting, not a TrainingArguments one
     precision = settings.pop("precision", "fp32")
@@ -81,9 +82,6 @@ def train_from_recipe(
     is shortened, the curriculum's steps are scaled by the same factor so every task still
     enters in the same proportion of the run.
     """
-    from ..modeling.configuration_umust import UMustConfig
-    from ..modeling.modeling_umust import UMustForConditionalGeneration
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     curriculum = recipe.curriculum

@@ -2,7 +2,7 @@
 
 What it adds to the stock trainer:
 
-* the :class:`~umust_hf.training.collator.BundleCollator` for ``(L, K)`` bundles (the stock
+* the :class:`~umust_hf.data.collator.BundleCollator` for ``(L, K)`` bundles (the stock
   seq2seq collator cannot pad 2-D labels) and no column pruning (``task`` feeds the sampler);
 * a :class:`~umust_hf.training.sampling.CurriculumSampler` when a curriculum is given, so
   the task mixture follows the global step (hard introductions or linear ramps);
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from transformers import Seq2SeqTrainer
 
-from .collator import IGNORE_INDEX, TASK_ORDER, BundleCollator
+from ..data.collator import IGNORE_INDEX, TASK_ORDER, BundleCollator
 from .curriculum import Curriculum
 from .guided_attention import GuidedAttention, guided_attention_loss
 from .sampling import CurriculumSampler

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from umust_hf.errors import UserError
-from umust_hf.ytsv.pages import LabelledPage
-
+from ..errors import UserError
 from ..io_utils import atomic_write, atomic_write_json
+from .pages import LabelledPage, system_band
+from .synthetic import page_on_canvas
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ def _offline_ultralytics():
     """Import ultralytics with downloads, telemetry and font fetching disabled."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_VERBOSE", "False")
-    from ultralytics import YOLO
-    from ultralytics.utils import SETTINGS
+    from ultralytics import YOLO  # heavy: ultralytics
+    from ultralytics.utils import SETTINGS  # heavy: ultralytics
 
     try:
         SETTINGS.update({"sync": False})
@@ -51,9 +52,6 @@ def _offline_ultralytics():
 
 def _slide_view(page: LabelledPage, rng: random.Random, size: tuple[int, int] = (1280, 720)) -> LabelledPage | None:
     """A band of 1-3 consecutive systems of ``page`` letterboxed on a white ``size`` canvas."""
-    from umust_hf.ytsv.pages import system_band
-    from umust_hf.ytsv.synthetic import page_on_canvas
-
     if len(page.system_boxes) == 0:
         return None
     count = rng.randint(1, min(3, len(page.system_boxes)))
@@ -80,8 +78,6 @@ def write_yolo_dataset(
     Pages are split by source score (not by page) so held-out pages come from unseen
     pieces. Returns ``{kind: data.yaml path}``.
     """
-    from PIL import Image
-
     out = Path(out_dir)
     pages = list(pages)
     if len(pages) < 2:

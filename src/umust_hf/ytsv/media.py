@@ -11,14 +11,15 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from umust_hf import constants
-from umust_hf.errors import UserError
+from .. import constants
+from ..errors import UserError
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 AUDIO_SUFFIXES = (".wav", ".flac", ".m4a", ".mp3", ".opus", ".ogg", ".aac", ".weba")
@@ -27,7 +28,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".m4a", ".mp3", ".opus", ".ogg", ".aac", ".we
 def ffmpeg_exe() -> str:
     """Path of the ffmpeg binary bundled with ``imageio-ffmpeg``."""
     try:
-        import imageio_ffmpeg
+        import imageio_ffmpeg  # optional: imageio-ffmpeg (a guarded import)
     except ImportError as error:  # pragma: no cover - declared dependency
         raise UserError("the YTSV pipeline needs the 'imageio-ffmpeg' package (pip install imageio-ffmpeg)") from error
     return imageio_ffmpeg.get_ffmpeg_exe()
@@ -48,7 +49,7 @@ class VideoInfo:
 
 
 def _open(path: str | os.PathLike[str]):
-    import cv2
+    import cv2  # heavy: cv2
 
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
@@ -58,7 +59,7 @@ def _open(path: str | os.PathLike[str]):
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     """Frame rate, frame count and size of a video."""
-    import cv2
+    import cv2  # heavy: cv2
 
     capture = _open(path)
     try:
@@ -83,7 +84,7 @@ def iter_sampled_frames(
     ``gray`` is ``(h, width)`` uint8, downscaled with area averaging. Frames that are not
     sampled are only grabbed (decoded, not converted).
     """
-    import cv2
+    import cv2  # heavy: cv2
 
     info = probe_video(path)
     stride = max(1, int(round(info.fps / sample_fps)))
@@ -105,7 +106,7 @@ def iter_sampled_frames(
 
 def read_frames(path: str | os.PathLike[str], indices: Sequence[int]) -> dict[int, np.ndarray]:
     """Full-resolution ``(H, W)`` uint8 grayscale frames at ``indices`` (one sequential pass)."""
-    import cv2
+    import cv2  # heavy: cv2
 
     wanted = set(int(i) for i in indices)
     frames: dict[int, np.ndarray] = {}
@@ -163,7 +164,7 @@ def load_video_audio(video_path: str | os.PathLike[str], *, sampling_rate: int =
 
 def wav_bytes(samples: np.ndarray, sampling_rate: int = constants.SAMPLE_RATE) -> bytes:
     """``(N,)`` float audio -> 16-bit PCM WAV file bytes."""
-    import soundfile
+    import soundfile  # heavy: soundfile
 
     buffer = io.BytesIO()
     soundfile.write(buffer, np.clip(samples, -1.0, 1.0), sampling_rate, format="WAV", subtype="PCM_16")
@@ -181,8 +182,6 @@ def write_video(
 ) -> Path:
     """Encode ``(H, W)`` uint8 grayscale frames (``size = (W, H)``, even numbers) to MP4,
     with ``audio`` muxed as AAC when given. Written atomically."""
-    import tempfile
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from umust_hf.errors import UserError
+from ..errors import UserError
 
 CSV_COLUMNS = (
     "YT Id",
@@ -190,7 +190,7 @@ def filter_metadata(
 
 def metadata_features() -> dict:
     """``datasets`` feature types of the metadata columns."""
-    from datasets import Value
+    from datasets import Value  # heavy: datasets
 
     types = {
         "duration_s": Value("float32"),

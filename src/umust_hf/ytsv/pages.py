@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from umust_hf.errors import UserError
-
+from ..data.embedded import load_embedded_pages
+from ..data.embedded.rendering import rasterize_svg
+from ..errors import UserError
 from ..io_utils import atomic_write_json
 
 _SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -145,8 +147,6 @@ def _system_boxes_from_ink(image: np.ndarray, staff_groups: list[np.ndarray]) ->
 
 def _rasterise(svg: str, width_px: int) -> np.ndarray:
     """SVG -> ``(H, W)`` uint8 grayscale on white (the embedded corpus's rasteriser)."""
-    from ..data.embedded.rendering import rasterize_svg
-
     return rasterize_svg(svg, width=width_px)
 
 
@@ -158,7 +158,7 @@ def render_score_pages(
     ``scale`` is Verovio's zoom (percent); the staff height in pixels is about
     ``0.72 * scale`` at the default width. Titles and text are left out.
     """
-    import verovio
+    import verovio  # heavy: verovio
 
     toolkit = verovio.toolkit()
     toolkit.setOptions(
@@ -207,7 +207,7 @@ def render_score_pages(
 
 def music21_score_paths(limit: int, *, seed: int = 0, suffixes: Sequence[str] = (".mxl", ".xml", ".krn")) -> list[Path]:
     """``limit`` score files from music21's bundled corpus, a deterministic shuffle."""
-    import music21
+    import music21  # heavy: music21
 
     root = Path(music21.__file__).parent / "corpus"
     paths = sorted(p for p in root.rglob("*") if p.suffix in suffixes)
@@ -232,8 +232,6 @@ def render_music21_pages(
 
 def save_page_directory(pages: Sequence[LabelledPage] | Iterator[LabelledPage], directory: str | os.PathLike[str]) -> int:
     """Write pages as ``NAME.png`` + ``NAME.json`` (``system_boxes``, ``staff_boxes``, ``source``)."""
-    from PIL import Image
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -248,8 +246,6 @@ def save_page_directory(pages: Sequence[LabelledPage] | Iterator[LabelledPage], 
 
 def load_page_directory(directory: str | os.PathLike[str]) -> Iterator[LabelledPage]:
     """Read ``NAME.png`` + ``NAME.json`` pairs (see :func:`save_page_directory`), sorted by name."""
-    from PIL import Image
-
     root = Path(directory)
     if not root.is_dir():
         raise UserError(f"{root}: corpus page directory does not exist")
@@ -272,8 +268,6 @@ def load_page_directory(directory: str | os.PathLike[str]) -> Iterator[LabelledP
 
 def load_embedded_corpus_pages(directory: str | os.PathLike[str]) -> Iterator[LabelledPage]:
     """Pages of a built embedded corpus (``DIR/pages``: image, system_boxes, staff_boxes per page)."""
-    from umust_hf.data.embedded import load_embedded_pages
-
     for row in load_embedded_pages(directory):
         yield LabelledPage(
             image=np.asarray(row["image"].convert("L")),

@@ -21,14 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from umust_hf import constants
-from umust_hf.errors import UserError
-from umust_hf.ytsv import filters
-from umust_hf.ytsv.metadata import VideoMetadata, metadata_features
-from umust_hf.ytsv.slides import SegmentationConfig, segment_slides
-
+from .. import constants
+from ..errors import UserError
 from ..io_utils import atomic_write_json
+from . import filters
+from .media import load_video_audio, read_frames, wav_bytes
+from .metadata import VideoMetadata, metadata_features
+from .slides import SegmentationConfig, segment_slides
+from .systems import crop_systems
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class PipelineConfig:
 
 def dataset_features():
     """Features of the YTSV dataset: segment fields, system images, audio bytes, metadata."""
-    from datasets import Audio, Features, Image, List, Value
+    from datasets import Audio, Features, Image, List, Value  # heavy: datasets
 
     return Features(
         {
@@ -66,8 +68,6 @@ def dataset_features():
 
 
 def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -90,9 +90,6 @@ def process_video(
     inverted/dark slide, poor scan, no systems, overlapping systems; then each system is
     checked for anomalous dimensions and a segment left without systems is dropped.
     """
-    from umust_hf.ytsv.media import load_video_audio, read_frames, wav_bytes
-    from umust_hf.ytsv.systems import crop_systems
-
     config = config or PipelineConfig()
     video_path = Path(video_path)
     video_id = video_path.stem
@@ -167,7 +164,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 def save_video_rows(rows: list[dict], summary: filters.FilterSummary, out_dir: Path, video_id: str) -> None:
     """Save one video's rows as a Dataset, then its done-marker (the marker comes last)."""
-    from datasets import Dataset, Value
+    from datasets import Dataset, Value  # heavy: datasets
 
     videos = out_dir / "videos"
     videos.mkdir(parents=True, exist_ok=True)
@@ -189,7 +186,7 @@ def save_video_rows(rows: list[dict], summary: filters.FilterSummary, out_dir: P
 
 def merge_video_datasets(out_dir: str | os.PathLike[str]):
     """Concatenate every finished video's Dataset into ``OUT/dataset``; returns it (or ``None``)."""
-    from datasets import concatenate_datasets, load_from_disk
+    from datasets import concatenate_datasets, load_from_disk  # heavy: datasets
 
     out = Path(out_dir)
     parts = []
@@ -223,7 +220,7 @@ def run_pipeline(
     A video that cannot be read is logged, counted as ``video_error`` and retried on the
     next run (it gets no marker).
     """
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # heavy: tqdm
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .media import iter_sampled_frames, probe_video
+
 
 @dataclass
 class SegmentationConfig:
@@ -179,7 +181,7 @@ def segment_frames(
     (used to place hard cuts exactly when every frame was sampled).
     """
     config = config or SegmentationConfig()
-    import cv2
+    import cv2  # heavy: cv2
 
     indices: list[int] = []
     times: list[float] = []
@@ -260,8 +262,6 @@ def segment_frames(
 
 def segment_slides(video_path: str | os.PathLike[str], config: SegmentationConfig | None = None) -> list[Slide]:
     """Slides of a score video file (see the module docstring for the method)."""
-    from umust_hf.ytsv.media import iter_sampled_frames, probe_video
-
     config = config or SegmentationConfig()
     info = probe_video(video_path)
     frames = iter_sampled_frames(video_path, sample_fps=config.sample_fps, width=config.width)

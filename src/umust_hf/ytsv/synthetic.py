@@ -24,9 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from umust_hf import constants
-from umust_hf.errors import UserError
-from umust_hf.ytsv.pages import LabelledPage
+from .. import constants
+from ..data.audio_io import decode_audio
+from ..data.embedded import load_embedded_corpus
+from ..data.embedded.pieces import PAGE_MEASURES
+from ..errors import UserError
+from .media import write_video
+from .pages import LabelledPage, load_embedded_corpus_pages, system_band
 
 
 @dataclass
@@ -84,7 +88,7 @@ def canvas_geometry(shape: tuple[int, int], size: tuple[int, int]) -> tuple[floa
 
 def fit_on_canvas(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Scale ``(h, w)`` uint8 ``image`` to fit ``size = (W, H)`` and centre it on white."""
-    import cv2
+    import cv2  # heavy: cv2
 
     _, left, top, new_w, new_h = canvas_geometry(image.shape, size)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
@@ -111,7 +115,7 @@ def page_on_canvas(page: LabelledPage, size: tuple[int, int]) -> LabelledPage:
 
 def title_card(size: tuple[int, int], text: str = "Title of the piece") -> np.ndarray:
     """A white ``(H, W)`` card with one short line of text, like a video's opening slide."""
-    import cv2
+    import cv2  # heavy: cv2
 
     width, height = size
     card = np.full((height, width), 255, dtype=np.uint8)
@@ -124,8 +128,6 @@ def _printed_excerpts(corpus) -> dict[str, list[tuple[int, str, str, int]]]:
 
     ``corpus`` is the excerpt ``DatasetDict``; audio is left on disk until a slide needs it.
     """
-    from umust_hf.data.embedded.pieces import PAGE_MEASURES
-
     by_piece: dict[str, list[tuple[int, str, str, int]]] = {}
     for name, split in corpus.items():
         rows = split.select_columns(["id", "piece_id", "start_measure", "end_measure"])
@@ -147,10 +149,6 @@ def corpus_slides(
     in score order (see the module docstring). Raises :class:`UserError` when the corpus
     holds fewer such slides.
     """
-    from umust_hf.data.audio_io import decode_audio
-    from umust_hf.data.embedded import load_embedded_corpus
-    from umust_hf.ytsv.pages import load_embedded_corpus_pages, system_band
-
     if count < 1 or systems_per_slide < 1 or per_piece < 1:
         raise ValueError("count, systems_per_slide and per_piece must be positive")
     root = Path(corpus_dir)
@@ -193,8 +191,6 @@ def build_synthetic_video(
     (``(N,)`` float at 44.1 kHz), it is muxed into the video when ``embed_audio``, and
     always returned in the result so callers can also write it beside the video.
     """
-    from umust_hf.ytsv.media import write_video
-
     if len(slides) != len(durations) or len(transitions) != len(slides) - 1:
         raise ValueError("need one duration per slide and one transition between consecutive slides")
     unknown = set(transitions) - {"cut", "fade"}

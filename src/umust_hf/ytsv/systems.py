@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from umust_hf import constants
+from .. import constants
 
 
 @dataclass
@@ -64,7 +64,7 @@ def staff_height_for(system_box: np.ndarray, staff_boxes: np.ndarray) -> float:
 
 @lru_cache(maxsize=1)
 def _image_processor():
-    from umust_hf.processing.image_processing_umust import UMustImageProcessor
+    from ..processing.image_processing_umust import UMustImageProcessor  # heavy: torch, transformers
 
     return UMustImageProcessor()
 
@@ -85,7 +85,7 @@ def normalise_system(
     rows, so YTSV systems match every other system image of the package.
     Returns ``(SYSTEM_HEIGHT_PX, W')`` uint8.
     """
-    import cv2
+    import cv2  # heavy: cv2
 
     if staff_height <= 0:
         raise ValueError("staff height must be positive")

@@ -29,6 +29,7 @@ from pathlib import Path
 from ...errors import UserError
 from ...io_utils import atomic_write_text
 from . import DEFAULT_MAX_PIECES
+from .features import excerpt_features, page_features
 from .pieces import PIECE_FILE, SKIPPED_FILE, piece_key, process_piece
 from .sources import SourceScore, corpus_root, find_sources, order_sources
 
@@ -143,7 +144,7 @@ def build_embedded_corpus(
     ``only`` restricts the candidates to these piece ids (``source`` paths, ``#X`` for
     one tune of a multi-tune ABC file), in the given order.
     """
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # heavy: tqdm
 
     started = time.perf_counter()
     if max_pieces is not None and max_pieces < 1:
@@ -258,7 +259,7 @@ def _dataset(rows, features):
     columns are written as their storage struct ``{bytes, path}`` and cast afterwards
     (an Arrow-level cast that needs no codec).
     """
-    from datasets import Audio, Dataset, Value
+    from datasets import Audio, Dataset, Value  # heavy: datasets
 
     plain = features.copy()
     audio_columns = [name for name, feature in features.items() if isinstance(feature, Audio)]
@@ -276,10 +277,8 @@ def _dataset(rows, features):
 
 def _assemble(out: Path, raw_dir: Path, kept: list[SourceScore], seed: int, show_progress: bool) -> BuildSummary:
     """Write the excerpt DatasetDict and the page Dataset from the finished pieces' raw files."""
-    from datasets import DatasetDict
-    from datasets.utils.logging import disable_progress_bar, enable_progress_bar
-
-    from .features import excerpt_features, page_features
+    from datasets import DatasetDict  # heavy: datasets
+    from datasets.utils.logging import disable_progress_bar, enable_progress_bar  # heavy: datasets
 
     pieces = sorted((json.loads((raw_dir / piece_key(s.piece_id) / PIECE_FILE).read_text()) for s in kept), key=lambda m: m["piece_id"])
     split = _split_of([m["piece_id"] for m in pieces], seed)
@@ -320,7 +319,7 @@ def _assemble(out: Path, raw_dir: Path, kept: list[SourceScore], seed: int, show
 
 def load_embedded_corpus(directory: str | os.PathLike):
     """The excerpt ``DatasetDict`` of a built corpus; :class:`UserError` if ``directory`` is not one."""
-    from datasets import load_from_disk
+    from datasets import load_from_disk  # heavy: datasets
 
     path = Path(directory)
     if not (path / "dataset_dict.json").is_file():
@@ -330,7 +329,7 @@ def load_embedded_corpus(directory: str | os.PathLike):
 
 def load_embedded_pages(directory: str | os.PathLike):
     """The page ``Dataset`` (images with system and staff boxes) of a built corpus."""
-    from datasets import load_from_disk
+    from datasets import load_from_disk  # heavy: datasets
 
     path = Path(directory) / "pages"
     if not (path / "dataset_info.json").is_file():

@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from .reduction import ScoreSkipped
+
 #: Elements dropped from every measure: text (rendered as boxes by cairosvg, ignored by LMX),
 #: layout hints, and sound instructions (our own performance model sets tempo and velocity).
 _DROPPED_MEASURE_CHILDREN = {"direction", "harmony", "figured-bass", "print", "sound", "listening", "grouping", "link", "bookmark"}
@@ -58,16 +60,12 @@ def clean_score(xml: bytes) -> ET.Element:
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as error:
-        from .reduction import ScoreSkipped
-
         raise ScoreSkipped(f"exported MusicXML does not parse: {error}") from error
     for tag in ("work", "movement-number", "movement-title", "identification", "defaults", "credit"):
         for element in root.findall(tag):
             root.remove(element)
     parts = root.findall("part")
     if len(parts) != 1:
-        from .reduction import ScoreSkipped
-
         raise ScoreSkipped(f"expected one part after reduction, found {len(parts)}")
     parts[0].set("id", "P1")  # music21 writes random ids; fixed ones keep builds byte-identical
     for score_part in root.iter("score-part"):

@@ -12,7 +12,7 @@ def excerpt_features():
     performance MIDI bytes; ``audio`` embedded FLAC bytes at 44.1 kHz mono (``decode=False``
     because decoding needs torchcodec; use :func:`umust_hf.data.audio_io.decode_audio`).
     """
-    from datasets import Audio, Features, Image, Sequence, Value
+    from datasets import Audio, Features, Image, Sequence, Value  # heavy: datasets
 
     return Features(
         {
@@ -42,7 +42,7 @@ def page_features():
 
     Boxes are ``[x0, y0, x1, y1]`` in pixels, x1/y1 exclusive.
     """
-    from datasets import Features, Image, Sequence, Value
+    from datasets import Features, Image, Sequence, Value  # heavy: datasets
 
     return Features(
         {

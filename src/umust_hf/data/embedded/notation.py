@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any
 
+from ...processing.lmx_musicxml import lmx_to_score
 from .reduction import ScoreSkipped
 
 _STEP_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -33,14 +34,12 @@ def linearize(musicxml: bytes) -> str:
 
 def delinearize(lmx: str) -> ET.Element:
     """The ``<part>`` element LMX tokens describe."""
-    from ...processing.lmx_musicxml import lmx_to_score
-
     return lmx_to_score(lmx.split()).getroot().find("part")
 
 
 @functools.lru_cache(maxsize=1)
 def _strict_tokenizer() -> Any:
-    from ...processing.tokenization_lmx import LMXTokenizer
+    from ...processing.tokenization_lmx import LMXTokenizer  # heavy: transformers
 
     return LMXTokenizer(strict=True)
 

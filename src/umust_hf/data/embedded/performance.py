@@ -123,7 +123,7 @@ def to_midi_bytes(notes: list[PerformedNote], *, program: int, tempo_bpm: float,
     A neutral controller event (sustain off) ``tail_seconds`` after the last note-off keeps
     the file, and so the synthesiser, running through the release tail.
     """
-    import pretty_midi
+    import pretty_midi  # heavy: pretty_midi
 
     midi = pretty_midi.PrettyMIDI(initial_tempo=tempo_bpm)
     instrument = pretty_midi.Instrument(program=program)

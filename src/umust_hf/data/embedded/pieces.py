@@ -82,7 +82,7 @@ def measures_for(density: float) -> int:
 
 
 def _parse(source: SourceScore):
-    from music21 import converter
+    from music21 import converter  # heavy: music21
 
     try:
         if source.tune is not None:
@@ -95,7 +95,7 @@ def _parse(source: SourceScore):
 
 
 def _first_score(parsed):
-    from music21 import stream
+    from music21 import stream  # heavy: music21
 
     if isinstance(parsed, stream.Opus):
         scores = list(parsed.scores)

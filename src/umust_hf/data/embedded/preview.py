@@ -9,6 +9,8 @@ import numpy as np
 
 from ...errors import UserError
 from ...io_utils import atomic_write
+from ..audio_io import decode_audio, read_midi_notes
+from .builder import load_embedded_corpus
 
 
 def write_preview(directory: str | os.PathLike, out_png: str | os.PathLike, index: int = 0, split: str = "train") -> Path:
@@ -16,13 +18,10 @@ def write_preview(directory: str | os.PathLike, out_png: str | os.PathLike, inde
 
     Falls back to the first non-empty split when ``split`` is empty.
     """
-    import matplotlib
+    import matplotlib  # heavy: matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..audio_io import decode_audio, read_midi_notes
-    from .builder import load_embedded_corpus
+    import matplotlib.pyplot as plt  # heavy: matplotlib
 
     corpus = load_embedded_corpus(directory)
     if len(corpus[split]) == 0:

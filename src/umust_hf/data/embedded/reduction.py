@@ -86,7 +86,7 @@ def gm_program(name: str, default: int = PIANO) -> int:
 
 
 def _is_keyboard(part) -> bool:
-    from music21 import instrument
+    from music21 import instrument  # heavy: music21
 
     found = part.getInstrument(returnDefault=False)
     if isinstance(found, instrument.KeyboardInstrument):
@@ -95,7 +95,7 @@ def _is_keyboard(part) -> bool:
 
 
 def _is_vocal(part) -> bool:
-    from music21 import instrument
+    from music21 import instrument  # heavy: music21
 
     found = part.getInstrument(returnDefault=False)
     if isinstance(found, instrument.Vocalist):
@@ -109,7 +109,7 @@ def _mean_pitch(part) -> float:
 
 
 def _tempo_bpm(score) -> float | None:
-    from music21 import tempo
+    from music21 import tempo  # heavy: music21
 
     for mark in score.recurse().getElementsByClass(tempo.MetronomeMark):
         if mark.number:
@@ -122,7 +122,7 @@ def _tempo_bpm(score) -> float | None:
 
 def _strip_text(stream_) -> None:
     """Drop lyrics and free text: rendered as text glyphs (boxes) and absent from LMX."""
-    from music21 import expressions
+    from music21 import expressions  # heavy: music21
 
     for note in stream_.recurse().notes:
         note.lyrics = []
@@ -132,7 +132,7 @@ def _strip_text(stream_) -> None:
 
 def _as_part_staff(part):
     """A ``PartStaff`` holding ``part``'s measures (music21 joins braced PartStaffs on export)."""
-    from music21 import stream
+    from music21 import stream  # heavy: music21
 
     staff = stream.PartStaff()
     staff.partName = part.partName
@@ -142,7 +142,7 @@ def _as_part_staff(part):
 
 
 def _grand_staff_score(upper, lower, name: str):
-    from music21 import instrument, layout, stream
+    from music21 import instrument, layout, stream  # heavy: music21
 
     score = stream.Score()
     upper.partName = lower.partName = name
@@ -159,7 +159,7 @@ def _grand_staff_score(upper, lower, name: str):
 
 def _merge_voices(parts, clef) -> object:
     """One PartStaff whose measures hold ``parts`` as voices 1, 2 (stems up, down)."""
-    from music21 import key, meter, note, stream
+    from music21 import key, meter, note, stream  # heavy: music21
 
     measure_lists = [list(p.getElementsByClass(stream.Measure)) for p in parts]
     if len({len(ms) for ms in measure_lists}) != 1:
@@ -194,9 +194,9 @@ def reduce_score(score, *, rng_choice: int = 0) -> ReducedScore:
     ``rng_choice`` (0 or 1) picks piano or organ for chorales, so the seed varies timbre.
     Raises :class:`ScoreSkipped` for ensembles and empty scores.
     """
-    from music21 import clef, layout, stream
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
-    from music21.stream.makeNotation import makeAccidentalsInMeasureStream
+    from music21 import clef, layout, stream  # heavy: music21
+    from music21.musicxml.m21ToXml import GeneralObjectExporter  # heavy: music21
+    from music21.stream.makeNotation import makeAccidentalsInMeasureStream  # heavy: music21
 
     parts = list(score.parts)
     if not parts or not any(p.recurse().notes for p in parts):

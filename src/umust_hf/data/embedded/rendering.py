@@ -62,7 +62,7 @@ class StaffLines:
 
 @functools.lru_cache(maxsize=1)
 def _toolkit():
-    import verovio
+    import verovio  # heavy: verovio
 
     verovio.enableLog(verovio.LOG_OFF)
     return verovio.toolkit()
@@ -152,7 +152,7 @@ def rasterize_svg(svg: str, *, width: int | None = None, height: int | None = No
 
     Give ``width`` alone to keep the aspect ratio. Raises ``ValueError`` for an unreadable SVG.
     """
-    import resvg_py
+    import resvg_py  # heavy: resvg_py
 
     png = resvg_py.svg_to_bytes(svg_string=svg, width=width, height=height, background="#ffffff",
                                 skip_system_fonts=True)

@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .reduction import KEYBOARD_WORDS, VOCAL_WORDS
+
 #: File suffixes of the score formats music21 parses and the corpus ships.
 SCORE_SUFFIXES = (".krn", ".mxl", ".xml", ".musicxml", ".abc")
 #: Corpus folders of music21 test and demo files rather than music.
@@ -42,7 +44,7 @@ class SourceScore:
 
 def corpus_root() -> Path:
     """The folder of music21's bundled corpus."""
-    import music21
+    import music21  # heavy: music21
 
     return Path(music21.__file__).parent / "corpus"
 
@@ -78,8 +80,6 @@ def sniff_ensemble(path: Path, text: str) -> str | None:
     Mirrors the decision of :func:`.reduction.reduce_score` (which sees the parsed score)
     so that string quartets are not parsed just to be rejected.
     """
-    from .reduction import KEYBOARD_WORDS, VOCAL_WORDS
-
     if path.suffix not in (".mxl", ".xml", ".musicxml"):
         return None
     names = [re.sub(r"<[^>]+>", "", n).strip().lower() for n in re.findall(r"<part-name[^>]*>(.*?)</part-name>", text, flags=re.S)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ PEAK = 0.89
 
 def soundfont_path() -> Path:
     """``TimGM6mb.sf2``, the General MIDI SoundFont inside the pretty_midi package."""
-    import pretty_midi
+    import pretty_midi  # heavy: pretty_midi
 
     path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
     if not path.is_file():
@@ -42,16 +43,14 @@ def synthesize(midi_bytes: bytes, end_seconds: float) -> np.ndarray:
     ``end_seconds`` is the last note-off; the result is at least that long and at most
     ``end_seconds + MAX_TAIL_SECONDS``.
     """
-    import midirenderer
-    import soundfile
-    from scipy.signal import resample_poly
+    import midirenderer  # heavy: midirenderer
+    import soundfile  # heavy: soundfile
+    from scipy.signal import resample_poly  # heavy: scipy
 
     wav = midirenderer.render_wave_from(_soundfont_bytes(), midi_bytes)
     data, rate = soundfile.read(io.BytesIO(bytes(wav)), dtype="float32", always_2d=True)
     mono = data.mean(axis=1)
     if rate != SAMPLE_RATE:
-        from math import gcd
-
         divisor = gcd(rate, SAMPLE_RATE)
         mono = resample_poly(mono, SAMPLE_RATE // divisor, rate // divisor).astype(np.float32)
     minimum = int(np.ceil(end_seconds * SAMPLE_RATE))
@@ -70,7 +69,7 @@ def synthesize(midi_bytes: bytes, end_seconds: float) -> np.ndarray:
 
 def encode_flac(audio: np.ndarray, sampling_rate: int = SAMPLE_RATE) -> bytes:
     """16-bit FLAC bytes of a mono float signal (lossless for what the SoundFont produced)."""
-    import soundfile
+    import soundfile  # heavy: soundfile
 
     buffer = io.BytesIO()
     soundfile.write(buffer, audio, sampling_rate, format="FLAC", subtype="PCM_16")

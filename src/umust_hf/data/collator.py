@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.tasks import TASKS
+from .tasks import TASKS
 from ..vocabulary import EOS_ID, PAD_ID, SOS_ID, UnifiedVocabulary
 
 IGNORE_INDEX = -100
