@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data.audio_io import decode_audio, read_midi_notes
 from ..data.embedded import load_embedded_corpus
@@ -54,6 +53,7 @@ from ..modeling.configuration_audio_codec import UMustAudioCodecConfig
 from ..modeling.modeling_audio_codec import UMustAudioCodec
 from ..processing.feature_extraction_umust import UMustFeatureExtractor
 from .codebook_revival import CodebookRevival, code_statistics
+from .codec_loop import TrainingBudget, run_training_steps
 
 
 #: Files read when ``data_dir`` is a plain folder of audio.
@@ -403,6 +403,111 @@ def _seed_codebooks(codec: UMustAudioCodec, revival: CodebookRevival, clips: lis
     revival.initialise(latents)
 
 
+@dataclass
+class AudioCodecTraining:
+    """What one audio-codec training run updates: the codec and its discriminator, their
+    optimisers and schedulers, the data RNG and the codebook revival (all saved in a checkpoint)."""
+
+    cfg: AudioCodecTrainingConfig
+    codec: UMustAudioCodec
+    discriminator: torch.nn.Module
+    gan_loss: torch.nn.Module
+    mel_loss: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    sched_g: torch.optim.lr_scheduler.LRScheduler
+    sched_d: torch.optim.lr_scheduler.LRScheduler
+    rng: np.random.Generator
+    revival: CodebookRevival
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(), "codec": self.codec.state_dict(),
+            "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(), "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
+            "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            "codebook_revival": self.revival.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], where: Path) -> None:
+        if state["config"] != self.cfg.to_dict():
+            raise UserError(f"{where}: checkpoint was trained with a different config; use a new out_dir or delete it")
+        self.codec.load_state_dict(state["codec"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        for name in ("opt_g", "opt_d", "sched_g", "sched_d"):
+            getattr(self, name).load_state_dict(state[name])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.revival.load_state_dict(state["codebook_revival"])
+
+
+def build_audio_codec_training(cfg: AudioCodecTrainingConfig, seed: int) -> AudioCodecTraining:
+    """A fresh codec, DAC's discriminator and losses, and DAC's optimisers, seeded by ``seed``."""
+    _, Discriminator, GANLoss, _ = _dac_losses()
+    torch.manual_seed(seed)
+    codec = UMustAudioCodec(cfg.codec_config())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        discriminator = Discriminator(periods=list(cfg.discriminator_periods), fft_sizes=list(cfg.discriminator_fft_sizes),
+                                      sample_rate=codec.config.sampling_rate)
+    encoder_params = list(codec.dac.encoder.parameters())
+    encoder_ids = {id(p) for p in encoder_params}
+    opt_g = torch.optim.AdamW(
+        [{"params": encoder_params, "lr": cfg.learning_rate * cfg.encoder_lr_scale},
+         {"params": [p for p in codec.parameters() if id(p) not in encoder_ids]}],
+        lr=cfg.learning_rate, betas=cfg.betas,
+    )
+    opt_d = torch.optim.AdamW(discriminator.parameters(), lr=cfg.learning_rate, betas=cfg.betas)
+    revival = CodebookRevival(codec.dac.quantizer.quantizers[: codec.config.num_codebooks],
+                              dead_after=max(cfg.dead_after, 1), buffer_size=max(cfg.revival_buffer, 1), seed=seed)
+    return AudioCodecTraining(
+        cfg=cfg, codec=codec, discriminator=discriminator, gan_loss=GANLoss(discriminator),
+        mel_loss=multiscale_mel_loss(), opt_g=opt_g, opt_d=opt_d,
+        sched_g=torch.optim.lr_scheduler.ExponentialLR(opt_g, cfg.lr_decay),
+        sched_d=torch.optim.lr_scheduler.ExponentialLR(opt_d, cfg.lr_decay),
+        rng=np.random.default_rng(seed), revival=revival,
+    )
+
+
+def audio_codec_step(training: AudioCodecTraining, train_clips: list[np.ndarray], step: int) -> dict[str, float]:
+    """One optimiser step of DAC's recipe on a batch of random training crops; returns its losses
+    (the discriminator joins at ``cfg.adversarial_start_step``; dead codes are revived every
+    ``cfg.revive_every`` steps)."""
+    AudioSignal = _dac_losses()[0]
+    cfg, codec, sr = training.cfg, training.codec, training.codec.config.sampling_rate
+    real = random_crops(train_clips, training.rng, cfg.batch_size, cfg.segment_samples, cfg.min_crop_rms)
+    out = codec(real)
+    recons, signal = AudioSignal(out.audio_values, sr), AudioSignal(real, sr)
+    terms = {"mel": training.mel_loss(recons, signal), "commitment": out.commitment_loss, "codebook": out.codebook_loss}
+    losses: dict[str, float] = {}
+    if step >= cfg.adversarial_start_step:
+        disc_loss = training.gan_loss.discriminator_loss(recons, signal)
+        training.opt_d.zero_grad()
+        disc_loss.backward()
+        torch.nn.utils.clip_grad_norm_(training.discriminator.parameters(), cfg.discriminator_grad_clip)
+        training.opt_d.step()
+        training.sched_d.step()
+        terms["adv_gen"], terms["adv_feat"] = training.gan_loss.generator_loss(recons, signal)
+        losses["disc"] = float(disc_loss.detach())
+    weights = {"mel": cfg.mel_weight, "commitment": cfg.commitment_weight, "codebook": cfg.codebook_weight,
+               "adv_gen": cfg.adv_gen_weight, "adv_feat": cfg.adv_feat_weight}
+    total = sum(weights[name] * value for name, value in terms.items())
+    if not torch.isfinite(total):
+        raise RuntimeError(f"audio codec training diverged at step {step}: loss {float(total)}; lower learning_rate")
+    training.opt_g.zero_grad()
+    total.backward()
+    torch.nn.utils.clip_grad_norm_(codec.parameters(), cfg.generator_grad_clip)
+    training.opt_g.step()
+    training.sched_g.step()
+    if cfg.revive_every:
+        training.revival.observe(out.projected_latents, out.audio_codes)
+        if (step + 1) % cfg.revive_every == 0:
+            training.revival.revive(training.opt_g)
+    losses.update({name: float(value.detach()) for name, value in terms.items()})
+    losses["total"] = float(total.detach())
+    return losses
+
+
 def train_audio_codec(
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -438,12 +543,7 @@ def train_audio_codec(
         ``losses``, ``out_dir``.
     """
     cfg = resolve_training_config(config)
-    if max_steps is not None:
-        target_steps = int(max_steps)
-    else:  # a time budget alone runs until it is spent; neither runs the config's step count
-        target_steps = cfg.max_steps if minutes is None else math.inf
-    if target_steps < 0 or (minutes is not None and minutes <= 0):
-        raise UserError(f"max_steps must be >= 0 and minutes > 0, got {max_steps} / {minutes}")
+    budget = TrainingBudget.resolve(max_steps, minutes, default_steps=cfg.max_steps)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / CHECKPOINT_DIR / "state.pt"
@@ -452,114 +552,45 @@ def train_audio_codec(
     held_clips = held_clips[: cfg.eval_clips]
     held_onsets = load_held_out_onsets(data_dir)
     held_onsets = None if held_onsets is None else held_onsets[: cfg.eval_clips]
-    AudioSignal, Discriminator, GANLoss, _ = _dac_losses()
-
-    torch.manual_seed(seed)
-    codec = UMustAudioCodec(cfg.codec_config())
-    sr = codec.config.sampling_rate
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        discriminator = Discriminator(periods=list(cfg.discriminator_periods), fft_sizes=list(cfg.discriminator_fft_sizes),
-                                      sample_rate=sr)
-    gan_loss = GANLoss(discriminator)
-    mel_loss = multiscale_mel_loss()
+    training = build_audio_codec_training(cfg, seed)
+    codec, sr = training.codec, training.codec.config.sampling_rate
     transcriber = default_transcriber()  # basic-pitch's view of the reconstructions, when installed
-    encoder_params = list(codec.dac.encoder.parameters())
-    encoder_ids = {id(p) for p in encoder_params}
-    opt_g = torch.optim.AdamW(
-        [{"params": encoder_params, "lr": cfg.learning_rate * cfg.encoder_lr_scale},
-         {"params": [p for p in codec.parameters() if id(p) not in encoder_ids]}],
-        lr=cfg.learning_rate, betas=cfg.betas,
-    )
-    opt_d = torch.optim.AdamW(discriminator.parameters(), lr=cfg.learning_rate, betas=cfg.betas)
-    sched_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, cfg.lr_decay)
-    sched_d = torch.optim.lr_scheduler.ExponentialLR(opt_d, cfg.lr_decay)
-    rng = np.random.default_rng(seed)
-    revival = CodebookRevival(codec.dac.quantizer.quantizers[: codec.config.num_codebooks],
-                              dead_after=max(cfg.dead_after, 1), buffer_size=max(cfg.revival_buffer, 1), seed=seed)
+
+    def evaluate() -> dict[str, Any]:
+        return evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, training.mel_loss, transcriber)
 
     step, resumed_from = 0, None
     if state_path.exists():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if state["config"] != cfg.to_dict():
-            raise UserError(f"{state_path}: checkpoint was trained with a different config; use a new out_dir or delete it")
-        codec.load_state_dict(state["codec"])
-        discriminator.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        sched_g.load_state_dict(state["sched_g"])
-        sched_d.load_state_dict(state["sched_d"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        revival.load_state_dict(state["codebook_revival"])
+        training.load_state_dict(state, state_path)
         step = resumed_from = int(state["step"])
         untrained = state["untrained"]
     else:
-        untrained = evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, mel_loss, transcriber)
+        untrained = evaluate()
 
-    def checkpoint() -> None:
-        _atomic_torch_save(
-            {
-                "config": cfg.to_dict(), "step": step, "codec": codec.state_dict(),
-                "discriminator": discriminator.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict(), "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "untrained": untrained,
-                "codebook_revival": revival.state_dict(),
-            },
-            state_path,
-        )
+    def checkpoint(at: int) -> None:
+        _atomic_torch_save({**training.state_dict(), "step": at, "untrained": untrained}, state_path)
 
     codec.train()
-    discriminator.train()
+    training.discriminator.train()
     started = time.monotonic()
     if resumed_from is None and cfg.codebook_init_frames:  # a resumed run was seeded before its first step
-        _seed_codebooks(codec, revival, train_clips, rng, cfg)
+        _seed_codebooks(codec, training.revival, train_clips, training.rng, cfg)
     losses: dict[str, float] = {}
-    bar = tqdm(total=None if math.isinf(target_steps) else target_steps, initial=step, desc="train audio codec", disable=not show_progress, unit="step")
-    while step < target_steps:
-        real = random_crops(train_clips, rng, cfg.batch_size, cfg.segment_samples, cfg.min_crop_rms)
-        out = codec(real)
-        recons, signal = AudioSignal(out.audio_values, sr), AudioSignal(real, sr)
-        adversarial = step >= cfg.adversarial_start_step
-        terms = {"mel": mel_loss(recons, signal), "commitment": out.commitment_loss, "codebook": out.codebook_loss}
-        if adversarial:
-            disc_loss = gan_loss.discriminator_loss(recons, signal)
-            opt_d.zero_grad()
-            disc_loss.backward()
-            torch.nn.utils.clip_grad_norm_(discriminator.parameters(), cfg.discriminator_grad_clip)
-            opt_d.step()
-            sched_d.step()
-            terms["adv_gen"], terms["adv_feat"] = gan_loss.generator_loss(recons, signal)
-            losses["disc"] = float(disc_loss.detach())
-        weights = {"mel": cfg.mel_weight, "commitment": cfg.commitment_weight, "codebook": cfg.codebook_weight,
-                   "adv_gen": cfg.adv_gen_weight, "adv_feat": cfg.adv_feat_weight}
-        total = sum(weights[name] * value for name, value in terms.items())
-        if not torch.isfinite(total):
-            raise RuntimeError(f"audio codec training diverged at step {step}: loss {float(total)}; lower learning_rate")
-        opt_g.zero_grad()
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(codec.parameters(), cfg.generator_grad_clip)
-        opt_g.step()
-        sched_g.step()
-        step += 1
-        if cfg.revive_every:
-            revival.observe(out.projected_latents, out.audio_codes)
-            if step % cfg.revive_every == 0:
-                revival.revive(opt_g)
-        losses.update({name: float(value.detach()) for name, value in terms.items()})
-        losses["total"] = float(total.detach())
-        bar.update(1)
-        bar.set_postfix(mel=f"{losses['mel']:.3f}", total=f"{losses['total']:.2f}")
-        if step % cfg.checkpoint_every == 0:
-            checkpoint()
-        if minutes is not None and time.monotonic() - started >= minutes * 60:
-            break
-    bar.close()
-    seconds = time.monotonic() - started
-    checkpoint()
+
+    def train_step(index: int) -> dict[str, float]:
+        losses.update(audio_codec_step(training, train_clips, index))
+        return losses
+
+    loop = run_training_steps(
+        train_step, start_step=step, budget=budget, checkpoint=checkpoint, checkpoint_every=cfg.checkpoint_every,
+        description="train audio codec", show_progress=show_progress, started=started,
+        postfix=lambda current: {"mel": f"{current['mel']:.3f}", "total": f"{current['total']:.2f}"},
+    )
+    step, seconds = loop.steps, loop.seconds
 
     codec.eval()
-    trained = evaluate_codec(codec, held_clips, cfg.eval_seconds, held_onsets, mel_loss, transcriber)
+    trained = evaluate()
     _save_final(codec, out_dir)
     metrics = {
         "out_dir": str(out_dir),
@@ -577,7 +608,7 @@ def train_audio_codec(
         "onset_f1_original": None if held_onsets is None else onset_f1(
             held_onsets, [c[: int(cfg.eval_seconds * sr)] for c in held_clips], sr),
         "pitch_agreement_chance": pitch_agreement_chance([c[: int(cfg.eval_seconds * sr)] for c in held_clips], sr),
-        "codes_revived": revival.revived_total.tolist(),
+        "codes_revived": training.revival.revived_total.tolist(),
         "losses": losses,
         "sampling_rate": sr,
         "config": cfg.to_dict(),
@@ -587,7 +618,10 @@ def train_audio_codec(
 
 
 __all__ = [
+    "AudioCodecTraining",
     "AudioCodecTrainingConfig",
+    "audio_codec_step",
+    "build_audio_codec_training",
     "codebook_usage",
     "evaluate_codec",
     "load_codec_training_audio",

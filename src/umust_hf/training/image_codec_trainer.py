@@ -20,7 +20,6 @@ import math
 import os
 import random
 import shutil
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from ..io_utils import atomic_write_json
 from ..modeling.configuration_rqvae import UMustImageCodecConfig
 from ..modeling.modeling_rqvae import UMustImageCodec
 from ..processing.image_processing_umust import UMustImageProcessor, shift_variants, to_grayscale
+from .codec_loop import TrainingBudget, run_training_steps
 from .perceptual import PerceptualLoss, random_conv_features
 
 logger = logging.getLogger(__name__)
@@ -255,16 +255,9 @@ def train_image_codec(
     """Train (or resume) an image codec on ``data_dir``; save it to ``out_dir``; return a summary.
 
     Stops after ``max_steps`` optimiser steps or ``minutes`` of wall time, whichever comes first
-    (at least one must be given). ``perceptual`` defaults to the random-conv OMR stand-in.
+    (at least one must be given; :class:`~.codec_loop.TrainingBudget`). ``perceptual`` defaults to the random-conv OMR stand-in.
     """
-    from tqdm.auto import tqdm  # heavy: tqdm
-
-    if max_steps is None and minutes is None:
-        raise UserError("give --max-steps or --minutes (or both) so that training stops")
-    if max_steps is not None and max_steps < 1:
-        raise UserError(f"--max-steps must be at least 1, got {max_steps}")
-    if minutes is not None and minutes <= 0:
-        raise UserError(f"--minutes must be positive, got {minutes}")
+    budget = TrainingBudget.resolve(max_steps, minutes, default_steps=None)
     args = training_args or ImageCodecTrainingArguments()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -294,36 +287,33 @@ def train_image_codec(
         torch.set_rng_state(state["torch_rng"])
         step, history = state["step"], state["history"]
 
-    model.train()
-    started = time.monotonic()
-    deadline = started + minutes * 60.0 if minutes is not None else math.inf
-    total = max_steps if max_steps is not None else None
-    progress = tqdm(total=total, initial=step, disable=not show_progress, desc="image codec", unit="step")
-    while (max_steps is None or step < max_steps) and time.monotonic() < deadline:
+    def train_step(index: int) -> dict[str, float]:
         batch = sampler()
         terms = codec_loss(model, batch, perceptual, args)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         optimizer.step()
-        step += 1
-        record = {"step": step, "crop": list(batch.shape[-2:]), "batch": batch.shape[0]}
+        record = {"step": index + 1, "crop": list(batch.shape[-2:]), "batch": batch.shape[0]}
         record.update({name: round(float(value.detach()), 5) for name, value in terms.items()})
         history.append(record)
-        progress.update(1)
-        if step % args.log_every == 0:
-            progress.set_postfix(loss=f"{record['loss']:.4f}", rec=f"{record['reconstruction']:.4f}")
-        if step % args.save_every == 0:
-            _save_checkpoint(out_dir, model, optimizer, sampler, step, history)
-    progress.close()
-    _save_checkpoint(out_dir, model, optimizer, sampler, step, history)
+        return record
+
+    model.train()
+    loop = run_training_steps(
+        train_step, start_step=step, budget=budget, description="image codec", show_progress=show_progress,
+        checkpoint=lambda at: _save_checkpoint(out_dir, model, optimizer, sampler, at, history),
+        checkpoint_every=args.save_every, postfix_every=args.log_every,
+        postfix=lambda record: {"loss": f"{record['loss']:.4f}", "rec": f"{record['reconstruction']:.4f}"},
+    )
+    step = loop.steps
 
     model.eval()
     model.save_pretrained(out_dir)
     UMustImageProcessor().save_pretrained(out_dir)
     summary = {
         "steps": step,
-        "seconds": round(time.monotonic() - started, 1),
+        "seconds": round(loop.seconds, 1),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_images": len(train_images),
         "heldout_images": len(heldout_images),
