@@ -18,10 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile
+import torch
+from PIL import Image
 
 from .data.tasks import Task, get_task
 from .errors import UserError
 from .io_utils import atomic_write, atomic_write_bytes, atomic_write_text
+from .modeling.modeling_umust import UMustForConditionalGeneration
+from .processing.processing_umust import UMustProcessor
 from .vocabulary import Modality
 
 logger = logging.getLogger(__name__)
@@ -75,13 +80,9 @@ def read_source(path: str | os.PathLike, modality: Modality | str) -> dict[str, 
     _check_suffix(path, modality, "input")
     try:
         if modality is Modality.IMAGE:
-            from PIL import Image
-
             with Image.open(path) as image:
                 return {"images": image.copy()}
         if modality is Modality.AUDIO:
-            import soundfile
-
             audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
             return {"audio": audio.mean(axis=1), "sampling_rate": rate}
         if modality is Modality.MIDI:
@@ -104,8 +105,6 @@ def write_output(value: Any, path: str | os.PathLike, modality: Modality | str, 
     if modality is Modality.IMAGE:
         written.append(atomic_write(path, lambda temporary: value.save(temporary, format=_pil_format(path))))
     elif modality is Modality.AUDIO:
-        import soundfile
-
         audio = np.asarray(value, dtype=np.float32)
         written.append(atomic_write(path, lambda temporary: soundfile.write(
             str(temporary), audio, sampling_rate, format=path.suffix.lstrip(".").upper())))
@@ -136,9 +135,6 @@ class UMustTranslator:
     def from_pretrained(cls, model_dir: str | os.PathLike, device: str | None = None,
                         processor_dir: str | os.PathLike | None = None) -> UMustTranslator:
         """Load the model in ``model_dir`` and the processor saved beside it (or in ``processor_dir``)."""
-        from .modeling.modeling_umust import UMustForConditionalGeneration
-        from .processing.processing_umust import UMustProcessor
-
         model_dir = Path(model_dir)
         processor_dir = Path(processor_dir) if processor_dir is not None else model_dir
         if not (model_dir / "config.json").is_file():
@@ -188,8 +184,6 @@ class UMustTranslator:
 
     def generate_from(self, inputs: dict[str, Any], target: Modality, what: str, **generate_kwargs: Any) -> Any:
         """Generate from encoded ``inputs`` (``what``: the source, for the error message)."""
-        import torch
-
         inputs = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
         try:
             with torch.no_grad():

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
-from transformers import PreTrainedModel
+from torch.nn.utils.weight_norm import WeightNorm
+from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
@@ -41,7 +42,7 @@ def _import_dac():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
-        import dac  # noqa: PLC0415
+        import dac  # heavy: dac pulls in audiotools; imported quietly, only when a codec is built
     return dac
 
 
@@ -57,8 +58,6 @@ def build_dac(config: UMustAudioCodecConfig) -> nn.Module:
 
 def use_parametrized_weight_norm(module: nn.Module) -> nn.Module:
     """Replace hook-based weight norm by ``parametrizations.weight_norm`` in place, keeping each weight."""
-    from torch.nn.utils.weight_norm import WeightNorm  # noqa: PLC0415
-
     for sub in module.modules():
         hooks = [h for h in sub._forward_pre_hooks.values() if isinstance(h, WeightNorm)]
         for hook in hooks:
@@ -353,7 +352,5 @@ __all__ = ["BAKING_SHIFTS", "UMustAudioCodec", "UMustAudioCodecOutput", "build_d
 
 def register() -> None:
     """Make ``AutoConfig``/``AutoModel`` resolve ``model_type="umust_audio_codec"`` (idempotent)."""
-    from transformers import AutoConfig, AutoModel  # noqa: PLC0415
-
     AutoConfig.register(UMustAudioCodecConfig.model_type, UMustAudioCodecConfig, exist_ok=True)
     AutoModel.register(UMustAudioCodecConfig, UMustAudioCodec, exist_ok=True)

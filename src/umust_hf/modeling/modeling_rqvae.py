@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 from vector_quantize_pytorch import ResidualVQ, VectorQuantize
@@ -286,7 +286,5 @@ __all__ = ["UMustImageCodec", "UMustImageCodecOutput", "UMustImageCodecPreTraine
 
 def register() -> None:
     """Make ``AutoConfig``/``AutoModel`` resolve ``model_type="umust_image_codec"`` (idempotent)."""
-    from transformers import AutoConfig, AutoModel
-
     AutoConfig.register(UMustImageCodecConfig.model_type, UMustImageCodecConfig, exist_ok=True)
     AutoModel.register(UMustImageCodecConfig, UMustImageCodec, exist_ok=True)

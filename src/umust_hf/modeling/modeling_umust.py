@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
@@ -810,8 +811,6 @@ UMustForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
 
 def register() -> None:
     """Register the config and model with transformers' Auto classes (idempotent)."""
-    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
-
     AutoConfig.register(UMustConfig.model_type, UMustConfig, exist_ok=True)
     AutoModel.register(UMustConfig, UMustForConditionalGeneration, exist_ok=True)
     AutoModelForSeq2SeqLM.register(UMustConfig, UMustForConditionalGeneration, exist_ok=True)
