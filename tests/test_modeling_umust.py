@@ -15,34 +15,8 @@ import umust_hf
 from umust_hf import UMustConfig, UMustForConditionalGeneration
 from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SEP_ID, SOS_ID, Modality
 
-NOTATION, MIDI, IMAGE, AUDIO = (MODALITY_ORDER.index(m) for m in (Modality.NOTATION, Modality.MIDI,
-                                                                     Modality.IMAGE, Modality.AUDIO))
+from helpers import tiny_model, translator_batch
 
-
-def tiny_model(seed: int = 0, **overrides) -> UMustForConditionalGeneration:
-    torch.manual_seed(seed)
-    return UMustForConditionalGeneration(UMustConfig.from_preset("tiny", **overrides)).eval()
-
-
-def batch(config: UMustConfig, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Image source (row 1 padded) -> audio target (row 0) and notation target (row 1)."""
-    vocabulary = config.vocabulary
-    rng = torch.Generator().manual_seed(seed)
-    source = torch.stack([
-        torch.from_numpy(vocabulary.to_bundle(torch.randint(0, 1024, (9, 4), generator=rng).numpy(), "image"))
-        for _ in range(2)
-    ])
-    attention_mask = torch.ones(2, 9, dtype=torch.long)
-    source[1, 6:] = PAD_ID
-    attention_mask[1, 6:] = 0
-    audio = torch.from_numpy(vocabulary.to_bundle(torch.randint(0, 1024, (5, 4), generator=rng).numpy(), "audio"))
-    notation = torch.from_numpy(vocabulary.to_bundle(torch.randint(4, 228, (5,), generator=rng).numpy(), "notation"))
-    labels = torch.stack([audio, notation])
-    labels[1, 4] = -100  # padding of the shorter target
-    return {
-        "input_ids": source, "attention_mask": attention_mask, "labels": labels,
-        "source_modality": torch.tensor([IMAGE, IMAGE]), "target_modality": torch.tensor([AUDIO, NOTATION]),
-    }
 
 
 # ---------------------------------------------------------------- config
@@ -89,7 +63,7 @@ def test_config_rejects_bad_values():
 # ---------------------------------------------------------------- loss
 def test_loss_is_mean_over_valid_slots_only():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     out = model(**inputs)
     labels = inputs["labels"]
     assert out.logits.shape == (2, 5, 4, model.config.vocab_size)
@@ -105,7 +79,7 @@ def test_loss_is_mean_over_valid_slots_only():
 
 def test_training_loss_skips_full_logits_but_matches_them_and_their_gradients():
     model = tiny_model(seed=2).train()
-    inputs = batch(model.config, seed=2)
+    inputs = translator_batch(model.config, seed=2)
 
     def loss_and_gradients(**kwargs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         model.zero_grad()
@@ -128,7 +102,7 @@ def test_training_loss_skips_full_logits_but_matches_them_and_their_gradients():
 
 def test_unused_slots_of_single_stream_targets_are_ignored():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     reference = model(**inputs).loss
     noisy = inputs["labels"].clone()
     noisy[1, :, 1:] = 5000  # garbage where a notation target has no tokens
@@ -137,7 +111,7 @@ def test_unused_slots_of_single_stream_targets_are_ignored():
 
 def test_sub_decoder_is_causal_over_slots():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     decoder_input_ids = model.shift_labels_right(inputs["labels"])
     base = model(**inputs, decoder_input_ids=decoder_input_ids).logits
     changed = inputs["labels"].clone()
@@ -150,7 +124,7 @@ def test_sub_decoder_is_causal_over_slots():
 
 def test_training_lowers_the_loss():
     model = tiny_model(seed=1).train()
-    inputs = batch(model.config, seed=1)
+    inputs = translator_batch(model.config, seed=1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = None
     for _ in range(15):
@@ -164,7 +138,7 @@ def test_training_lowers_the_loss():
 
 def test_bad_inputs_raise_clear_errors():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     wrong = inputs["labels"].clone()
     wrong[1, 0, 0] = model.config.vocabulary.offset("image", 0)  # an image id for a notation target
     with pytest.raises(ValueError, match=r"labels\[1, 0, 0\].*not a notation codebook 0 id"):
@@ -203,7 +177,7 @@ def test_round_trip_through_auto_classes_keeps_weights_and_masks(tmp_path):
     from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
 
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     expected = model(**inputs).logits
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists()
@@ -225,7 +199,7 @@ def test_round_trip_through_auto_classes_keeps_weights_and_masks(tmp_path):
 
 def test_saved_directory_loads_with_remote_code_without_the_package(tmp_path):
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     model.save_pretrained(tmp_path)
     torch.save({k: v for k, v in inputs.items()}, tmp_path / "inputs.pt")
     torch.save(model(**inputs).loss, tmp_path / "loss.pt")
@@ -260,7 +234,7 @@ def test_registration_happens_on_import():
 # ---------------------------------------------------------------- training knobs
 def test_eager_and_sdpa_agree():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     sdpa = model(**inputs).logits
     model.set_attn_implementation("eager")
     eager = model(**inputs).logits
@@ -275,7 +249,7 @@ def test_qk_norm_normalises_queries_and_keys_and_survives_saving(tmp_path):
     attention = normed.decoder.layers[0].cross_attn
     seen = {}
     attention.k_norm.register_forward_hook(lambda module, args, output: seen.setdefault("keys", output))
-    inputs = batch(normed.config)
+    inputs = translator_batch(normed.config)
     sdpa = normed(**inputs).logits
     rms = seen["keys"].pow(2).mean(dim=-1).sqrt()  # (B, H, S): unit RMS per head before training
     torch.testing.assert_close(rms, torch.ones_like(rms), atol=1e-3, rtol=1e-3)
@@ -293,7 +267,7 @@ def test_qk_norm_normalises_queries_and_keys_and_survives_saving(tmp_path):
 
 def test_gradient_checkpointing_gives_the_same_gradients():
     model = tiny_model().train()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
 
     def gradients() -> dict[str, torch.Tensor]:
         model.zero_grad()
@@ -310,7 +284,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
 
 def test_bfloat16_forward_and_backward():
     model = tiny_model().to(torch.bfloat16).train()
-    out = model(**batch(model.config), return_logits=True)
+    out = model(**translator_batch(model.config), return_logits=True)
     assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
     out.loss.backward()
     assert model.lm_head.weight.grad.dtype == torch.bfloat16

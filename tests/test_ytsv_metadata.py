@@ -9,7 +9,9 @@ import pytest
 from umust_hf.errors import UserError
 from umust_hf.ytsv.metadata import CSV_COLUMNS, filter_metadata, metadata_features, parse_duration, read_metadata
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ytsv" / "metadata.csv"
+from helpers import YTSV_METADATA
+
+FIXTURE = YTSV_METADATA
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ytsv_metadata.csv"
 
 
