@@ -41,6 +41,8 @@ def midi_of(seconds: float, pitch: int, every: float = 0.5) -> bytes:
 
 
 # ---------------------------------------------------------------- paths
+#: The repository root (the folder holding ``src/`` and ``tests/``).
+REPO = Path(__file__).resolve().parents[1]
 #: The layout-exact corpus fixtures (tests/fixtures/<corpus>/), wherever the test module lives.
 FIXTURES = Path(__file__).parent / "fixtures"
 #: The YTSV metadata fixture.

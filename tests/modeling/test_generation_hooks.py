@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import torch
 from transformers import LogitsProcessor
@@ -15,9 +14,9 @@ from umust_hf.modeling.generation_umust import RepeatedPhraseStop, UMustRows
 from umust_hf.modeling.midi_grammar_umust import MidiEventGrammar
 from umust_hf.vocabulary import EOS_ID
 
-from helpers import AUDIO, IMAGE, MIDI, NOTATION, audio_sources, tiny_model
+from helpers import AUDIO, IMAGE, MIDI, NOTATION, REPO, audio_sources, tiny_model
 
-MODELING = Path(__file__).resolve().parents[1] / "src" / "umust_hf" / "modeling"
+MODELING = REPO / "src" / "umust_hf" / "modeling"
 
 
 def test_a_seeded_row_samples_the_same_whatever_else_is_in_its_batch():
