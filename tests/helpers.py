@@ -111,6 +111,24 @@ def audio_sources(config, rows: int = 3, length: int = 8, seed: int = 0) -> dict
     return {"input_ids": input_ids, "attention_mask": attention_mask, "source_modality": torch.full((rows,), AUDIO)}
 
 
+def assert_valid_bundles(model, sequences, target) -> None:
+    """Every generated id lies in its (target, codebook) range or is EOS/PAD where allowed."""
+    from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SOS_ID
+
+    vocabulary = model.config.vocabulary
+    assert sequences[:, 0].tolist() == [[SOS_ID, PAD_ID, PAD_ID, PAD_ID]] * len(sequences)
+    for row, modality_index in enumerate(target.tolist()):
+        modality = MODALITY_ORDER[modality_index].value
+        for k in range(4):
+            column = sequences[row, 1:, k]
+            if k >= vocabulary.num_streams(modality):
+                assert (column == PAD_ID).all()
+                continue
+            id_range = vocabulary.id_range(modality, k)
+            inside = (column >= id_range.start) & (column < id_range.stop)
+            assert (inside | (column == PAD_ID) | ((column == EOS_ID) & (k == 0))).all()
+
+
 def random_tokens(vocab, modality, length, rng):
     """``length`` random frames of ``modality`` as a bundle (``rng``: a numpy Generator)."""
     if vocab.num_streams(modality) > 1:

@@ -7,26 +7,10 @@ import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from umust_hf import UMustForConditionalGeneration
-from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SOS_ID
+from umust_hf.vocabulary import EOS_ID, PAD_ID
 
-from helpers import AUDIO, IMAGE, MIDI, NOTATION, audio_sources, tiny_model
+from helpers import AUDIO, IMAGE, MIDI, NOTATION, assert_valid_bundles, audio_sources, tiny_model
 
-
-
-def assert_valid_bundles(model: UMustForConditionalGeneration, sequences: torch.Tensor, target: torch.Tensor) -> None:
-    """Every generated id lies in its (target, codebook) range or is EOS/PAD where allowed."""
-    vocabulary = model.config.vocabulary
-    assert sequences[:, 0].tolist() == [[SOS_ID, PAD_ID, PAD_ID, PAD_ID]] * len(sequences)
-    for row, modality_index in enumerate(target.tolist()):
-        modality = MODALITY_ORDER[modality_index].value
-        for k in range(4):
-            column = sequences[row, 1:, k]
-            if k >= vocabulary.num_streams(modality):
-                assert (column == PAD_ID).all()
-                continue
-            id_range = vocabulary.id_range(modality, k)
-            inside = (column >= id_range.start) & (column < id_range.stop)
-            assert (inside | (column == PAD_ID) | ((column == EOS_ID) & (k == 0))).all()
 
 
 @pytest.mark.parametrize("qk_norm", [False, True])

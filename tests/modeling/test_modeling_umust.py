@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
+from transformers import AutoConfig
 
 import umust_hf
 from umust_hf import UMustConfig, UMustForConditionalGeneration
 from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SEP_ID, SOS_ID, Modality
 
-from helpers import tiny_model, translator_batch
+from helpers import AUDIO, IMAGE, NOTATION, assert_valid_bundles, audio_sources, tiny_model, translator_batch
+from model_tester import ModelTesterMixin
 
 
 
@@ -173,57 +170,6 @@ def assert_masked_outside_target(model: UMustForConditionalGeneration, logits: t
             assert torch.isfinite(logits[row, :, k][:, allowed]).all()
 
 
-def test_round_trip_through_auto_classes_keeps_weights_and_masks(tmp_path):
-    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
-
-    model = tiny_model()
-    inputs = translator_batch(model.config)
-    expected = model(**inputs).logits
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").exists()
-    assert isinstance(AutoConfig.from_pretrained(tmp_path), UMustConfig)
-    for auto in (AutoModel, AutoModelForSeq2SeqLM):
-        loaded = auto.from_pretrained(tmp_path).eval()
-        assert type(loaded) is UMustForConditionalGeneration
-        assert loaded.config._attn_implementation == "sdpa"
-        logits = loaded(**inputs).logits
-        torch.testing.assert_close(logits, expected)
-        assert_masked_outside_target(loaded, logits, inputs["target_modality"])
-    # every target modality, codebook 0 only (no labels)
-    for target in range(len(MODALITY_ORDER)):
-        targets = torch.full((2,), target)
-        out = loaded(**{**inputs, "labels": None, "target_modality": targets},
-                     decoder_input_ids=torch.tensor([[[1, 0, 0, 0]]] * 2))
-        assert_masked_outside_target(loaded, out.logits, targets)
-
-
-def test_saved_directory_loads_with_remote_code_without_the_package(tmp_path):
-    model = tiny_model()
-    inputs = translator_batch(model.config)
-    model.save_pretrained(tmp_path)
-    torch.save({k: v for k, v in inputs.items()}, tmp_path / "inputs.pt")
-    torch.save(model(**inputs).loss, tmp_path / "loss.pt")
-    script = textwrap.dedent(f"""
-        import sys
-        sys.modules["umust_hf"] = None  # the editable install would otherwise be importable
-        import torch
-        from transformers import AutoModel
-        model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
-        assert "umust_hf" not in type(model).__module__, type(model).__module__
-        inputs = torch.load({str(tmp_path / "inputs.pt")!r})
-        loss = model(**inputs).loss
-        torch.testing.assert_close(loss, torch.load({str(tmp_path / "loss.pt")!r}))
-        out = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                             source_modality="image", target_modality="audio", max_new_tokens=2)
-        assert out.shape == (2, 3, 4), out.shape
-        print("ok", type(model).__module__)
-    """)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "ok transformers_modules" in result.stdout
-
-
 def test_registration_happens_on_import():
     from transformers import AutoConfig
 
@@ -231,18 +177,65 @@ def test_registration_happens_on_import():
     assert isinstance(AutoConfig.for_model("umust"), UMustConfig)
 
 
+# ---------------------------------------------------------------- the shared model tester
+class TestUMustForConditionalGeneration(ModelTesterMixin):
+    """Save/load through the Auto classes, remote code, gradient checkpointing, SDPA vs eager, generate."""
+
+    model_class = UMustForConditionalGeneration
+    auto_classes = ("AutoModel", "AutoModelForSeq2SeqLM")
+
+    def make_model(self, seed: int = 0):
+        return tiny_model(seed)
+
+    def make_inputs(self, model):
+        return translator_batch(model.config)
+
+    def outputs(self, model, inputs):
+        return model(**inputs).logits
+
+    def loss(self, model, inputs):
+        return model(**inputs).loss
+
+    def check_loaded(self, model, loaded, inputs, folder):
+        assert isinstance(AutoConfig.from_pretrained(folder), UMustConfig)
+        assert loaded.config._attn_implementation == "sdpa"
+        loaded.eval()
+        assert_masked_outside_target(loaded, loaded(**inputs).logits, inputs["target_modality"])
+        # every target modality, codebook 0 only (no labels)
+        for target in range(len(MODALITY_ORDER)):
+            targets = torch.full((2,), target)
+            out = loaded(**{**inputs, "labels": None, "target_modality": targets},
+                         decoder_input_ids=torch.tensor([[[1, 0, 0, 0]]] * 2))
+            assert_masked_outside_target(loaded, out.logits, targets)
+
+    def save_remote_code_expectations(self, model, folder):
+        inputs = self.make_inputs(model)
+        torch.save({k: v for k, v in inputs.items()}, folder / "inputs.pt")
+        torch.save(model(**inputs).loss, folder / "loss.pt")
+
+    def remote_code_checks(self):
+        return """
+            inputs = torch.load(folder + "/inputs.pt")
+            loss = model(**inputs).loss
+            torch.testing.assert_close(loss, torch.load(folder + "/loss.pt"))
+            out = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                 source_modality="image", target_modality="audio", max_new_tokens=2)
+            assert out.shape == (2, 3, 4), out.shape
+        """
+
+    def check_checkpointing_enabled(self, model):
+        assert model.encoder.layers[0].gradient_checkpointing
+
+    def generate_kwargs(self, model, inputs):
+        return {**audio_sources(model.config), "target_modality": torch.tensor([IMAGE, NOTATION, AUDIO]),
+                "max_new_tokens": 6}
+
+    def check_generated(self, model, inputs, sequences):
+        assert sequences.shape[0] == 3 and sequences.shape[2] == 4 and 2 <= sequences.shape[1] <= 7
+        assert_valid_bundles(model, sequences, torch.tensor([IMAGE, NOTATION, AUDIO]))
+
+
 # ---------------------------------------------------------------- training knobs
-def test_eager_and_sdpa_agree():
-    model = tiny_model()
-    inputs = translator_batch(model.config)
-    sdpa = model(**inputs).logits
-    model.set_attn_implementation("eager")
-    eager = model(**inputs).logits
-    finite = torch.isfinite(sdpa)
-    assert torch.equal(finite, torch.isfinite(eager))
-    torch.testing.assert_close(eager[finite], sdpa[finite], atol=1e-5, rtol=1e-5)
-
-
 def test_qk_norm_normalises_queries_and_keys_and_survives_saving(tmp_path):
     plain, normed = tiny_model(), tiny_model(qk_norm=True)
     assert plain.decoder.layers[0].cross_attn.q_norm is None
@@ -263,23 +256,6 @@ def test_qk_norm_normalises_queries_and_keys_and_survives_saving(tmp_path):
     loaded = UMustForConditionalGeneration.from_pretrained(tmp_path).eval()
     assert loaded.config.qk_norm is True
     torch.testing.assert_close(loaded.decoder.layers[0].cross_attn.q_norm.weight, attention.q_norm.weight)
-
-
-def test_gradient_checkpointing_gives_the_same_gradients():
-    model = tiny_model().train()
-    inputs = translator_batch(model.config)
-
-    def gradients() -> dict[str, torch.Tensor]:
-        model.zero_grad()
-        model(**inputs).loss.backward()
-        return {name: p.grad.clone() for name, p in model.named_parameters()}
-
-    plain = gradients()
-    model.activation_checkpointing_enable()
-    checkpointed = gradients()
-    assert model.encoder.layers[0].gradient_checkpointing
-    for name, grad in plain.items():
-        torch.testing.assert_close(checkpointed[name], grad)
 
 
 def test_bfloat16_forward_and_backward():
