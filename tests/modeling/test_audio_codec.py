@@ -17,6 +17,7 @@ from umust_hf.errors import UserError
 from umust_hf.training.audio_codec_trainer import AudioCodecTrainingConfig, train_audio_codec
 
 from helpers import CODEC_HOP, CODEC_SR, noisy_tone, tiny_audio_codec, tiny_audio_codec_config
+from model_tester import ModelTesterMixin
 
 SR = CODEC_SR
 HOP = CODEC_HOP
@@ -89,28 +90,46 @@ def test_padding_mask_hides_samples_after_the_end():
     assert not torch.equal(codec.encode(noisy), codec.encode(clean))
 
 
-def test_save_and_load_give_identical_codes(tmp_path):
-    from transformers import AutoConfig, AutoModel
+class TestUMustAudioCodec(ModelTesterMixin):
+    """Save/load (weight-norm parametrisations and every weight kept) and encode/decode; no attention, no remote code."""
 
-    codec = tiny_audio_codec()
-    # make magnitudes differ from the direction norms, so a loader that re-derived them would show
-    with torch.no_grad():
-        for module in codec.modules():
-            if parametrize.is_parametrized(module, "weight"):
-                module.parametrizations.weight.original0.mul_(1.5)
-    x = noisy_tone(2, 4000)
-    codes, decoded = codec.encode(x), codec.decode(codec.encode(x))
-    codec.save_pretrained(tmp_path)
-    loaded = UMustAudioCodec.from_pretrained(tmp_path)  # transformers builds it on the meta device
-    assert not loaded.training
-    assert all(parametrize.is_parametrized(m, "weight") for m in loaded.modules() if isinstance(m, torch.nn.Conv1d))
-    assert torch.equal(loaded.encode(x), codes)
-    assert torch.equal(loaded.decode(codes), decoded)
-    for (name, value), (other_name, other) in zip(codec.state_dict().items(), loaded.state_dict().items()):
-        assert name == other_name and torch.equal(value, other), name
-    assert isinstance(AutoConfig.from_pretrained(tmp_path), UMustAudioCodecConfig)
-    auto = AutoModel.from_pretrained(tmp_path)
-    assert isinstance(auto, UMustAudioCodec) and torch.equal(auto.encode(x), codes)
+    model_class = UMustAudioCodec
+    remote_code = "a codec checkpoint loads through the installed package (its config has no auto_map)"
+    has_attention = "a convolutional DAC"
+
+    def make_model(self, seed: int = 0):
+        codec = tiny_audio_codec(seed)
+        # make magnitudes differ from the direction norms, so a loader that re-derived them would show
+        with torch.no_grad():
+            for module in codec.modules():
+                if parametrize.is_parametrized(module, "weight"):
+                    module.parametrizations.weight.original0.mul_(1.5)
+        return codec
+
+    def make_inputs(self, model):
+        return {"input_values": noisy_tone(2, 4000)}
+
+    def encode_input(self, inputs):
+        return inputs["input_values"]
+
+    def outputs(self, model, inputs):
+        codes = model.encode(inputs["input_values"])
+        return codes, model.decode(codes)
+
+    def loss(self, model, inputs):
+        out = model(**inputs)
+        return out.commitment_loss + out.codebook_loss
+
+    def check_loaded(self, codec, loaded, inputs, folder):
+        x = inputs["input_values"]
+        codes, decoded = codec.encode(x), codec.decode(codec.encode(x))
+        assert all(parametrize.is_parametrized(m, "weight") for m in loaded.modules() if isinstance(m, torch.nn.Conv1d))
+        assert torch.equal(loaded.encode(x), codes)
+        assert torch.equal(loaded.decode(codes), decoded)
+
+    def check_decoded(self, model, inputs, codes, decoded):
+        assert codes.shape == (2, 8, 4)  # ceil(4000 / 512) = 8 frames
+        assert decoded.shape == (2, 1, 8 * HOP)
 
 
 def test_descript_checkpoint_keeps_the_first_four_codebooks(tmp_path):

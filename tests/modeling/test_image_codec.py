@@ -24,6 +24,7 @@ from umust_hf.training.image_codec_trainer import (
 from umust_hf.training.perceptual import FeatureTap, PerceptualLoss, random_conv_features
 
 from helpers import notehead_system, pixels
+from model_tester import ModelTesterMixin
 
 torch.set_num_threads(1)
 
@@ -31,13 +32,18 @@ torch.set_num_threads(1)
 FAST_ARGS = dict(crop_sizes=[(32, 32), (64, 64)], pixels_per_step=64 * 64 * 2, save_every=2, log_every=1)
 
 
-@pytest.fixture(scope="module")
-def codec() -> UMustImageCodec:
-    torch.manual_seed(0)
+def trained_forward_codec(seed: int = 0) -> UMustImageCodec:
+    """The CPU codec after one training forward: EMA codebooks move off their init."""
+    torch.manual_seed(seed)
     model = UMustImageCodec(UMustImageCodecConfig.cpu())
     model.train()
-    model(pixels(notehead_system(width=128)))  # one training forward: EMA codebooks move off their init
+    model(pixels(notehead_system(width=128)))
     return model.eval()
+
+
+@pytest.fixture(scope="module")
+def codec() -> UMustImageCodec:
+    return trained_forward_codec()
 
 
 @pytest.fixture(scope="module")
@@ -121,25 +127,48 @@ def test_encode_never_updates_codebooks():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_save_load_gives_identical_codes(codec, tmp_path):
-    from transformers import AutoConfig, AutoModel
+# ------------------------------------------------------------------ the shared model tester
+class TestUMustImageCodec(ModelTesterMixin):
+    """Save/load (identical codes, codebooks and rebuilt buffers) and encode/decode; no attention, no remote code."""
 
-    import umust_hf  # noqa: F401  (registers the Auto classes)
+    model_class = UMustImageCodec
+    remote_code = "a codec checkpoint loads through the installed package (its config has no auto_map)"
+    has_attention = "a convolutional RQ-VAE"
 
-    image = pixels(notehead_system(width=160, seed=7))
-    codes = codec.encode(image)
-    codec.save_pretrained(tmp_path)
-    assert type(AutoConfig.from_pretrained(tmp_path)) is UMustImageCodecConfig
-    loaded = AutoModel.from_pretrained(tmp_path)
-    assert type(loaded) is UMustImageCodec and not loaded.training
-    assert torch.equal(loaded.encode(image), codes)
-    assert torch.equal(loaded.decode(codes), codec.decode(codes))
-    assert torch.equal(loaded.get_codebooks(), codec.get_codebooks())
-    # non-persistent constants of the quantiser must be rebuilt, not left as meta-device garbage
-    assert all(torch.equal(a, b) for a, b in zip(loaded.buffers(), codec.buffers()))
-    loaded.train()
-    assert 0.0 <= loaded(image).quantizer_loss.item() < 10.0
-    assert codec.get_codebooks().shape == (4, 1024, codec.config.latent_dim)
+    def make_model(self, seed: int = 0):
+        return trained_forward_codec(seed)
+
+    def make_inputs(self, model):
+        return {"pixel_values": pixels(notehead_system(width=160, seed=7))}
+
+    def encode_input(self, inputs):
+        return inputs["pixel_values"]
+
+    def outputs(self, model, inputs):
+        codes = model.encode(inputs["pixel_values"])
+        return codes, model.decode(codes)
+
+    def loss(self, model, inputs):
+        return model(**inputs).quantizer_loss
+
+    def check_loaded(self, codec, loaded, inputs, folder):
+        from transformers import AutoConfig
+
+        assert type(AutoConfig.from_pretrained(folder)) is UMustImageCodecConfig
+        image = inputs["pixel_values"]
+        codes = codec.encode(image)
+        assert torch.equal(loaded.encode(image), codes)
+        assert torch.equal(loaded.decode(codes), codec.decode(codes))
+        assert torch.equal(loaded.get_codebooks(), codec.get_codebooks())
+        # non-persistent constants of the quantiser must be rebuilt, not left as meta-device garbage
+        assert all(torch.equal(a, b) for a, b in zip(loaded.buffers(), codec.buffers()))
+        loaded.train()
+        assert 0.0 <= loaded(image).quantizer_loss.item() < 10.0
+        assert codec.get_codebooks().shape == (4, 1024, codec.config.latent_dim)
+
+    def check_decoded(self, model, inputs, codes, decoded):
+        assert codes.shape == (1, 192 // 16, 160 // 16, 4)
+        assert decoded.shape == inputs["pixel_values"].shape
 
 
 # ------------------------------------------------------------------ perceptual term
