@@ -6,12 +6,13 @@ from datasets import DatasetDict
 from umust_hf.cli import main
 from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
 
-from test_trainer import _task_dataset
 from umust_hf.vocabulary import UnifiedVocabulary
+
+from helpers import task_dataset
 
 
 def test_train_command_trains_saves_and_resumes(tmp_path, capsys):
-    data = DatasetDict({"train": _task_dataset(UnifiedVocabulary(), per_task=3)})
+    data = DatasetDict({"train": task_dataset(UnifiedVocabulary(), per_task=3)})
     data.save_to_disk(str(tmp_path / "data"))
     args = ["train", "--recipe", "demo_i2a", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
             "--max-steps", "2", "--batch-size", "2"]

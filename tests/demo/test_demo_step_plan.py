@@ -10,7 +10,8 @@ from umust_hf.modeling.configuration_umust import UMustConfig
 from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
 from umust_hf.training.curriculum import Curriculum
 
-from test_trainer import _task_dataset
+from helpers import task_dataset
+
 
 CURRICULUM = Curriculum.from_list([{"task": "omr", "start_step": 0}, {"task": "m2a", "start_step": 80}])
 
@@ -37,7 +38,7 @@ def test_probe_times_each_task_and_leaves_the_weights_and_gradients_alone():
     config = UMustConfig.from_preset("tiny")
     model = UMustForConditionalGeneration(config).eval()
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    costs = step_seconds(model, _task_dataset(config.vocabulary), ("omr", "m2a", "missing"), batch_size=2)
+    costs = step_seconds(model, task_dataset(config.vocabulary), ("omr", "m2a", "missing"), batch_size=2)
     assert set(costs) == {"omr", "m2a"}  # a task without examples is not timed
     assert all(cost > 0 for cost in costs.values())
     assert not model.training  # the mode is restored

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_image_processing import staff_image
 
 from umust_hf.cli import main as cli_main
 from umust_hf.errors import UserError
@@ -24,31 +23,34 @@ from umust_hf.training.image_codec_trainer import (
 )
 from umust_hf.training.perceptual import FeatureTap, PerceptualLoss, random_conv_features
 
+from helpers import notehead_system, pixels
+from model_tester import ModelTesterMixin
+
 torch.set_num_threads(1)
 
 #: Tiny training settings so that the loop tests stay fast on one shared core.
 FAST_ARGS = dict(crop_sizes=[(32, 32), (64, 64)], pixels_per_step=64 * 64 * 2, save_every=2, log_every=1)
 
 
-def pixels(image: np.ndarray) -> torch.Tensor:
-    """uint8 `(H, W)` -> `(1, 1, H, W)` float in [-1, 1]."""
-    return torch.from_numpy(image / 255.0 * 2.0 - 1.0).float()[None, None]
+def trained_forward_codec(seed: int = 0) -> UMustImageCodec:
+    """The CPU codec after one training forward: EMA codebooks move off their init."""
+    torch.manual_seed(seed)
+    model = UMustImageCodec(UMustImageCodecConfig.cpu())
+    model.train()
+    model(pixels(notehead_system(width=128)))
+    return model.eval()
 
 
 @pytest.fixture(scope="module")
 def codec() -> UMustImageCodec:
-    torch.manual_seed(0)
-    model = UMustImageCodec(UMustImageCodecConfig.cpu())
-    model.train()
-    model(pixels(staff_image(width=128)))  # one training forward: EMA codebooks move off their init
-    return model.eval()
+    return trained_forward_codec()
 
 
 @pytest.fixture(scope="module")
 def system_folder(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("systems")
     for index in range(6):
-        Image.fromarray(staff_image(width=96 + 16 * index, seed=index)).save(folder / f"system_{index}.png")
+        Image.fromarray(notehead_system(width=96 + 16 * index, seed=index)).save(folder / f"system_{index}.png")
     return str(folder)
 
 
@@ -82,7 +84,7 @@ def test_bad_config_is_rejected(overrides, message):
 # ------------------------------------------------------------------ encode / decode
 @pytest.mark.parametrize("width", [16, 80, 400])
 def test_encode_decode_shapes_any_width(codec, width):
-    batch = torch.cat([pixels(staff_image(width=width, seed=s)) for s in range(2)])
+    batch = torch.cat([pixels(notehead_system(width=width, seed=s)) for s in range(2)])
     codes = codec.encode(batch)
     assert codes.shape == (2, 192 // 16, width // 16, 4) and codes.dtype == torch.long
     assert codes.min() >= 0 and codes.max() < 1024
@@ -93,8 +95,8 @@ def test_encode_decode_shapes_any_width(codec, width):
 
 def test_codes_are_local_so_width_does_not_matter(codec):
     """Per-pixel norms and no attention: appending music far to the right leaves early codes alone."""
-    left = staff_image(width=320, seed=5)
-    extended = np.concatenate([left, staff_image(width=320, seed=6)], axis=1)
+    left = notehead_system(width=320, seed=5)
+    extended = np.concatenate([left, notehead_system(width=320, seed=6)], axis=1)
     short_codes = codec.encode(pixels(left))
     long_codes = codec.encode(pixels(extended))
     assert torch.equal(short_codes[..., :10, :], long_codes[..., :10, :])
@@ -120,36 +122,59 @@ def test_encode_never_updates_codebooks():
     torch.manual_seed(1)
     model = UMustImageCodec(UMustImageCodecConfig.cpu()).train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    model.encode(pixels(staff_image(width=64)))
+    model.encode(pixels(notehead_system(width=64)))
     assert model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_save_load_gives_identical_codes(codec, tmp_path):
-    from transformers import AutoConfig, AutoModel
+# ------------------------------------------------------------------ the shared model tester
+class TestUMustImageCodec(ModelTesterMixin):
+    """Save/load (identical codes, codebooks and rebuilt buffers) and encode/decode; no attention, no remote code."""
 
-    import umust_hf  # noqa: F401  (registers the Auto classes)
+    model_class = UMustImageCodec
+    remote_code = "a codec checkpoint loads through the installed package (its config has no auto_map)"
+    has_attention = "a convolutional RQ-VAE"
 
-    image = pixels(staff_image(width=160, seed=7))
-    codes = codec.encode(image)
-    codec.save_pretrained(tmp_path)
-    assert type(AutoConfig.from_pretrained(tmp_path)) is UMustImageCodecConfig
-    loaded = AutoModel.from_pretrained(tmp_path)
-    assert type(loaded) is UMustImageCodec and not loaded.training
-    assert torch.equal(loaded.encode(image), codes)
-    assert torch.equal(loaded.decode(codes), codec.decode(codes))
-    assert torch.equal(loaded.get_codebooks(), codec.get_codebooks())
-    # non-persistent constants of the quantiser must be rebuilt, not left as meta-device garbage
-    assert all(torch.equal(a, b) for a, b in zip(loaded.buffers(), codec.buffers()))
-    loaded.train()
-    assert 0.0 <= loaded(image).quantizer_loss.item() < 10.0
-    assert codec.get_codebooks().shape == (4, 1024, codec.config.latent_dim)
+    def make_model(self, seed: int = 0):
+        return trained_forward_codec(seed)
+
+    def make_inputs(self, model):
+        return {"pixel_values": pixels(notehead_system(width=160, seed=7))}
+
+    def encode_input(self, inputs):
+        return inputs["pixel_values"]
+
+    def outputs(self, model, inputs):
+        codes = model.encode(inputs["pixel_values"])
+        return codes, model.decode(codes)
+
+    def loss(self, model, inputs):
+        return model(**inputs).quantizer_loss
+
+    def check_loaded(self, codec, loaded, inputs, folder):
+        from transformers import AutoConfig
+
+        assert type(AutoConfig.from_pretrained(folder)) is UMustImageCodecConfig
+        image = inputs["pixel_values"]
+        codes = codec.encode(image)
+        assert torch.equal(loaded.encode(image), codes)
+        assert torch.equal(loaded.decode(codes), codec.decode(codes))
+        assert torch.equal(loaded.get_codebooks(), codec.get_codebooks())
+        # non-persistent constants of the quantiser must be rebuilt, not left as meta-device garbage
+        assert all(torch.equal(a, b) for a, b in zip(loaded.buffers(), codec.buffers()))
+        loaded.train()
+        assert 0.0 <= loaded(image).quantizer_loss.item() < 10.0
+        assert codec.get_codebooks().shape == (4, 1024, codec.config.latent_dim)
+
+    def check_decoded(self, model, inputs, codes, decoded):
+        assert codes.shape == (1, 192 // 16, 160 // 16, 4)
+        assert decoded.shape == inputs["pixel_values"].shape
 
 
 # ------------------------------------------------------------------ perceptual term
 def test_perceptual_loss_is_zero_for_equal_and_positive_for_different_images():
     loss = PerceptualLoss(random_conv_features(), [1.0, 0.5, 0.25])
-    image = pixels(staff_image(width=64))
+    image = pixels(notehead_system(width=64))
     assert loss(image, image).item() == 0.0
     assert loss(image, torch.ones_like(image)).item() > 0.0
     assert all(not p.requires_grad for p in loss.parameters())
@@ -162,7 +187,7 @@ def test_loss_falls_and_reconstruction_improves():
     torch.manual_seed(0)
     model = UMustImageCodec(UMustImageCodecConfig.cpu())
     model.reset_codebook_usage()
-    images = [staff_image(width=128, seed=s) / 255.0 for s in range(4)]
+    images = [notehead_system(width=128, seed=s) / 255.0 for s in range(4)]
     args = ImageCodecTrainingArguments(crop_sizes=[(64, 64)], pixels_per_step=64 * 64 * 4)
     batch = CropSampler(images, args, seed=0)()  # one fixed batch: the loss must fall on it
     perceptual = PerceptualLoss(random_conv_features())
@@ -219,7 +244,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 # ------------------------------------------------------------------ shift baking
 def test_bake_shift_variant_codes(codec):
-    system = pixels(staff_image(width=64, seed=8))[0]
+    system = pixels(notehead_system(width=64, seed=8))[0]
     codes = bake_shift_variant_codes(codec, system)
     assert codes.shape == (32, 12, 64 // 16 + 1, 4)
     from umust_hf.processing.image_processing_umust import shift_variants

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from datasets import Dataset
 from transformers import Seq2SeqTrainingArguments, TrainerCallback
 
 from umust_hf.data.tasks import TASKS
@@ -12,24 +11,7 @@ from umust_hf.modeling.modeling_umust import UMustForConditionalGeneration
 from umust_hf.training.curriculum import Curriculum, TaskSchedule
 from umust_hf.training.trainer import UMustTrainer
 
-
-def _random_tokens(vocab, modality, length, rng):
-    if vocab.num_streams(modality) > 1:
-        return vocab.to_bundle(rng.integers(0, vocab.codebook_size(modality), (length, 4)), modality)
-    return vocab.to_bundle(rng.integers(4, 4 + vocab.codebook_size(modality), length), modality)
-
-
-def _task_dataset(vocab, per_task=6, seed=0):
-    rng = np.random.default_rng(seed)
-    rows = {"input_ids": [], "labels": [], "source_modality": [], "target_modality": [], "task": []}
-    for task in TASKS.values():
-        for _ in range(per_task):
-            rows["input_ids"].append(_random_tokens(vocab, task.source, int(rng.integers(3, 9)), rng).tolist())
-            rows["labels"].append(_random_tokens(vocab, task.target, int(rng.integers(2, 7)), rng).tolist())
-            rows["source_modality"].append(task.source.value)
-            rows["target_modality"].append(task.target.value)
-            rows["task"].append(task.name)
-    return Dataset.from_dict(rows)
+from helpers import task_dataset
 
 
 def _trainer(tmp_path, curriculum, max_steps, **overrides):
@@ -41,7 +23,7 @@ def _trainer(tmp_path, curriculum, max_steps, **overrides):
         logging_steps=1, save_strategy="steps", save_steps=3, report_to=[], use_cpu=True, seed=0,
         dataloader_num_workers=0, disable_tqdm=True, **overrides,
     )
-    dataset = _task_dataset(config.vocabulary)
+    dataset = task_dataset(config.vocabulary)
     return UMustTrainer(model=model, args=args, train_dataset=dataset, curriculum=curriculum)
 
 

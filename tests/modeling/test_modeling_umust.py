@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
+from transformers import AutoConfig
 
 import umust_hf
 from umust_hf import UMustConfig, UMustForConditionalGeneration
 from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SEP_ID, SOS_ID, Modality
 
-NOTATION, MIDI, IMAGE, AUDIO = (MODALITY_ORDER.index(m) for m in (Modality.NOTATION, Modality.MIDI,
-                                                                     Modality.IMAGE, Modality.AUDIO))
+from helpers import AUDIO, IMAGE, NOTATION, assert_valid_bundles, audio_sources, tiny_model, translator_batch
+from model_tester import ModelTesterMixin
 
-
-def tiny_model(seed: int = 0, **overrides) -> UMustForConditionalGeneration:
-    torch.manual_seed(seed)
-    return UMustForConditionalGeneration(UMustConfig.from_preset("tiny", **overrides)).eval()
-
-
-def batch(config: UMustConfig, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Image source (row 1 padded) -> audio target (row 0) and notation target (row 1)."""
-    vocabulary = config.vocabulary
-    rng = torch.Generator().manual_seed(seed)
-    source = torch.stack([
-        torch.from_numpy(vocabulary.to_bundle(torch.randint(0, 1024, (9, 4), generator=rng).numpy(), "image"))
-        for _ in range(2)
-    ])
-    attention_mask = torch.ones(2, 9, dtype=torch.long)
-    source[1, 6:] = PAD_ID
-    attention_mask[1, 6:] = 0
-    audio = torch.from_numpy(vocabulary.to_bundle(torch.randint(0, 1024, (5, 4), generator=rng).numpy(), "audio"))
-    notation = torch.from_numpy(vocabulary.to_bundle(torch.randint(4, 228, (5,), generator=rng).numpy(), "notation"))
-    labels = torch.stack([audio, notation])
-    labels[1, 4] = -100  # padding of the shorter target
-    return {
-        "input_ids": source, "attention_mask": attention_mask, "labels": labels,
-        "source_modality": torch.tensor([IMAGE, IMAGE]), "target_modality": torch.tensor([AUDIO, NOTATION]),
-    }
 
 
 # ---------------------------------------------------------------- config
@@ -89,7 +60,7 @@ def test_config_rejects_bad_values():
 # ---------------------------------------------------------------- loss
 def test_loss_is_mean_over_valid_slots_only():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     out = model(**inputs)
     labels = inputs["labels"]
     assert out.logits.shape == (2, 5, 4, model.config.vocab_size)
@@ -105,7 +76,7 @@ def test_loss_is_mean_over_valid_slots_only():
 
 def test_training_loss_skips_full_logits_but_matches_them_and_their_gradients():
     model = tiny_model(seed=2).train()
-    inputs = batch(model.config, seed=2)
+    inputs = translator_batch(model.config, seed=2)
 
     def loss_and_gradients(**kwargs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         model.zero_grad()
@@ -128,7 +99,7 @@ def test_training_loss_skips_full_logits_but_matches_them_and_their_gradients():
 
 def test_unused_slots_of_single_stream_targets_are_ignored():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     reference = model(**inputs).loss
     noisy = inputs["labels"].clone()
     noisy[1, :, 1:] = 5000  # garbage where a notation target has no tokens
@@ -137,7 +108,7 @@ def test_unused_slots_of_single_stream_targets_are_ignored():
 
 def test_sub_decoder_is_causal_over_slots():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     decoder_input_ids = model.shift_labels_right(inputs["labels"])
     base = model(**inputs, decoder_input_ids=decoder_input_ids).logits
     changed = inputs["labels"].clone()
@@ -150,7 +121,7 @@ def test_sub_decoder_is_causal_over_slots():
 
 def test_training_lowers_the_loss():
     model = tiny_model(seed=1).train()
-    inputs = batch(model.config, seed=1)
+    inputs = translator_batch(model.config, seed=1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = None
     for _ in range(15):
@@ -164,7 +135,7 @@ def test_training_lowers_the_loss():
 
 def test_bad_inputs_raise_clear_errors():
     model = tiny_model()
-    inputs = batch(model.config)
+    inputs = translator_batch(model.config)
     wrong = inputs["labels"].clone()
     wrong[1, 0, 0] = model.config.vocabulary.offset("image", 0)  # an image id for a notation target
     with pytest.raises(ValueError, match=r"labels\[1, 0, 0\].*not a notation codebook 0 id"):
@@ -199,57 +170,6 @@ def assert_masked_outside_target(model: UMustForConditionalGeneration, logits: t
             assert torch.isfinite(logits[row, :, k][:, allowed]).all()
 
 
-def test_round_trip_through_auto_classes_keeps_weights_and_masks(tmp_path):
-    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
-
-    model = tiny_model()
-    inputs = batch(model.config)
-    expected = model(**inputs).logits
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").exists()
-    assert isinstance(AutoConfig.from_pretrained(tmp_path), UMustConfig)
-    for auto in (AutoModel, AutoModelForSeq2SeqLM):
-        loaded = auto.from_pretrained(tmp_path).eval()
-        assert type(loaded) is UMustForConditionalGeneration
-        assert loaded.config._attn_implementation == "sdpa"
-        logits = loaded(**inputs).logits
-        torch.testing.assert_close(logits, expected)
-        assert_masked_outside_target(loaded, logits, inputs["target_modality"])
-    # every target modality, codebook 0 only (no labels)
-    for target in range(len(MODALITY_ORDER)):
-        targets = torch.full((2,), target)
-        out = loaded(**{**inputs, "labels": None, "target_modality": targets},
-                     decoder_input_ids=torch.tensor([[[1, 0, 0, 0]]] * 2))
-        assert_masked_outside_target(loaded, out.logits, targets)
-
-
-def test_saved_directory_loads_with_remote_code_without_the_package(tmp_path):
-    model = tiny_model()
-    inputs = batch(model.config)
-    model.save_pretrained(tmp_path)
-    torch.save({k: v for k, v in inputs.items()}, tmp_path / "inputs.pt")
-    torch.save(model(**inputs).loss, tmp_path / "loss.pt")
-    script = textwrap.dedent(f"""
-        import sys
-        sys.modules["umust_hf"] = None  # the editable install would otherwise be importable
-        import torch
-        from transformers import AutoModel
-        model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
-        assert "umust_hf" not in type(model).__module__, type(model).__module__
-        inputs = torch.load({str(tmp_path / "inputs.pt")!r})
-        loss = model(**inputs).loss
-        torch.testing.assert_close(loss, torch.load({str(tmp_path / "loss.pt")!r}))
-        out = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                             source_modality="image", target_modality="audio", max_new_tokens=2)
-        assert out.shape == (2, 3, 4), out.shape
-        print("ok", type(model).__module__)
-    """)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "ok transformers_modules" in result.stdout
-
-
 def test_registration_happens_on_import():
     from transformers import AutoConfig
 
@@ -257,25 +177,72 @@ def test_registration_happens_on_import():
     assert isinstance(AutoConfig.for_model("umust"), UMustConfig)
 
 
+# ---------------------------------------------------------------- the shared model tester
+class TestUMustForConditionalGeneration(ModelTesterMixin):
+    """Save/load through the Auto classes, remote code, gradient checkpointing, SDPA vs eager, generate."""
+
+    model_class = UMustForConditionalGeneration
+    auto_classes = ("AutoModel", "AutoModelForSeq2SeqLM")
+
+    def make_model(self, seed: int = 0):
+        return tiny_model(seed)
+
+    def make_inputs(self, model):
+        return translator_batch(model.config)
+
+    def outputs(self, model, inputs):
+        return model(**inputs).logits
+
+    def loss(self, model, inputs):
+        return model(**inputs).loss
+
+    def check_loaded(self, model, loaded, inputs, folder):
+        assert isinstance(AutoConfig.from_pretrained(folder), UMustConfig)
+        assert loaded.config._attn_implementation == "sdpa"
+        loaded.eval()
+        assert_masked_outside_target(loaded, loaded(**inputs).logits, inputs["target_modality"])
+        # every target modality, codebook 0 only (no labels)
+        for target in range(len(MODALITY_ORDER)):
+            targets = torch.full((2,), target)
+            out = loaded(**{**inputs, "labels": None, "target_modality": targets},
+                         decoder_input_ids=torch.tensor([[[1, 0, 0, 0]]] * 2))
+            assert_masked_outside_target(loaded, out.logits, targets)
+
+    def save_remote_code_expectations(self, model, folder):
+        inputs = self.make_inputs(model)
+        torch.save({k: v for k, v in inputs.items()}, folder / "inputs.pt")
+        torch.save(model(**inputs).loss, folder / "loss.pt")
+
+    def remote_code_checks(self):
+        return """
+            inputs = torch.load(folder + "/inputs.pt")
+            loss = model(**inputs).loss
+            torch.testing.assert_close(loss, torch.load(folder + "/loss.pt"))
+            out = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                 source_modality="image", target_modality="audio", max_new_tokens=2)
+            assert out.shape == (2, 3, 4), out.shape
+        """
+
+    def check_checkpointing_enabled(self, model):
+        assert model.encoder.layers[0].gradient_checkpointing
+
+    def generate_kwargs(self, model, inputs):
+        return {**audio_sources(model.config), "target_modality": torch.tensor([IMAGE, NOTATION, AUDIO]),
+                "max_new_tokens": 6}
+
+    def check_generated(self, model, inputs, sequences):
+        assert sequences.shape[0] == 3 and sequences.shape[2] == 4 and 2 <= sequences.shape[1] <= 7
+        assert_valid_bundles(model, sequences, torch.tensor([IMAGE, NOTATION, AUDIO]))
+
+
 # ---------------------------------------------------------------- training knobs
-def test_eager_and_sdpa_agree():
-    model = tiny_model()
-    inputs = batch(model.config)
-    sdpa = model(**inputs).logits
-    model.set_attn_implementation("eager")
-    eager = model(**inputs).logits
-    finite = torch.isfinite(sdpa)
-    assert torch.equal(finite, torch.isfinite(eager))
-    torch.testing.assert_close(eager[finite], sdpa[finite], atol=1e-5, rtol=1e-5)
-
-
 def test_qk_norm_normalises_queries_and_keys_and_survives_saving(tmp_path):
     plain, normed = tiny_model(), tiny_model(qk_norm=True)
     assert plain.decoder.layers[0].cross_attn.q_norm is None
     attention = normed.decoder.layers[0].cross_attn
     seen = {}
     attention.k_norm.register_forward_hook(lambda module, args, output: seen.setdefault("keys", output))
-    inputs = batch(normed.config)
+    inputs = translator_batch(normed.config)
     sdpa = normed(**inputs).logits
     rms = seen["keys"].pow(2).mean(dim=-1).sqrt()  # (B, H, S): unit RMS per head before training
     torch.testing.assert_close(rms, torch.ones_like(rms), atol=1e-3, rtol=1e-3)
@@ -291,26 +258,9 @@ def test_qk_norm_normalises_queries_and_keys_and_survives_saving(tmp_path):
     torch.testing.assert_close(loaded.decoder.layers[0].cross_attn.q_norm.weight, attention.q_norm.weight)
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
-    model = tiny_model().train()
-    inputs = batch(model.config)
-
-    def gradients() -> dict[str, torch.Tensor]:
-        model.zero_grad()
-        model(**inputs).loss.backward()
-        return {name: p.grad.clone() for name, p in model.named_parameters()}
-
-    plain = gradients()
-    model.activation_checkpointing_enable()
-    checkpointed = gradients()
-    assert model.encoder.layers[0].gradient_checkpointing
-    for name, grad in plain.items():
-        torch.testing.assert_close(checkpointed[name], grad)
-
-
 def test_bfloat16_forward_and_backward():
     model = tiny_model().to(torch.bfloat16).train()
-    out = model(**batch(model.config), return_logits=True)
+    out = model(**translator_batch(model.config), return_logits=True)
     assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
     out.loss.backward()
     assert model.lm_head.weight.grad.dtype == torch.bfloat16

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +24,9 @@ from umust_hf.ytsv.metadata import read_metadata
 from umust_hf.ytsv.pipeline import dataset_features, run_pipeline
 from umust_hf.ytsv.synthetic import build_corpus_video, corpus_slides
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ytsv" / "metadata.csv"
+from helpers import YTSV_METADATA
+
+FIXTURE = YTSV_METADATA
 
 SIZE = (480, 270)
 SR = constants.SAMPLE_RATE

@@ -12,9 +12,8 @@ from umust_hf import MidiTokenizer, UMustConfig, UMustForConditionalGeneration
 from umust_hf.modeling.midi_grammar_umust import MidiEventGrammar
 from umust_hf.processing.midi_events import decode_segments
 from umust_hf.processing.notes import Note
-from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, Modality
+from umust_hf.vocabulary import EOS_ID
 
-MIDI = MODALITY_ORDER.index(Modality.MIDI)
 CONFIG = UMustConfig.from_preset("tiny")
 VOCABULARY = CONFIG.vocabulary
 

@@ -26,7 +26,8 @@ from umust_hf.data.corpora import load_corpus
 from umust_hf.errors import UserError
 from umust_hf.modeling.vocabulary_umust import EOS_ID, Modality
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from helpers import FIXTURES
+
 OLIMPIC = FIXTURES / "olimpic" / "olimpic-1.0-synthetic"
 MAESTRO = FIXTURES / "maestro" / "maestro-v3.0.0"
 MUSICNET = FIXTURES / "musicnet"

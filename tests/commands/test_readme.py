@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
+ROOT = REPO
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 MAX_README_BYTES = 12_288

@@ -24,29 +24,7 @@ from umust_hf.processing.image_processing_umust import (
     unflatten_codes,
 )
 
-
-def staff_image(
-    height: int = SYSTEM_HEIGHT_PX,
-    width: int = 200,
-    spacing: int = 8,
-    tops: tuple[int, ...] = (40, 120),
-    thickness: int = 1,
-    seed: int = 0,
-) -> np.ndarray:
-    """Synthetic system: five-line staves (`spacing` px apart) with random filled noteheads, uint8 (H, W)."""
-    rng = np.random.default_rng(seed)
-    image = np.full((height, width), 255, np.uint8)
-    for top in tops:
-        for line in range(5):
-            row = top + line * spacing
-            image[row : row + thickness, 4 : width - 4] = 0
-        for x in range(12, width - 16, max(12, 2 * spacing)):
-            y = top + int(rng.integers(-2, 9)) * spacing // 2
-            yy, xx = np.mgrid[: height, : width]
-            blob = ((yy - y) / (spacing * 0.55)) ** 2 + ((xx - x) / (spacing * 0.7)) ** 2 <= 1.0
-            image[blob] = 0
-            image[max(0, y - 3 * spacing) : y, x + spacing // 2 : x + spacing // 2 + 1] = 0  # stem
-    return image
+from helpers import notehead_system
 
 
 # ------------------------------------------------------------------ grayscale
@@ -102,7 +80,7 @@ def test_grayscale_rejects_bad_input(bad, message):
 # ------------------------------------------------------------------ staves
 @pytest.mark.parametrize("spacing, thickness", [(8, 1), (12, 2), (5, 1), (20, 3)])
 def test_staff_height_estimate(spacing, thickness):
-    image = staff_image(height=400, width=300, spacing=spacing, tops=(60, 60 + 10 * spacing), thickness=thickness)
+    image = notehead_system(height=400, width=300, spacing=spacing, tops=(60, 60 + 10 * spacing), thickness=thickness)
     staves = find_staves(image / 255.0)
     assert len(staves) == 2
     assert estimate_staff_height(image / 255.0) == pytest.approx(4 * spacing, abs=0.01)
@@ -115,7 +93,7 @@ def test_no_staff_found_on_blank_or_text():
 
 # ------------------------------------------------------------------ processor
 def test_corpus_sized_system_passes_through_unchanged():
-    image = staff_image()  # 192 px tall, staff height 32 px, width 200
+    image = notehead_system()  # 192 px tall, staff height 32 px, width 200
     out = UMustImageProcessor()(Image.fromarray(image))
     assert out["pixel_values"].shape == (1, 1, SYSTEM_HEIGHT_PX, 208)
     expected = torch.from_numpy(image / 255.0 * 2.0 - 1.0).float()
@@ -127,7 +105,7 @@ def test_corpus_sized_system_passes_through_unchanged():
 @pytest.mark.parametrize("height, width, spacing", [(77, 150, 4), (333, 517, 12), (1000, 161, 25), (5, 3, 8)])
 def test_odd_sizes_are_normalised(height, width, spacing):
     thickness = max(1, spacing // 6)  # printed line thickness grows with the staff size
-    image = staff_image(height=height, width=width, spacing=spacing, tops=(min(10, height - 1),), thickness=thickness, seed=1)
+    image = notehead_system(height=height, width=width, spacing=spacing, tops=(min(10, height - 1),), thickness=thickness, seed=1)
     processor = UMustImageProcessor()
     out = processor([Image.fromarray(image).convert("RGB")])
     pixels = out["pixel_values"]
@@ -145,7 +123,7 @@ def test_odd_sizes_are_normalised(height, width, spacing):
 
 
 def test_batch_pads_to_widest_with_white_and_masks():
-    images = [staff_image(width=100), staff_image(width=250, seed=2)]
+    images = [notehead_system(width=100), notehead_system(width=250, seed=2)]
     out = UMustImageProcessor()(images)
     assert out["pixel_values"].shape == (2, 1, 192, 256)
     assert torch.all(out["pixel_values"][0, 0, :, 100:] == 1.0)
@@ -155,7 +133,7 @@ def test_batch_pads_to_widest_with_white_and_masks():
 
 
 def test_tall_input_is_cropped_around_the_staves():
-    image = staff_image(height=600, width=120, tops=(400,))  # staff far below the centre
+    image = notehead_system(height=600, width=120, tops=(400,))  # staff far below the centre
     out = UMustImageProcessor()(image)
     normalised = ((out["pixel_values"][0, 0] + 1) / 2).numpy()
     staves = find_staves(normalised)
@@ -165,8 +143,8 @@ def test_tall_input_is_cropped_around_the_staves():
 
 def test_page_split_by_boxes_and_by_detector():
     page = np.full((500, 300), 255, np.uint8)
-    page[20:212] = staff_image(width=300, seed=3)
-    page[260:452] = staff_image(width=300, seed=4)
+    page[20:212] = notehead_system(width=300, seed=3)
+    page[260:452] = notehead_system(width=300, seed=4)
     boxes = [(0, 260, 300, 452), (0, 20, 300, 212)]  # given out of reading order
     processor = UMustImageProcessor()
     by_boxes = processor([page], system_boxes=[boxes])
@@ -189,10 +167,10 @@ def test_page_split_by_boxes_and_by_detector():
     [
         (dict(images=[]), "no images"),
         (dict(images=[np.zeros((0, 0), np.uint8)]), "image 0: the image is empty"),
-        (dict(images=[staff_image()], system_boxes=[[]]), "no system boxes"),
-        (dict(images=[staff_image()], system_boxes=[[(500, 0, 600, 10)]]), "is empty inside"),
-        (dict(images=[staff_image()], system_boxes=[[(0, 0, 5)]]), r"must be \(x0, y0, x1, y1\)"),
-        (dict(images=[staff_image(), staff_image()], system_boxes=[None]), "1 entries for 2 images"),
+        (dict(images=[notehead_system()], system_boxes=[[]]), "no system boxes"),
+        (dict(images=[notehead_system()], system_boxes=[[(500, 0, 600, 10)]]), "is empty inside"),
+        (dict(images=[notehead_system()], system_boxes=[[(0, 0, 5)]]), r"must be \(x0, y0, x1, y1\)"),
+        (dict(images=[notehead_system(), notehead_system()], system_boxes=[None]), "1 entries for 2 images"),
     ],
 )
 def test_bad_processor_input_gives_clear_errors(kwargs, message):
@@ -216,7 +194,7 @@ def test_save_load_and_auto_class(tmp_path):
 
 def test_postprocess_crops_padding():
     processor = UMustImageProcessor()
-    image = staff_image(width=100)
+    image = notehead_system(width=100)
     out = processor(image)
     restored = processor.postprocess(out["pixel_values"], out["patch_mask"])[0]
     assert restored.size == (112, 192) and restored.mode == "L"
@@ -225,7 +203,7 @@ def test_postprocess_crops_padding():
 
 # ------------------------------------------------------------------ augmentation
 def test_shift_variants():
-    system = torch.from_numpy(staff_image(width=64) / 255.0 * 2 - 1).float()[None]
+    system = torch.from_numpy(notehead_system(width=64) / 255.0 * 2 - 1).float()[None]
     variants = shift_variants(system)
     assert variants.shape == (32, 1, 192, 64 + 16)
     assert len(VERTICAL_SHIFTS) == 4 and len(HORIZONTAL_SHIFTS) == 8

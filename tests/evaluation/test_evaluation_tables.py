@@ -11,6 +11,8 @@ import soundfile
 from umust_hf.cli import main
 from umust_hf.evaluation.tables import LAYOUTS, MethodResult, render_tables, write_json_atomic
 
+from helpers import table_row
+
 NOTES = [[0.0, 0.5, 60], [0.5, 1.0, 62], [1.0, 1.5, 64]]
 
 
@@ -48,12 +50,6 @@ def _write_predictions(folder):
     return path
 
 
-def _row(text, table, method):
-    block = text.split(f"Table {table}:")[1].split("\n\n")[0]
-    line = next(line for line in block.splitlines() if line.startswith(method + " "))
-    return [cell.strip() for cell in line.split("|")[1:]]
-
-
 def test_evaluate_prints_every_table_and_writes_json(tmp_path, capsys):
     predictions = _write_predictions(tmp_path)
     out = tmp_path / "report.json"
@@ -61,14 +57,14 @@ def test_evaluate_prints_every_table_and_writes_json(tmp_path, capsys):
     text = capsys.readouterr().out
     for number in (3, 4, 5, 6, 7):
         assert f"Table {number}:" in text
-    assert _row(text, 5, "ours") == ["30.00", "12.50"]
-    assert _row(text, 7, "ours") == ["66.67", "66.67"]
-    i2a = _row(text, 3, "ours")
+    assert table_row(text, 5, "ours") == ["30.00", "12.50"]
+    assert table_row(text, 7, "ours") == ["66.67", "66.67"]
+    i2a = table_row(text, 3, "ours")
     assert i2a[:3] == ["100.00", "100.00", "100.00"] and float(i2a[3]) > 0
-    m2a = _row(text, 6, "ours")
+    m2a = table_row(text, 6, "ours")
     assert m2a == ["100.00", "100.00", "100.00", "0.000"]  # identical audio: FAD 0
-    assert _row(text, 4, "ours [a2i]") == ["1.0000", "0.0000"]
-    assert _row(text, 4, "ours [l2i]") == ["1.0000", "0.0000"]  # {C4,E4} vs {C4}: half a unit moved 2 steps
+    assert table_row(text, 4, "ours [a2i]") == ["1.0000", "0.0000"]
+    assert table_row(text, 4, "ours [l2i]") == ["1.0000", "0.0000"]  # {C4,E4} vs {C4}: half a unit moved 2 steps
     assert "embedded" in text and "Onset Tolerance (ms)" in text
     report = json.loads(out.read_text())
     by_task = {r["task"]: r for r in report["results"]}
@@ -92,7 +88,7 @@ def test_two_prediction_files_become_two_rows_and_task_filter(tmp_path, capsys):
     assert main([*args, "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "Table 5:" in text and "Table 3:" not in text
-    assert _row(text, 5, "a") == _row(text, 5, "b") == ["30.00", "12.50"]
+    assert table_row(text, 5, "a") == table_row(text, 5, "b") == ["30.00", "12.50"]
 
 
 def test_limit_keeps_the_first_rows(tmp_path, capsys):
@@ -113,7 +109,7 @@ def test_limit_keeps_the_first_rows(tmp_path, capsys):
         )
         == 0
     )
-    assert _row(capsys.readouterr().out, 5, "preds") == [f"{100 * 2 / 7:.2f}", "0.00"]
+    assert table_row(capsys.readouterr().out, 5, "preds") == [f"{100 * 2 / 7:.2f}", "0.00"]
 
 
 @pytest.mark.parametrize(
@@ -170,9 +166,9 @@ def test_render_tables_marks_missing_values_and_orders_tables():
     ]
     text = render_tables(results)
     assert text.index("Table 3:") < text.index("Table 5:") < text.index("Table 7:")
-    assert _row(text, 7, "m") == ["89.40", "–"]
-    assert _row(text, 5, "m") == ["13.67", "–"]
-    assert _row(text, 3, "m") == ["48.36", "64.63", "74.92", "0.081"]
+    assert table_row(text, 7, "m") == ["89.40", "–"]
+    assert table_row(text, 5, "m") == ["13.67", "–"]
+    assert table_row(text, 3, "m") == ["48.36", "64.63", "74.92", "0.081"]
     assert {layout.number for layout in LAYOUTS} == {3, 4, 5, 6, 7}
 
 
@@ -196,7 +192,7 @@ def test_fad_codec_option_switches_the_embedding(tmp_path, capsys):
     out = tmp_path / "r.json"
     args = ["evaluate", "--task", "m2a", "--predictions", str(predictions), "--fad-codec", str(tmp_path / "codec")]
     assert main([*args, "--out", str(out)]) == 0
-    assert _row(capsys.readouterr().out, 6, "preds")[-1] == "0.000"  # identical audio
+    assert table_row(capsys.readouterr().out, 6, "preds")[-1] == "0.000"  # identical audio
     result = json.loads(out.read_text())["results"][0]
     assert result["details"]["fad_embedding"] == "codec-latent-UMustAudioCodec"
     assert main([*args[:-1], str(tmp_path / "nowhere"), "--out", str(out)]) == 2

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +15,8 @@ from umust_hf.evaluation import transcribers
 from umust_hf.evaluation.dtw import dtw_onset_f1
 from umust_hf.evaluation.note_f1 import note_f1
 from umust_hf.evaluation.scoring import calibrate_transcriber
+
+from helpers import REPO
 
 needs_basic_pitch = pytest.mark.skipif(not transcribers.basic_pitch_available(),
                                        reason="basic-pitch is not installed (scripts/setup.sh installs it)")
@@ -89,7 +90,7 @@ def test_tensorflow_is_never_imported_even_where_installed(tmp_path):
             "assert 'tensorflow' not in sys.modules and 'basic_pitch.inference' not in sys.modules\n"
             "assert 'basic_pitch' not in sys.modules  # the stand-in parent package is gone again\n"
             "print(sorted({int(p) for _, _, p in notes}))\n")  # fmt: skip
-    src = Path(__file__).resolve().parents[1] / "src"
+    src = REPO / "src"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(src)])}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

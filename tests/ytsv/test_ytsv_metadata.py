@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from umust_hf.errors import UserError
 from umust_hf.ytsv.metadata import CSV_COLUMNS, filter_metadata, metadata_features, parse_duration, read_metadata
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ytsv" / "metadata.csv"
-PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ytsv_metadata.csv"
+from helpers import REPO, YTSV_METADATA
+
+FIXTURE = YTSV_METADATA
+PUBLISHED = REPO.parent / "shared" / "data" / "ytsv_metadata.csv"
 
 
 def test_reads_typed_fields_from_fixture():

@@ -17,7 +17,8 @@ from umust_hf.data.olimpic import load_olimpic
 from umust_hf.data.slakh import load_slakh
 from umust_hf.errors import UserError
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from helpers import FIXTURES
+
 ROOTS = {
     "grandstaff": (load_grandstaff, Path("grandstaff")),
     "olimpic": (load_olimpic, Path("olimpic/olimpic-1.0-synthetic")),

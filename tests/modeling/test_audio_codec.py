@@ -16,25 +16,11 @@ from umust_hf.modeling.modeling_audio_codec import shift_variants
 from umust_hf.errors import UserError
 from umust_hf.training.audio_codec_trainer import AudioCodecTrainingConfig, train_audio_codec
 
-SR = 44100
-HOP = 512
+from helpers import CODEC_HOP, CODEC_SR, noisy_tone, tiny_audio_codec, tiny_audio_codec_config
+from model_tester import ModelTesterMixin
 
-
-def tiny_config(**overrides) -> UMustAudioCodecConfig:
-    """Same hop, rate and token layout as the paper codec, a few thousand parameters wide."""
-    return UMustAudioCodecConfig(**{"encoder_dim": 4, "decoder_dim": 32, **overrides})
-
-
-def make_codec(seed: int = 0, **overrides) -> UMustAudioCodec:
-    torch.manual_seed(seed)
-    return UMustAudioCodec(tiny_config(**overrides)).eval()
-
-
-def audio(batch: int = 2, samples: int = 3000, seed: int = 0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    t = torch.arange(samples) / SR
-    tone = 0.3 * torch.sin(2 * torch.pi * 440 * t)
-    return (tone + 0.05 * torch.randn(batch, 1, samples, generator=generator)).float()
+SR = CODEC_SR
+HOP = CODEC_HOP
 
 
 def test_config_presets_and_validation():
@@ -58,8 +44,8 @@ def test_paper_config_has_the_dac_44khz_size():
 
 
 def test_encode_decode_shapes_and_dtypes():
-    codec = make_codec()
-    x = audio(2, 3000)
+    codec = tiny_audio_codec()
+    x = noisy_tone(2, 3000)
     codes = codec.encode(x)
     assert codes.shape == (2, 6, 4) and codes.dtype == torch.int64  # ceil(3000 / 512) = 6 frames
     assert int(codes.min()) >= 0 and int(codes.max()) < 1024
@@ -73,8 +59,8 @@ def test_encode_decode_shapes_and_dtypes():
 
 def test_round_trip_matches_dac_and_forward():
     """encode -> decode equals descript's own encode / from_codes / decode on the same weights."""
-    codec = make_codec()
-    x = audio(2, 2048)
+    codec = tiny_audio_codec()
+    x = noisy_tone(2, 2048)
     dac = codec.dac
     with torch.no_grad():
         _, reference_codes, _, _, _ = dac.encode(dac.preprocess(x, SR), 4)
@@ -93,8 +79,8 @@ def test_round_trip_matches_dac_and_forward():
 
 
 def test_padding_mask_hides_samples_after_the_end():
-    codec = make_codec()
-    clean = audio(1, 2048)
+    codec = tiny_audio_codec()
+    clean = noisy_tone(1, 2048)
     clean[..., 1500:] = 0
     noisy = clean.clone()
     noisy[..., 1500:] = 0.9
@@ -104,28 +90,46 @@ def test_padding_mask_hides_samples_after_the_end():
     assert not torch.equal(codec.encode(noisy), codec.encode(clean))
 
 
-def test_save_and_load_give_identical_codes(tmp_path):
-    from transformers import AutoConfig, AutoModel
+class TestUMustAudioCodec(ModelTesterMixin):
+    """Save/load (weight-norm parametrisations and every weight kept) and encode/decode; no attention, no remote code."""
 
-    codec = make_codec()
-    # make magnitudes differ from the direction norms, so a loader that re-derived them would show
-    with torch.no_grad():
-        for module in codec.modules():
-            if parametrize.is_parametrized(module, "weight"):
-                module.parametrizations.weight.original0.mul_(1.5)
-    x = audio(2, 4000)
-    codes, decoded = codec.encode(x), codec.decode(codec.encode(x))
-    codec.save_pretrained(tmp_path)
-    loaded = UMustAudioCodec.from_pretrained(tmp_path)  # transformers builds it on the meta device
-    assert not loaded.training
-    assert all(parametrize.is_parametrized(m, "weight") for m in loaded.modules() if isinstance(m, torch.nn.Conv1d))
-    assert torch.equal(loaded.encode(x), codes)
-    assert torch.equal(loaded.decode(codes), decoded)
-    for (name, value), (other_name, other) in zip(codec.state_dict().items(), loaded.state_dict().items()):
-        assert name == other_name and torch.equal(value, other), name
-    assert isinstance(AutoConfig.from_pretrained(tmp_path), UMustAudioCodecConfig)
-    auto = AutoModel.from_pretrained(tmp_path)
-    assert isinstance(auto, UMustAudioCodec) and torch.equal(auto.encode(x), codes)
+    model_class = UMustAudioCodec
+    remote_code = "a codec checkpoint loads through the installed package (its config has no auto_map)"
+    has_attention = "a convolutional DAC"
+
+    def make_model(self, seed: int = 0):
+        codec = tiny_audio_codec(seed)
+        # make magnitudes differ from the direction norms, so a loader that re-derived them would show
+        with torch.no_grad():
+            for module in codec.modules():
+                if parametrize.is_parametrized(module, "weight"):
+                    module.parametrizations.weight.original0.mul_(1.5)
+        return codec
+
+    def make_inputs(self, model):
+        return {"input_values": noisy_tone(2, 4000)}
+
+    def encode_input(self, inputs):
+        return inputs["input_values"]
+
+    def outputs(self, model, inputs):
+        codes = model.encode(inputs["input_values"])
+        return codes, model.decode(codes)
+
+    def loss(self, model, inputs):
+        out = model(**inputs)
+        return out.commitment_loss + out.codebook_loss
+
+    def check_loaded(self, codec, loaded, inputs, folder):
+        x = inputs["input_values"]
+        codes, decoded = codec.encode(x), codec.decode(codec.encode(x))
+        assert all(parametrize.is_parametrized(m, "weight") for m in loaded.modules() if isinstance(m, torch.nn.Conv1d))
+        assert torch.equal(loaded.encode(x), codes)
+        assert torch.equal(loaded.decode(codes), decoded)
+
+    def check_decoded(self, model, inputs, codes, decoded):
+        assert codes.shape == (2, 8, 4)  # ceil(4000 / 512) = 8 frames
+        assert decoded.shape == (2, 1, 8 * HOP)
 
 
 def test_descript_checkpoint_keeps_the_first_four_codebooks(tmp_path):
@@ -136,7 +140,7 @@ def test_descript_checkpoint_keeps_the_first_four_codebooks(tmp_path):
         torch.manual_seed(1)
         original = dac.DAC(encoder_dim=4, decoder_dim=32, n_codebooks=9).eval()
         path = original.save(str(tmp_path / "weights.pth"), package=False)
-    x = audio(1, 3000, seed=3)
+    x = noisy_tone(1, 3000, seed=3)
     with torch.no_grad():
         _, codes9, _, _, _ = original.encode(original.preprocess(x, SR))
         reference = original.decode(original.quantizer.from_codes(codes9[:, :4])[0])
@@ -170,8 +174,8 @@ def test_shift_variants_read_later_samples_and_pad_with_zeros():
 
 
 def test_encode_shift_variants_stacks_the_nine_encodings():
-    codec = make_codec()
-    x = audio(2, 2000)
+    codec = tiny_audio_codec()
+    x = noisy_tone(2, 2000)
     baked = codec.encode_shift_variants(x)
     assert baked.shape == (9, 2, 4, 4)
     assert torch.equal(baked[4], codec.encode(x))
@@ -179,7 +183,7 @@ def test_encode_shift_variants_stacks_the_nine_encodings():
 
 
 def test_codebook_embeddings_are_the_decoder_inputs_of_single_codes():
-    codec = make_codec()
+    codec = tiny_audio_codec()
     table = codec.get_codebook_embeddings()
     assert table.shape == (4, 1024, codec.config.latent_dim)
     codes = torch.tensor([[7, 300, 5, 1023]])[:, :, None]  # (1, 4, 1): one frame
@@ -203,7 +207,7 @@ def test_codebook_embeddings_are_the_decoder_inputs_of_single_codes():
 )
 def test_bad_inputs_give_clear_errors(call, message):
     with pytest.raises(UserError, match=message):
-        call(make_codec())
+        call(tiny_audio_codec())
 
 
 # ---------------------------------------------------------------------- training
@@ -224,7 +228,7 @@ def audio_folder(tmp_path_factory):
 def tiny_training(**overrides) -> AudioCodecTrainingConfig:
     return AudioCodecTrainingConfig.cpu(
         **{
-            "codec": tiny_config().to_diff_dict(),
+            "codec": tiny_audio_codec_config().to_diff_dict(),
             "batch_size": 2,
             "segment_samples": 2048,
             "learning_rate": 3e-3,

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import torch
-from test_generation_umust import AUDIO, IMAGE, MIDI, NOTATION, sources, tiny_model
 from transformers import LogitsProcessor
 from transformers.generation.logits_process import TopKLogitsWarper
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
@@ -16,16 +14,18 @@ from umust_hf.modeling.generation_umust import RepeatedPhraseStop, UMustRows
 from umust_hf.modeling.midi_grammar_umust import MidiEventGrammar
 from umust_hf.vocabulary import EOS_ID
 
-MODELING = Path(__file__).resolve().parents[1] / "src" / "umust_hf" / "modeling"
+from helpers import AUDIO, IMAGE, MIDI, NOTATION, REPO, audio_sources, tiny_model
+
+MODELING = REPO / "src" / "umust_hf" / "modeling"
 
 
 def test_a_seeded_row_samples_the_same_whatever_else_is_in_its_batch():
     model = tiny_model()
-    inputs = sources(model.config, rows=3)
+    inputs = audio_sources(model.config, rows=3)
     kwargs = {"max_new_tokens": 5, "do_sample": True, "sampling_seed": 11, "suppress_tokens": [EOS_ID]}
     mixed = model.generate(**inputs, target_modality=torch.tensor([MIDI, IMAGE, AUDIO]), **kwargs)
     # row 0 again, now beside rows with other sources and targets (notation, MIDI)
-    others = sources(model.config, rows=3, seed=5)
+    others = audio_sources(model.config, rows=3, seed=5)
     batch = {key: torch.cat([inputs[key][:1], others[key][:2]]) for key in inputs}
     again = model.generate(**batch, target_modality=torch.tensor([MIDI, NOTATION, MIDI]), **kwargs)
     assert torch.equal(again[0], mixed[0])
@@ -58,7 +58,7 @@ def test_subclass_hooks_are_used():
 
     torch.manual_seed(0)
     model = Hooked(tiny_model().config).eval()
-    inputs = sources(model.config, rows=2)
+    inputs = audio_sources(model.config, rows=2)
     out = model.generate(**inputs, target_modality="midi", max_new_tokens=10, do_sample=True, top_k=5)
     assert out.shape[1] == 4 and not (out[:, 1:, 0] == EOS_ID).any()
     kinds = [type(processor) for processor in seen["processors"]]
@@ -79,7 +79,7 @@ def test_the_call_state_lives_on_the_call_generation_config_not_on_the_model():
     model = Spied(tiny_model().config).eval()
     model.generation_config.loop_repeats = 3
     before, before_config = set(vars(model)), model.generation_config.to_dict()
-    inputs = sources(model.config, rows=2)
+    inputs = audio_sources(model.config, rows=2)
     model.generate(**inputs, target_modality="notation", max_new_tokens=4, do_sample=True, sampling_seed=2)
     assert set(vars(model)) == before and not hasattr(model, "_row_generators")
     assert model.generation_config.to_dict() == before_config  # the model's config is left as it was

@@ -27,7 +27,8 @@ from umust_hf.data.musicnet import load_musicnet
 from umust_hf.data.olimpic import load_olimpic
 from umust_hf.data.slakh import load_slakh
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from helpers import FIXTURES
+
 GRANDSTAFF = FIXTURES / "grandstaff"
 OLIMPIC = FIXTURES / "olimpic" / "olimpic-1.0-synthetic"
 OLIMPIC_SCANNED = FIXTURES / "olimpic" / "olimpic-1.0-scanned"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,9 @@ from umust_hf.errors import UserError
 from umust_hf.ytsv.detectors import DETECTOR_KINDS, SlideDetector, write_yolo_dataset
 from umust_hf.ytsv.pages import load_page_directory, load_pages, render_score_pages, save_page_directory
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ytsv" / "metadata.csv"
+from helpers import YTSV_METADATA
+
+FIXTURE = YTSV_METADATA
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ from umust_hf.cli import main
 from umust_hf.errors import UserError
 from umust_hf.evaluation.baselines import baseline_rows, partners
 
+from helpers import table_row
+
 
 def test_random_pairing_never_pairs_an_excerpt_with_itself():
     for count in (2, 3, 10, 57):
@@ -22,12 +24,6 @@ def test_random_pairing_never_pairs_an_excerpt_with_itself():
         baseline_rows([{"lmx": "measure"}], "omr", kind="oracle")
 
 
-def _row(text, table, method):
-    block = text.split(f"Table {table}:")[1].split("\n\n")[0]
-    line = next(line for line in block.splitlines() if line.startswith(method + " "))
-    return [cell.strip() for cell in line.split("|")[1:]]
-
-
 @pytest.mark.slow  # builds the shared embedded test corpus when no other test has
 def test_evaluate_embedded_test_split_prints_every_table(embedded_corpus_dir, tmp_path, capsys):
     out = tmp_path / "eval.json"
@@ -37,11 +33,11 @@ def test_evaluate_embedded_test_split_prints_every_table(embedded_corpus_dir, tm
     for number in (3, 4, 5, 6, 7):
         assert f"Table {number}:" in text
     # every excerpt against itself gives each metric's best value
-    assert _row(text, 3, "ground-truth") == ["100.00", "100.00", "100.00", "0.000"]
-    assert _row(text, 6, "ground-truth") == ["100.00", "100.00", "100.00", "0.000"]
-    assert _row(text, 5, "ground-truth") == ["0.00", "0.00"]
-    assert _row(text, 7, "ground-truth") == ["100.00", "100.00"]
-    assert _row(text, 4, "ground-truth [a2i]") == ["0.0000", "0.0000"]
+    assert table_row(text, 3, "ground-truth") == ["100.00", "100.00", "100.00", "0.000"]
+    assert table_row(text, 6, "ground-truth") == ["100.00", "100.00", "100.00", "0.000"]
+    assert table_row(text, 5, "ground-truth") == ["0.00", "0.00"]
+    assert table_row(text, 7, "ground-truth") == ["100.00", "100.00"]
+    assert table_row(text, 4, "ground-truth [a2i]") == ["0.0000", "0.0000"]
     # another excerpt is worse on every measure, and random pairs get no FAD
     random_pairs = json.loads(out.read_text())["results"]
     metrics = {r["task"]: r["metrics"] for r in random_pairs if r["method"] == "random-pairing"}
@@ -49,7 +45,7 @@ def test_evaluate_embedded_test_split_prints_every_table(embedded_corpus_dir, tm
     assert metrics["amt"]["onset_f1"] < 90
     assert metrics["i2a"]["f1_50"] < 90 and metrics["i2a"]["fad"] is None
     assert metrics["a2i"]["emd_pitch"] > 0
-    assert _row(text, 3, "random-pairing")[-1] == "–"
+    assert table_row(text, 3, "random-pairing")[-1] == "–"
 
 
 @pytest.mark.slow  # generation with a small untrained model for all six tasks

@@ -6,49 +6,17 @@ import pytest
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
-from umust_hf import UMustConfig, UMustForConditionalGeneration
-from umust_hf.vocabulary import EOS_ID, MODALITY_ORDER, PAD_ID, SOS_ID, Modality
+from umust_hf import UMustForConditionalGeneration
+from umust_hf.vocabulary import EOS_ID, PAD_ID
 
-NOTATION, MIDI, IMAGE, AUDIO = (MODALITY_ORDER.index(m) for m in (Modality.NOTATION, Modality.MIDI,
-                                                                     Modality.IMAGE, Modality.AUDIO))
+from helpers import AUDIO, IMAGE, MIDI, NOTATION, assert_valid_bundles, audio_sources, tiny_model
 
-
-def tiny_model(seed: int = 0, **overrides) -> UMustForConditionalGeneration:
-    torch.manual_seed(seed)
-    return UMustForConditionalGeneration(UMustConfig.from_preset("tiny", **overrides)).eval()
-
-
-def sources(config: UMustConfig, rows: int = 3, length: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Audio sources, the last row right-padded."""
-    rng = torch.Generator().manual_seed(seed)
-    codes = torch.randint(0, 1024, (rows, length, 4), generator=rng)
-    input_ids = torch.stack([torch.from_numpy(config.vocabulary.to_bundle(c.numpy(), "audio")) for c in codes])
-    attention_mask = torch.ones(rows, length, dtype=torch.long)
-    input_ids[-1, length // 2 :] = PAD_ID
-    attention_mask[-1, length // 2 :] = 0
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "source_modality": torch.full((rows,), AUDIO)}
-
-
-def assert_valid_bundles(model: UMustForConditionalGeneration, sequences: torch.Tensor, target: torch.Tensor) -> None:
-    """Every generated id lies in its (target, codebook) range or is EOS/PAD where allowed."""
-    vocabulary = model.config.vocabulary
-    assert sequences[:, 0].tolist() == [[SOS_ID, PAD_ID, PAD_ID, PAD_ID]] * len(sequences)
-    for row, modality_index in enumerate(target.tolist()):
-        modality = MODALITY_ORDER[modality_index].value
-        for k in range(4):
-            column = sequences[row, 1:, k]
-            if k >= vocabulary.num_streams(modality):
-                assert (column == PAD_ID).all()
-                continue
-            id_range = vocabulary.id_range(modality, k)
-            inside = (column >= id_range.start) & (column < id_range.stop)
-            assert (inside | (column == PAD_ID) | ((column == EOS_ID) & (k == 0))).all()
 
 
 @pytest.mark.parametrize("qk_norm", [False, True])
 def test_cached_and_uncached_greedy_generation_agree(qk_norm):
     model = tiny_model(qk_norm=qk_norm)
-    inputs = sources(model.config)
+    inputs = audio_sources(model.config)
     target = torch.tensor([IMAGE, NOTATION, AUDIO])
     lengths = []
     hook = model.decoder.register_forward_hook(lambda module, args, output: lengths.append(args[0].shape[1]))
@@ -64,7 +32,7 @@ def test_cached_and_uncached_greedy_generation_agree(qk_norm):
 
 def test_generation_matches_teacher_forced_argmax():
     model = tiny_model(seed=3)
-    inputs = sources(model.config)
+    inputs = audio_sources(model.config)
     target = torch.tensor([AUDIO, MIDI, IMAGE])
     # the MIDI event grammar masks events, which the teacher-forced argmax does not: compare without it
     generated = model.generate(**inputs, target_modality=target, max_new_tokens=6, suppress_tokens=[EOS_ID],
@@ -91,7 +59,7 @@ class ForceEosForRow(LogitsProcessor):
 
 def test_rows_stop_at_their_own_eos():
     model = tiny_model()
-    inputs = sources(model.config)
+    inputs = audio_sources(model.config)
     target = torch.tensor([AUDIO, AUDIO, NOTATION])
     processors = LogitsProcessorList([ForceEosForRow(row=0, length=3)])
     out = model.generate(**inputs, target_modality=target, max_new_tokens=8, logits_processor=processors,
@@ -107,7 +75,7 @@ def test_rows_stop_at_their_own_eos():
 
 def test_generation_ends_when_every_row_has_ended():
     model = tiny_model()
-    inputs = sources(model.config, rows=2)
+    inputs = audio_sources(model.config, rows=2)
     processors = LogitsProcessorList([ForceEosForRow(row=0, length=2), ForceEosForRow(row=1, length=4)])
     out = model.generate(**inputs, target_modality="audio", max_new_tokens=50, logits_processor=processors)
     assert out.shape == (2, 5, 4)
@@ -116,7 +84,7 @@ def test_generation_ends_when_every_row_has_ended():
 
 def test_default_length_is_the_target_modality_limit():
     model = tiny_model(max_notation_positions=4, max_audio_positions=9)
-    inputs = sources(model.config, rows=2)
+    inputs = audio_sources(model.config, rows=2)
     target = torch.tensor([NOTATION, AUDIO])
     out = model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID])
     assert out.shape == (2, 9, 4)  # SOS + 8 audio frames fill max_audio_positions
@@ -134,7 +102,7 @@ def test_default_length_is_the_target_modality_limit():
 
 def test_single_stream_targets_run_only_the_first_slot():
     model = tiny_model()
-    inputs = sources(model.config, rows=2)
+    inputs = audio_sources(model.config, rows=2)
     calls = []
     hook = model.sub_decoder.register_forward_hook(lambda module, args, output: calls.append(output.shape[1]))
     model.generate(**inputs, target_modality="midi", max_new_tokens=3, suppress_tokens=[EOS_ID])
@@ -147,7 +115,7 @@ def test_single_stream_targets_run_only_the_first_slot():
 
 def test_sampling_uses_stock_processors_and_is_seeded():
     model = tiny_model()
-    inputs = sources(model.config)
+    inputs = audio_sources(model.config)
     target = torch.tensor([AUDIO, IMAGE, MIDI])
     kwargs = {**inputs, "target_modality": target, "max_new_tokens": 6, "do_sample": True}
     torch.manual_seed(7)
@@ -166,7 +134,7 @@ def test_sampling_uses_stock_processors_and_is_seeded():
 
 def test_a_sampling_seed_gives_each_row_its_own_draws_whatever_its_batch():
     model = tiny_model()
-    inputs = sources(model.config)  # the last row is padded
+    inputs = audio_sources(model.config)  # the last row is padded
     target = torch.tensor([AUDIO, IMAGE, AUDIO])
     kwargs = {"target_modality": target, "max_new_tokens": 6, "do_sample": True, "suppress_tokens": [EOS_ID]}
     torch.manual_seed(0)
@@ -191,7 +159,7 @@ def test_a_sampling_seed_gives_each_row_its_own_draws_whatever_its_batch():
 
 def test_return_dict_with_scores():
     model = tiny_model()
-    inputs = sources(model.config, rows=2)
+    inputs = audio_sources(model.config, rows=2)
     out = model.generate(**inputs, target_modality="image", max_new_tokens=3, return_dict_in_generate=True,
                          output_scores=True)
     assert out.sequences.shape == (2, 4, 4)
@@ -202,7 +170,7 @@ def test_return_dict_with_scores():
 
 def test_generate_rejects_missing_or_bad_modalities():
     model = tiny_model()
-    inputs = sources(model.config, rows=2)
+    inputs = audio_sources(model.config, rows=2)
     with pytest.raises(ValueError, match="target_modality is required"):
         model.generate(**inputs, max_new_tokens=2)
     with pytest.raises(ValueError, match="unknown modality"):
@@ -217,7 +185,7 @@ def test_length_ratios_from_training_cap_each_row_by_its_source_length():
     from umust_hf.modeling.generation_umust import LENGTH_MARGIN, LENGTH_SLACK
 
     model = tiny_model(max_notation_positions=200, max_image_positions=64)
-    inputs = sources(model.config, rows=3, length=16)  # the last row has 8 real source frames
+    inputs = audio_sources(model.config, rows=3, length=16)  # the last row has 8 real source frames
     target = torch.tensor([NOTATION, NOTATION, IMAGE])
     free = model.generate(**inputs, target_modality=target, suppress_tokens=[EOS_ID], max_length=60)
     assert free.shape[1] == 60  # EOS suppressed: every row runs to the explicit limit
@@ -257,7 +225,7 @@ class _ForcedTokens(LogitsProcessor):
 
 def _forced_row_lengths(model, loop_kind: str, max_length: int) -> list[int]:
     """Frames filled by three forced rows: a notation loop of ``loop_kind``, ever-new notation, a blank image."""
-    inputs = sources(model.config, rows=3, length=8)
+    inputs = audio_sources(model.config, rows=3, length=8)
     forced = LogitsProcessorList([_ForcedTokens([loop_kind, "fresh", "image"],
                                                 model.config.vocabulary.id_range("notation", 0).start)])
     out = model.generate(**inputs, target_modality=torch.tensor([NOTATION, NOTATION, IMAGE]),

@@ -12,7 +12,8 @@ from umust_hf.training.guided_attention import GuidedAttention, guided_attention
 from umust_hf.training.run import LOOP_REPEATS
 from umust_hf.training.trainer import UMustTrainer
 
-from test_trainer import _task_dataset
+from helpers import task_dataset
+
 
 
 def test_penalty_is_zero_on_each_examples_diagonal_and_outside_its_lengths():
@@ -127,7 +128,7 @@ def test_trainer_adds_the_penalty_logs_it_and_stops_at_until_step(tmp_path):
         save_strategy="no", report_to=[], use_cpu=True, seed=0, dataloader_num_workers=0, disable_tqdm=True,
     )
     trainer = UMustTrainer(
-        model=model, args=args, train_dataset=_task_dataset(config.vocabulary),
+        model=model, args=args, train_dataset=task_dataset(config.vocabulary),
         curriculum=Curriculum([TaskSchedule("omr", 0)]), guided_attention=GuidedAttention(weight=1.0, until_step=4),
     )
     trainer.train()
@@ -147,7 +148,7 @@ def test_recipe_setting_reaches_the_trainer_and_scales_with_max_steps(tmp_path):
         "training": {"max_steps": 8, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
                      "guided_attention": {"weight": 0.5, "until_step": 4}},
     })
-    dataset = _task_dataset(UMustConfig.from_preset("tiny").vocabulary)
+    dataset = task_dataset(UMustConfig.from_preset("tiny").vocabulary)
     trainer = train_from_recipe(recipe, dataset, tmp_path, max_steps=4, logging_steps=1, save_strategy="no",
                                 disable_tqdm=True, seed=0)
     assert trainer.guided_attention == GuidedAttention(weight=0.5, until_step=2)  # half the steps, half the guidance
@@ -174,7 +175,7 @@ def test_recipe_model_block_sets_config_fields(tmp_path):
     assert Recipe.from_dict(recipe.to_dict()) == recipe
     with pytest.raises(ValueError, match="unknown UMustConfig field.*decoder_input_dropot"):
         Recipe.from_dict({**recipe.to_dict(), "model": {"decoder_input_dropot": 0.3}})
-    trainer = train_from_recipe(recipe, _task_dataset(UMustConfig.from_preset("tiny").vocabulary), tmp_path,
+    trainer = train_from_recipe(recipe, task_dataset(UMustConfig.from_preset("tiny").vocabulary), tmp_path,
                                 logging_steps=1, save_strategy="no", disable_tqdm=True, seed=0)
     assert trainer.model.config.decoder_input_dropout == 0.25
     assert trainer.guided_attention.kind == "prior"
