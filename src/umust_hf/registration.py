@@ -17,7 +17,7 @@ REGISTRARS: tuple[str, ...] = (
     ".processing.feature_extraction_umust",
     ".modeling.modeling_umust",
     ".processing.processing_umust",
-    ".modeling.modeling_rqvae",
+    ".modeling.modeling_image_codec",
     ".processing.image_processing_umust",
 )
 

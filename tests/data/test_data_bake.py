@@ -36,9 +36,9 @@ MUSICNET = FIXTURES / "musicnet"
 @pytest.fixture(scope="module")
 def processor():
     from umust_hf.modeling.configuration_audio_codec import UMustAudioCodecConfig
-    from umust_hf.modeling.configuration_rqvae import UMustImageCodecConfig
+    from umust_hf.modeling.configuration_image_codec import UMustImageCodecConfig
     from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
-    from umust_hf.modeling.modeling_rqvae import UMustImageCodec
+    from umust_hf.modeling.modeling_image_codec import UMustImageCodec
     from umust_hf.processing.feature_extraction_umust import UMustFeatureExtractor
     from umust_hf.processing.image_processing_umust import UMustImageProcessor
     from umust_hf.processing.processing_umust import UMustProcessor

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from umust_hf.demo.baselines import lmx_distance, most_frequent
+from umust_hf.demo.constant_baselines import lmx_distance, most_frequent
 from umust_hf.demo.report import audio_codec_note, markdown_table, metric_rows, write_metrics
 from umust_hf.evaluation.tables import MethodResult
 
@@ -231,7 +231,7 @@ def test_run_tasks_batches_each_task_and_reads_back_its_outputs(tmp_path, tiny_r
     import datasets
     from PIL import Image
 
-    from umust_hf.demo.tasks import TASK_ORDER, baseline_rows, run_tasks, score_all
+    from umust_hf.demo.task_runs import TASK_ORDER, baseline_rows, run_tasks, score_all
 
     examples = _heldout_examples(3)
     monkeypatch.setattr(tiny_runner, "batch_size", 2)  # more than one batch per task

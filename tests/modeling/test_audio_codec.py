@@ -12,7 +12,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from umust_hf import UMustAudioCodec, UMustAudioCodecConfig
-from umust_hf.modeling.modeling_audio_codec import shift_variants
+from umust_hf.modeling.modeling_audio_codec import audio_shift_variants
 from umust_hf.errors import UserError
 from umust_hf.training.audio_codec_trainer import AudioCodecTrainingConfig, train_audio_codec
 
@@ -162,7 +162,7 @@ def test_descript_checkpoint_keeps_the_first_four_codebooks(tmp_path):
 
 def test_shift_variants_read_later_samples_and_pad_with_zeros():
     x = torch.arange(1, 101, dtype=torch.float32)[None, None]  # (1, 1, 100), no zeros inside
-    variants = shift_variants(x)
+    variants = audio_shift_variants(x)
     assert variants.shape == (9, 1, 1, 100)
     shifts = list(range(-20, 21, 5))
     for index, shift in enumerate(shifts):
@@ -179,7 +179,7 @@ def test_encode_shift_variants_stacks_the_nine_encodings():
     baked = codec.encode_shift_variants(x)
     assert baked.shape == (9, 2, 4, 4)
     assert torch.equal(baked[4], codec.encode(x))
-    assert torch.equal(baked[0], codec.encode(shift_variants(x, [-20])[0]))
+    assert torch.equal(baked[0], codec.encode(audio_shift_variants(x, [-20])[0]))
 
 
 def test_codebook_embeddings_are_the_decoder_inputs_of_single_codes():

@@ -11,11 +11,11 @@ from PIL import Image
 
 from umust_hf.cli import main as cli_main
 from umust_hf.errors import UserError
-from umust_hf.modeling.configuration_rqvae import UMustImageCodecConfig
-from umust_hf.modeling.modeling_rqvae import UMustImageCodec
+from umust_hf.modeling.configuration_image_codec import UMustImageCodecConfig
+from umust_hf.modeling.modeling_image_codec import UMustImageCodec
 from umust_hf.training.image_codec_trainer import (
     CropSampler,
-    ImageCodecTrainingArguments,
+    ImageCodecTrainingConfig,
     bake_shift_variant_codes,
     codec_loss,
     reconstruction_psnr,
@@ -188,7 +188,7 @@ def test_loss_falls_and_reconstruction_improves():
     model = UMustImageCodec(UMustImageCodecConfig.cpu())
     model.reset_codebook_usage()
     images = [notehead_system(width=128, seed=s) / 255.0 for s in range(4)]
-    args = ImageCodecTrainingArguments(crop_sizes=[(64, 64)], pixels_per_step=64 * 64 * 4)
+    args = ImageCodecTrainingConfig(crop_sizes=[(64, 64)], pixels_per_step=64 * 64 * 4)
     batch = CropSampler(images, args, seed=0)()  # one fixed batch: the loss must fall on it
     perceptual = PerceptualLoss(random_conv_features())
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate, betas=args.adam_betas)
@@ -209,10 +209,10 @@ def test_train_resume_and_load(system_folder, tmp_path):
     from transformers import AutoImageProcessor, AutoModel
 
     out = tmp_path / "codec"
-    args = ImageCodecTrainingArguments(**FAST_ARGS)
-    first = train_image_codec(system_folder, out, max_steps=2, show_progress=False, training_args=args)
+    args = ImageCodecTrainingConfig(**FAST_ARGS)
+    first = train_image_codec(system_folder, out, max_steps=2, show_progress=False, training_config=args)
     assert first["steps"] == 2 and first["train_images"] == 5 and first["heldout_images"] == 1
-    second = train_image_codec(system_folder, out, max_steps=4, show_progress=False, training_args=args)
+    second = train_image_codec(system_folder, out, max_steps=4, show_progress=False, training_config=args)
     assert second["steps"] == 4  # resumed at step 2, not restarted
     history = json.loads((out / "training_log.json").read_text())
     assert [record["step"] for record in history] == [1, 2, 3, 4]
@@ -247,16 +247,16 @@ def test_bake_shift_variant_codes(codec):
     system = pixels(notehead_system(width=64, seed=8))[0]
     codes = bake_shift_variant_codes(codec, system)
     assert codes.shape == (32, 12, 64 // 16 + 1, 4)
-    from umust_hf.processing.image_processing_umust import shift_variants
+    from umust_hf.processing.image_processing_umust import image_shift_variants
 
-    variants = shift_variants(system)
+    variants = image_shift_variants(system)
     assert torch.equal(codes[5], codec.encode(variants[5:6])[0])
     assert not torch.equal(codes[0], codes[9])  # shifted content gives other tokens
 
 
 def test_training_on_the_embedded_corpus(embedded_corpus_dir, tmp_path):
-    args = ImageCodecTrainingArguments(**FAST_ARGS)
-    summary = train_image_codec(embedded_corpus_dir, tmp_path, max_steps=2, show_progress=False, training_args=args)
+    args = ImageCodecTrainingConfig(**FAST_ARGS)
+    summary = train_image_codec(embedded_corpus_dir, tmp_path, max_steps=2, show_progress=False, training_config=args)
     assert summary["steps"] == 2 and summary["train_images"] > 0 and summary["heldout_images"] > 0
     assert np.isfinite(summary["heldout_psnr_db"])
     assert (tmp_path / "config.json").is_file() and (tmp_path / "preprocessor_config.json").is_file()

@@ -18,7 +18,7 @@ from umust_hf.processing.image_processing_umust import (
     estimate_staff_height,
     find_staves,
     flatten_codes,
-    shift_variants,
+    image_shift_variants,
     systems_to_bundle,
     to_grayscale,
     unflatten_codes,
@@ -182,7 +182,7 @@ def test_save_load_and_auto_class(tmp_path):
     from transformers import AutoImageProcessor
 
     import umust_hf  # noqa: F401  (registers the Auto classes)
-    from umust_hf.modeling.configuration_rqvae import UMustImageCodecConfig
+    from umust_hf.modeling.configuration_image_codec import UMustImageCodecConfig
 
     UMustImageCodecConfig.cpu().save_pretrained(tmp_path)
     UMustImageProcessor(staff_height=24, staff_height_tolerance=0.1).save_pretrained(tmp_path)
@@ -204,7 +204,7 @@ def test_postprocess_crops_padding():
 # ------------------------------------------------------------------ augmentation
 def test_shift_variants():
     system = torch.from_numpy(notehead_system(width=64) / 255.0 * 2 - 1).float()[None]
-    variants = shift_variants(system)
+    variants = image_shift_variants(system)
     assert variants.shape == (32, 1, 192, 64 + 16)
     assert len(VERTICAL_SHIFTS) == 4 and len(HORIZONTAL_SHIFTS) == 8
     for index in (0, 13, 31):

@@ -21,7 +21,7 @@ from ..evaluation.predictions import PredictionRow
 from ..evaluation.ser import symbol_error_rate
 from ..evaluation.source_reliance import summed_loss
 from ..translation import UMustTranslator
-from .baselines import constant_lmx, constant_midi
+from .constant_baselines import constant_lmx, constant_midi
 from .paths import DemoPaths
 
 

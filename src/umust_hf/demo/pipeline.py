@@ -172,7 +172,7 @@ def _preview(paths: DemoPaths) -> None:
 
 
 def _select(paths: DemoPaths, settings: DemoSettings, say: Callable[[str], None]) -> None:
-    from .baking import select_short_excerpts  # heavy: datasets
+    from .excerpt_examples import select_short_excerpts  # heavy: datasets
 
     sizes = select_short_excerpts(paths.corpus, paths.work / "excerpts", max_seconds=settings.max_seconds,
                                   max_train=settings.max_train_excerpts)
@@ -196,7 +196,7 @@ def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progr
 
 def _processor(paths: DemoPaths) -> None:
     from ..modeling.modeling_audio_codec import UMustAudioCodec  # heavy: torch, transformers
-    from ..modeling.modeling_rqvae import UMustImageCodec  # heavy: torch, transformers, vector_quantize_pytorch
+    from ..modeling.modeling_image_codec import UMustImageCodec  # heavy: torch, transformers, vector_quantize_pytorch
     from ..processing.feature_extraction_umust import UMustFeatureExtractor  # heavy: transformers
     from ..processing.image_processing_umust import UMustImageProcessor  # heavy: torch, transformers
     from ..processing.processing_umust import UMustProcessor  # heavy: torch, transformers
@@ -233,7 +233,7 @@ def model_config(processor: Any, settings: DemoSettings, **overrides: Any) -> An
 
 
 def _bake(paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
-    from .baking import bake_excerpts  # heavy: datasets
+    from .excerpt_examples import bake_excerpts  # heavy: datasets
 
     processor = _load_processor(paths)
     summary = bake_excerpts(paths.work / "excerpts", processor, paths.work / "baked",
@@ -356,7 +356,7 @@ def _evaluate(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> 
 
     from ..training.audio_codec_trainer import METRICS_FILE  # heavy: torch, transformers, mir_eval, ...
     from .report import write_metrics  # heavy: tqdm
-    from .tasks import PEER_SUFFIX, baseline_rows, run_tasks, score_all  # heavy: tqdm
+    from .task_runs import PEER_SUFFIX, baseline_rows, run_tasks, score_all  # heavy: tqdm
 
     examples = _heldout_examples(paths, settings)
     i2a = ModelRunner(UMustTranslator.from_pretrained(paths.model("i2a")), max_new_tokens=settings.max_new_tokens)
@@ -415,7 +415,7 @@ def _reliance(test: Any, models: dict[str, Any], paths: DemoPaths) -> dict[str, 
     another excerpt of the same piece (does the model read its input, and how closely?)."""
     import datasets  # heavy: datasets
 
-    from .tasks import TASK_OUTPUTS  # heavy: tqdm
+    from .task_runs import TASK_OUTPUTS  # heavy: tqdm
 
     excerpts = datasets.load_from_disk(str(paths.work / "excerpts"))["test"]
     piece_of = dict(zip(excerpts["id"], excerpts["piece_id"]))
@@ -429,7 +429,7 @@ def _reliance(test: Any, models: dict[str, Any], paths: DemoPaths) -> dict[str, 
 def _attention_maps(test: Any, models: dict[str, Any], excerpt_id: str) -> dict[str, Any]:
     """Teacher-forced cross-attention of each task on one held-out excerpt (its rows of the baked ``test``)."""
     from ..evaluation.alignment import cross_attention_map  # heavy: torch
-    from .tasks import TASK_OUTPUTS  # heavy: tqdm
+    from .task_runs import TASK_OUTPUTS  # heavy: tqdm
 
     maps = {}
     for index in (i for i, row_id in enumerate(test["id"]) if row_id == excerpt_id):
@@ -448,7 +448,7 @@ def _cards_current(paths: DemoPaths) -> bool:
 
 def _model_cards(paths: DemoPaths, result: DemoResult) -> None:
     from ..modeling.configuration_umust import UMustConfig  # heavy: transformers
-    from .tasks import TASK_OUTPUTS  # heavy: tqdm
+    from .task_runs import TASK_OUTPUTS  # heavy: tqdm
 
     rows = json.loads((paths.demo / "metrics.json").read_text())["rows"]
     for direction in MODEL_DIRS:

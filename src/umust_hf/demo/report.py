@@ -14,7 +14,7 @@ from typing import Any
 
 from ..evaluation.tables import MethodResult, calibration_notes, results_to_json
 from ..io_utils import atomic_write_json, atomic_write_text
-from .tasks import PEER_SUFFIX
+from .task_runs import PEER_SUFFIX
 
 #: task -> [(metric key, label, lower is better)]; the first one is the headline
 METRICS: dict[str, list[tuple[str, str, bool]]] = {

@@ -67,7 +67,7 @@ def use_parametrized_weight_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-def shift_variants(audio: torch.Tensor, shifts: Iterable[int] = BAKING_SHIFTS) -> torch.Tensor:
+def audio_shift_variants(audio: torch.Tensor, shifts: Iterable[int] = BAKING_SHIFTS) -> torch.Tensor:
     """Copies of ``audio`` read ``s`` samples later for each shift ``s`` (zeros past either edge).
 
     Args:
@@ -79,7 +79,7 @@ def shift_variants(audio: torch.Tensor, shifts: Iterable[int] = BAKING_SHIFTS) -
     """
     shifts = [int(s) for s in shifts]
     if not shifts:
-        raise ValueError("shift_variants needs at least one shift")
+        raise ValueError("audio_shift_variants needs at least one shift")
     length = audio.shape[-1]
     pad = max(abs(s) for s in shifts)
     padded = nn.functional.pad(audio, (pad, pad))
@@ -269,7 +269,7 @@ class UMustAudioCodec(PreTrainedModel):
             ``(len(shifts), B, ceil(T / hop), num_codebooks)``; variant ``shifts.index(0)`` equals ``encode``.
         """
         audio = self._as_waveform(input_values)[..., : input_values.shape[-1]]
-        variants = shift_variants(audio, shifts)  # (S, B, 1, T)
+        variants = audio_shift_variants(audio, shifts)  # (S, B, 1, T)
         num_shifts, batch = variants.shape[:2]
         codes = self.encode(variants.reshape(num_shifts * batch, 1, -1))
         return codes.reshape(num_shifts, batch, *codes.shape[1:])
@@ -347,7 +347,7 @@ class UMustAudioCodec(PreTrainedModel):
         return model.eval()
 
 
-__all__ = ["BAKING_SHIFTS", "UMustAudioCodec", "UMustAudioCodecOutput", "build_dac", "shift_variants"]
+__all__ = ["BAKING_SHIFTS", "UMustAudioCodec", "UMustAudioCodecOutput", "build_dac", "audio_shift_variants"]
 
 
 def register() -> None:

@@ -35,7 +35,7 @@ from transformers.processing_utils import ImagesKwargs
 
 from ..constants import PATCH_SIZE, STAFF_HEIGHT_PX, SYSTEM_HEIGHT_PX
 from ..errors import UserError
-from ..modeling.configuration_rqvae import UMustImageCodecConfig
+from ..modeling.configuration_image_codec import UMustImageCodecConfig
 from ..modeling.vocabulary_umust import EOS_ID, PAD_ID, SEP_ID, Modality, UnifiedVocabulary
 
 #: A box ``(x0, y0, x1, y1)`` in pixels of the input image.
@@ -332,7 +332,7 @@ VERTICAL_SHIFTS: tuple[int, ...] = (0, 4, 8, 12)
 HORIZONTAL_SHIFTS: tuple[int, ...] = (0, 2, 4, 6, 8, 10, 12, 14)
 
 
-def shift_variants(
+def image_shift_variants(
     pixel_values: torch.Tensor,
     vertical: Sequence[int] = VERTICAL_SHIFTS,
     horizontal: Sequence[int] = HORIZONTAL_SHIFTS,
@@ -412,7 +412,7 @@ __all__ = [
     "bundle_to_systems",
     "estimate_staff_height",
     "find_staves",
-    "shift_variants",
+    "image_shift_variants",
     "flatten_codes",
     "sep_bundle",
     "systems_to_bundle",

@@ -31,9 +31,9 @@ from PIL import Image
 
 from ..errors import UserError
 from ..io_utils import atomic_write_json
-from ..modeling.configuration_rqvae import UMustImageCodecConfig
-from ..modeling.modeling_rqvae import UMustImageCodec
-from ..processing.image_processing_umust import UMustImageProcessor, shift_variants, to_grayscale
+from ..modeling.configuration_image_codec import UMustImageCodecConfig
+from ..modeling.modeling_image_codec import UMustImageCodec
+from ..processing.image_processing_umust import UMustImageProcessor, image_shift_variants, to_grayscale
 from .codec_loop import TrainingBudget, run_training_steps
 from .perceptual import PerceptualLoss, random_conv_features
 
@@ -45,7 +45,7 @@ STATE_FILE = "training_state.pt"
 
 
 @dataclass
-class ImageCodecTrainingArguments:
+class ImageCodecTrainingConfig:
     """Hyper-parameters of :func:`train_image_codec` (saved as ``OUT/training_args.json``)."""
 
     learning_rate: float = 1e-3
@@ -125,7 +125,7 @@ def _load_corpus_images(data_dir: Path) -> dict[str, list[np.ndarray]]:
 class CropSampler:
     """Random white-padded crops of the training systems, resolution-adaptive batch sizes."""
 
-    def __init__(self, images: list[np.ndarray], args: ImageCodecTrainingArguments, seed: int):
+    def __init__(self, images: list[np.ndarray], args: ImageCodecTrainingConfig, seed: int):
         for height, width in args.crop_sizes:
             if height % 16 or width % 16 or height <= 0 or width <= 0:
                 raise UserError(f"crop size {height} x {width} must be positive multiples of 16")
@@ -163,7 +163,7 @@ def codec_loss(
     model: UMustImageCodec,
     pixel_values: torch.Tensor,
     perceptual: PerceptualLoss | None,
-    args: ImageCodecTrainingArguments,
+    args: ImageCodecTrainingConfig,
 ) -> dict[str, torch.Tensor]:
     """All loss terms for one `(B, 1, H, W)` batch; ``"loss"`` is their weighted sum."""
     output = model(pixel_values)
@@ -249,7 +249,7 @@ def train_image_codec(
     seed: int = 0,
     show_progress: bool = True,
     config: UMustImageCodecConfig | str | None = None,
-    training_args: ImageCodecTrainingArguments | None = None,
+    training_config: ImageCodecTrainingConfig | None = None,
     perceptual: PerceptualLoss | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) an image codec on ``data_dir``; save it to ``out_dir``; return a summary.
@@ -258,7 +258,7 @@ def train_image_codec(
     (at least one must be given; :class:`~.codec_loop.TrainingBudget`). ``perceptual`` defaults to the random-conv OMR stand-in.
     """
     budget = TrainingBudget.resolve(max_steps, minutes, default_steps=None)
-    args = training_args or ImageCodecTrainingArguments()
+    args = training_config or ImageCodecTrainingConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -332,15 +332,15 @@ def train_image_codec(
 def bake_shift_variant_codes(model: UMustImageCodec, pixel_values: torch.Tensor, batch_size: int = 8) -> torch.LongTensor:
     """Codes of the 32 pixel-shift variants of one `(1, H, W)` system -> `(32, H/16, W/16 + 1, K)`.
 
-    Variant order and shift amounts: :func:`umust_hf.processing.image_processing_umust.shift_variants`.
+    Variant order and shift amounts: :func:`umust_hf.processing.image_processing_umust.image_shift_variants`.
     """
-    variants = shift_variants(pixel_values, patch_size=model.downsample_factor)
+    variants = image_shift_variants(pixel_values, patch_size=model.downsample_factor)
     return torch.cat([model.encode(chunk) for chunk in variants.split(batch_size)], dim=0)
 
 
 __all__ = [
     "CropSampler",
-    "ImageCodecTrainingArguments",
+    "ImageCodecTrainingConfig",
     "bake_shift_variant_codes",
     "codec_loss",
     "load_system_images",

@@ -29,7 +29,7 @@ from ..evaluation.predictions import PredictionRow
 from ..evaluation.tables import MethodResult
 from ..io_utils import atomic_write_bytes, atomic_write_text
 from ..translation import write_output
-from .baselines import constant_lmx, constant_midi, random_partners
+from .constant_baselines import constant_lmx, constant_midi, random_partners
 
 logger = logging.getLogger(__name__)
 

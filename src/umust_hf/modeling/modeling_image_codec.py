@@ -25,7 +25,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 from vector_quantize_pytorch import ResidualVQ, VectorQuantize
 
-from .configuration_rqvae import UMustImageCodecConfig
+from .configuration_image_codec import UMustImageCodecConfig
 
 
 @dataclass
