@@ -7,12 +7,6 @@ from pathlib import Path
 
 from ..data.tasks import REPORT_ORDER
 from ..errors import UserError
-from ..evaluation.baselines import TASK_COLUMNS, baseline_rows, load_split, peer_rows
-from ..evaluation.generation import ModelRunner, predict_with_model
-from ..evaluation.predictions import read_predictions, write_predictions
-from ..evaluation.tables import render_tables, results_to_json, write_json_atomic
-from ..evaluation.transcribers import BASIC_PITCH, default_transcriber, load_transcriber
-from ..translation import UMustTranslator
 
 HELP = "evaluate a model or a predictions file (SER, note F1, DTW-F1, FAD, EMD) in the paper's table layouts"
 
@@ -118,6 +112,9 @@ def _fad_embedding(codec_dir: str | None):
 
 def _load_runner(model_dir: str | Path, args: argparse.Namespace):
     """A ``ModelRunner`` of the saved model in ``model_dir`` (with ``--processor`` and ``--max-new-tokens``)."""
+    from ..evaluation.generation import ModelRunner  # heavy: torch, transformers
+    from ..translation import UMustTranslator  # heavy: torch, transformers
+
     if not Path(model_dir).is_dir():
         raise UserError(f"model directory not found: {model_dir}")
     translator = UMustTranslator.from_pretrained(model_dir, processor_dir=args.processor)
@@ -127,6 +124,8 @@ def _load_runner(model_dir: str | Path, args: argparse.Namespace):
 def _transcriber(args: argparse.Namespace, *, needed: bool):
     """The transcriber of the audio rows: ``--transcriber``, else basic-pitch when installed, else None
     (the audio rows then carry ``transcriber: null`` and say what to install)."""
+    from ..evaluation.transcribers import default_transcriber, load_transcriber  # heavy: torch, transformers
+
     if args.transcriber:
         return load_transcriber(args.transcriber, load_runner=lambda model_dir: _load_runner(model_dir, args))
     return default_transcriber() if needed else None
@@ -134,7 +133,9 @@ def _transcriber(args: argparse.Namespace, *, needed: bool):
 
 def _peer_results(args: argparse.Namespace, transcriber, dataset: str) -> list:
     """``--peer basic-pitch``: the external transcriber's AMT rows on ``--data``, scored as a model's are."""
+    from ..evaluation.baselines import load_split, peer_rows  # heavy: torch, transformers
     from ..evaluation.scoring import score_rows  # heavy: scipy, mir_eval, tqdm
+    from ..evaluation.transcribers import BASIC_PITCH, load_transcriber  # heavy: torch, transformers
 
     if not args.data:
         raise UserError("--peer needs --data DIR (the excerpts it transcribes)")
@@ -150,7 +151,11 @@ def _peer_results(args: argparse.Namespace, transcriber, dataset: str) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..evaluation.baselines import TASK_COLUMNS, baseline_rows, load_split  # heavy: torch, transformers
+    from ..evaluation.generation import predict_with_model  # heavy: torch, transformers
+    from ..evaluation.predictions import read_predictions, write_predictions  # heavy: torch, transformers
     from ..evaluation.scoring import score_rows  # heavy: scipy, mir_eval, tqdm
+    from ..evaluation.tables import render_tables, results_to_json, write_json_atomic  # heavy: torch, transformers
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")

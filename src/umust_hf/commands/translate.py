@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..translation import UMustTranslator
-
 
 @dataclass(frozen=True)
 class TranslateCommand:
@@ -32,6 +30,8 @@ class TranslateCommand:
         parser.add_argument("--seed", type=int, default=0, help="seed of the sampled draws")
 
     def run(self, args: argparse.Namespace) -> int:
+        from ..translation import UMustTranslator  # heavy: torch, transformers
+
         translator = UMustTranslator.from_pretrained(args.model)
         # the sampling options are dropped where the target is decoded greedily (translation.decoding_for)
         generate_kwargs = {"sampling_seed": args.seed, "temperature": args.temperature, "top_k": args.top_k,

@@ -1,7 +1,16 @@
-"""``umust demo``: the whole package on a CPU in one command (see :mod:`.pipeline`)."""
+"""``umust demo``: the whole package on a CPU in one command (see :mod:`.pipeline`).
 
-from .paths import DemoPaths
-from .pipeline import DemoResult, run_demo
-from .settings import DemoSettings
+Names resolve lazily, so that ``umust demo --help`` does not import the pipeline (torch).
+"""
 
-__all__ = ["DemoPaths", "DemoResult", "DemoSettings", "run_demo"]
+from .._lazy import lazy_exports
+
+_LAZY_EXPORTS = {
+    "DemoPaths": ".paths",
+    "DemoResult": ".pipeline",
+    "DemoSettings": ".settings",
+    "run_demo": ".pipeline",
+}
+
+__all__ = list(_LAZY_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

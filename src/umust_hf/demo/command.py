@@ -7,7 +7,6 @@ import time
 from dataclasses import replace
 
 from ..errors import UserError
-from .pipeline import run_demo
 from .settings import DemoSettings
 
 HELP = ("the whole package on a CPU: build the embedded corpus, train codecs and tiny I2A/A2I models, "
@@ -54,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     started = time.perf_counter()
+    from .pipeline import run_demo  # heavy: torch, transformers, datasets
+
     result = run_demo(args.out_dir, settings, fresh=args.fresh, show_progress=not args.quiet)
     wall = time.perf_counter() - started
     paths = result.paths
