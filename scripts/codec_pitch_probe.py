@@ -18,7 +18,9 @@ same split: residual k-means (``--floor-stages`` x ``--floor-codes``, scikit-lea
 over 128-bin log-mel frames (n_fft 2048, hop 512 at 44.1 kHz, the vocabulary's 86 frames/s), with
 the trained probe and a ridge probe on its reconstruction after 1, 2 and all stages, the codes used
 per stage, and basic-pitch's onset F1 on Griffin-Lim audio from its quantised log-mel (beside the
-same from unquantised log-mel and from the original audio). ``--no-floor`` skips it.
+same from unquantised log-mel and from the original audio). ``--floor-features stft`` fits the same
+floor over 512-bin log-magnitude STFT frames, inverted by Griffin-Lim with no mel step (does the
+mel inversion lose the notes?). ``--no-floor`` skips it.
 Prints JSON.
 """
 
@@ -121,6 +123,31 @@ def griffin_lim(mel_db: np.ndarray, length: int) -> np.ndarray:
     return (0.5 * audio / max(1e-6, float(np.abs(audio).max()))).astype(np.float32)
 
 
+STFT_BINS = 512  # of n_fft 2048's 1025: up to 11 kHz
+
+
+def floor_stft(audio: np.ndarray) -> np.ndarray:
+    """``(frames, 512)`` log-magnitude STFT (dB) of the spectral floor (n_fft 2048, hop 512)."""
+    import librosa
+
+    magnitude = np.abs(librosa.stft(audio, n_fft=2048, hop_length=512))[:STFT_BINS]
+    return librosa.amplitude_to_db(magnitude, ref=1.0, top_db=None).T.astype(np.float32)
+
+
+def griffin_lim_stft(stft_db: np.ndarray, length: int) -> np.ndarray:
+    """Audio from a ``(frames, 512)`` log-magnitude STFT by Griffin-Lim (32 iterations; upper bins silent)."""
+    import librosa
+
+    magnitude = np.zeros((1025, len(stft_db)), np.float32)
+    magnitude[:STFT_BINS] = librosa.db_to_amplitude(stft_db.T)
+    audio = librosa.griffinlim(magnitude, n_iter=32, hop_length=512, n_fft=2048, length=length)
+    return (0.5 * audio / max(1e-6, float(np.abs(audio).max()))).astype(np.float32)
+
+
+#: frame features of the floor and their inversion to audio
+FLOOR_FEATURES = {"mel": (floor_mel, griffin_lim), "stft": (floor_stft, griffin_lim_stft)}
+
+
 def ridge_f1(train: list[np.ndarray], train_rolls: list[np.ndarray], test: list[np.ndarray],
              test_rolls: list[np.ndarray]) -> float:
     """Frame F1 of a ridge regression from features to the piano roll, its threshold chosen on the training frames."""
@@ -135,20 +162,22 @@ def ridge_f1(train: list[np.ndarray], train_rolls: list[np.ndarray], test: list[
     return round(frame_f1(held, torch.tensor(np.concatenate(test_rolls)), threshold), 3)
 
 
-def kmeans_floor(train, test, test_notes, transcriber, *, stages: int, codes: int, seed: int = 0) -> dict:
-    """The residual k-means floor over log-mel frames (see the module doc)."""
+def kmeans_floor(train, test, test_notes, transcriber, *, stages: int, codes: int, seed: int = 0,
+                 features: str = "mel") -> dict:
+    """The residual k-means floor over log-mel (or log-STFT) frames (see the module doc)."""
     import time
 
     from sklearn.cluster import MiniBatchKMeans
 
     from umust_hf.evaluation.note_f1 import note_f1
 
-    train_mel, test_mel = [floor_mel(a) for a, _ in train], [floor_mel(a) for a, _ in test]
+    featurise, invert = FLOOR_FEATURES[features]
+    train_mel, test_mel = [featurise(a) for a, _ in train], [featurise(a) for a, _ in test]
     train_rolls, test_rolls = [r for _, r in train], [r for _, r in test]
     start = time.perf_counter()
     residual_train, residual_test = np.concatenate(train_mel), np.concatenate(test_mel)
     rebuilt_train, rebuilt_test = np.zeros_like(residual_train), np.zeros_like(residual_test)
-    result: dict = {"stages": stages, "codes": codes, "codes_used": [], "probe": {}, "ridge": {}}
+    result: dict = {"features": features, "stages": stages, "codes": codes, "codes_used": [], "probe": {}, "ridge": {}}
     splits_train, splits_test = np.cumsum([len(m) for m in train_mel])[:-1], np.cumsum([len(m) for m in test_mel])[:-1]
 
     def per_clip(frames, splits, rolls):
@@ -175,8 +204,8 @@ def kmeans_floor(train, test, test_notes, transcriber, *, stages: int, codes: in
         quantised = np.split(rebuilt_test, splits_test)
         heard: dict = {}
         for name, clips in (("original", [a for a, _ in test]),
-                            ("griffin_lim_unquantised", [griffin_lim(m, len(a)) for m, (a, _) in zip(test_mel, test)]),
-                            ("griffin_lim_quantised", [griffin_lim(m, len(a)) for m, (a, _) in zip(quantised, test)])):
+                            ("griffin_lim_unquantised", [invert(m, len(a)) for m, (a, _) in zip(test_mel, test)]),
+                            ("griffin_lim_quantised", [invert(m, len(a)) for m, (a, _) in zip(quantised, test)])):
             notes = [transcriber(clip, 44100) for clip in clips]
             heard[name] = round(float(np.mean([note_f1(g, n, onset_tolerance=0.05).f1
                                                for g, n in zip(test_notes, notes)])), 3)  # fmt: skip
@@ -214,6 +243,9 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="skip the k-means floor")
     parser.add_argument("--floor-stages", type=int, default=4)
     parser.add_argument("--floor-codes", type=int, default=1024)
+    parser.add_argument("--floor-features", action="append", choices=sorted(FLOOR_FEATURES),
+                        help="frames the floor quantises: 128-bin log-mel (default) and/or 512-bin log-STFT "
+                             "(inverted by Griffin-Lim without a mel step); repeatable")
     args = parser.parse_args()
     excerpts = datasets.load_from_disk(str(args.demo_dir / "umust-demo" / "work" / "excerpts"))
     train, test = load_split(excerpts, "train"), load_split(excerpts, "test")
@@ -225,10 +257,11 @@ def main() -> None:
     result["prior"] = round(max(frame_f1(prior.expand_as(test_truth), test_truth, t) for t in np.linspace(0.01, 0.3, 30)), 3)
     transcriber = default_transcriber()
     test_notes = [read_midi_notes(row["midi"]) for row in excerpts["test"]]
-    if not args.no_floor:
-        result["kmeans_floor"] = kmeans_floor(train, test, test_notes, transcriber, stages=args.floor_stages,
-                                              codes=args.floor_codes)
-        print(json.dumps({"kmeans_floor": result["kmeans_floor"]}), flush=True)  # a partial result
+    for features in [] if args.no_floor else args.floor_features or ["mel"]:
+        key = "kmeans_floor" if features == "mel" else f"kmeans_floor_{features}"
+        result[key] = kmeans_floor(train, test, test_notes, transcriber, stages=args.floor_stages,
+                                   codes=args.floor_codes, features=features)
+        print(json.dumps({key: result[key]}), flush=True)  # a partial result
     for codec_dir in args.codecs or [args.demo_dir / "umust-codecs" / "audio"]:
         codec = UMustAudioCodec.from_pretrained(codec_dir).eval()
         seen, held = codec_views(codec, train), codec_views(codec, test)
