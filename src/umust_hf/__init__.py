@@ -21,6 +21,8 @@ _LAZY_EXPORTS: dict[str, str] = {
     "UMustImageProcessor": ".processing.image_processing_umust",
     "UMustAudioCodecConfig": ".modeling.configuration_audio_codec",
     "UMustAudioCodec": ".modeling.modeling_audio_codec",
+    "UMustSpectralAudioCodecConfig": ".modeling.configuration_spectral_audio_codec",
+    "UMustSpectralAudioCodec": ".modeling.modeling_spectral_audio_codec",
     "UMustFeatureExtractor": ".processing.feature_extraction_umust",
     "UMustConfig": ".modeling.configuration_umust",
     "UMustForConditionalGeneration": ".modeling.modeling_umust",

@@ -14,6 +14,7 @@ import importlib
 REGISTRARS: tuple[str, ...] = (
     ".processing.registration_tokenizers",
     ".modeling.modeling_audio_codec",
+    ".modeling.modeling_spectral_audio_codec",
     ".processing.feature_extraction_umust",
     ".modeling.modeling_umust",
     ".processing.processing_umust",

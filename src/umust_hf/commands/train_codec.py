@@ -7,7 +7,7 @@ import json
 
 from ..errors import UserError
 
-HELP = "train the image (RQ-VAE) or audio (DAC) codec and save it with save_pretrained (resumable)"
+HELP = "train the image (RQ-VAE) or audio (DAC, or the spectral k-means) codec and save it with save_pretrained (resumable)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,12 +16,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory (resumes from OUT/checkpoint if present)")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps in total")
-    parser.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="codec size (default: %(default)s)")
+    parser.add_argument("--preset", choices=["cpu", "paper", "cpu_spectral"], default="cpu",
+                        help="codec size (default: %(default)s); cpu_spectral (audio only): residual k-means over "
+                             "log-mel frames, decoded by Griffin-Lim, fitted in minutes (needs neither budget flag)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.preset == "cpu_spectral":
+        if args.modality != "audio":
+            raise UserError("--preset cpu_spectral is an audio codec; use it with --modality audio")
+        from ..training.spectral_codec_trainer import train_spectral_audio_codec  # heavy: torch, transformers
+
+        summary = train_spectral_audio_codec(args.data, args.out, seed=args.seed, show_progress=not args.no_progress)
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
     if args.max_steps is None and args.minutes is None:
         raise UserError("give --max-steps N or --minutes M (or both) so that training stops")
     kwargs = dict(
