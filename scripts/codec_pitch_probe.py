@@ -3,7 +3,7 @@
     python scripts/codec_pitch_probe.py DEMO_DIR [CODEC_DIR ...]
 
 DEMO_DIR is a finished ``umust demo`` folder (its ``umust-demo/work/excerpts`` hold the audio and
-performance MIDI); CODEC_DIR defaults to ``DEMO_DIR/umust-codecs/audio``. One linear probe (88
+performance MIDI); CODEC_DIR (a DAC or a spectral codec) defaults to ``DEMO_DIR/umust-codecs/audio``. One linear probe (88
 piano keys, +-2 frames of context, 86 frames per second) is trained on the training excerpts and
 scored by frame F1 on the held-out ones, for: the log-mel of the audio (what a probe of this size
 can do), the same log-mel probe on the codec's reconstructions, the codec's encoder latents and
@@ -214,13 +214,23 @@ def kmeans_floor(train, test, test_notes, transcriber, *, stages: int, codes: in
 
 
 def codec_views(codec, items) -> dict[str, list[np.ndarray]]:
-    """Encoder latents, quantised latents and the reconstruction's log-mel of each excerpt."""
+    """Encoder latents, quantised latents and the reconstruction's log-mel of each excerpt (for the
+    spectral codec: its log-spectrogram frames and their quantised frames)."""
+    from umust_hf.modeling.modeling_spectral_audio_codec import UMustSpectralAudioCodec
+
     views = {"latent": [], "quantised": [], "reconstruction": [], "audio": []}
     for audio, roll in items:
+        waveform = codec._as_waveform(torch.from_numpy(audio)[None, None])
         with torch.no_grad():
-            latents = codec.dac.encoder(codec._as_waveform(torch.from_numpy(audio)[None, None]))
-            quantised = codec.dac.quantizer(latents, codec.config.num_codebooks)[0]
-            reconstruction = codec.dac.decode(quantised)[0, 0, : len(audio)].numpy()
+            if isinstance(codec, UMustSpectralAudioCodec):
+                latents = codec.frames(waveform)  # (1, T, D)
+                codes, quantised = codec.quantize(latents)
+                reconstruction = codec.decode(codes)[0, 0, : len(audio)].numpy()
+                latents, quantised = latents.transpose(1, 2), quantised.transpose(1, 2)
+            else:
+                latents = codec.dac.encoder(waveform)
+                quantised = codec.dac.quantizer(latents, codec.config.num_codebooks)[0]
+                reconstruction = codec.dac.decode(quantised)[0, 0, : len(audio)].numpy()
         views["latent"].append(fit_frames(latents[0].T.numpy(), len(roll)))
         views["quantised"].append(fit_frames(quantised[0].T.numpy(), len(roll)))
         views["reconstruction"].append(fit_frames(log_mel(reconstruction), len(roll)))
@@ -230,12 +240,13 @@ def codec_views(codec, items) -> dict[str, list[np.ndarray]]:
 
 def main() -> None:
     import datasets
+    from transformers import AutoModel
 
+    import umust_hf  # noqa: F401  registers both audio codecs with AutoModel
     from umust_hf.data.audio_io import read_midi_notes
     from umust_hf.evaluation.audio_pitch import transcription_agreement
     from umust_hf.evaluation.note_f1 import note_f1
     from umust_hf.evaluation.transcribers import default_transcriber
-    from umust_hf.modeling.modeling_audio_codec import UMustAudioCodec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("demo_dir", type=Path)
@@ -263,7 +274,7 @@ def main() -> None:
                                    codes=args.floor_codes, features=features)
         print(json.dumps({key: result[key]}), flush=True)  # a partial result
     for codec_dir in args.codecs or [args.demo_dir / "umust-codecs" / "audio"]:
-        codec = UMustAudioCodec.from_pretrained(codec_dir).eval()
+        codec = AutoModel.from_pretrained(codec_dir).eval()
         seen, held = codec_views(codec, train), codec_views(codec, test)
         result[str(codec_dir)] = {
             "mel_probe_on_reconstruction": mel_probe.f1(held["reconstruction"], test_rolls),
