@@ -97,6 +97,24 @@ def test_preset_has_the_vocabulary_layout_and_rejects_bad_settings():
         UMustSpectralAudioCodecConfig(features="cqt")
     with pytest.raises(ValueError, match="exceeds"):
         UMustSpectralAudioCodecConfig(features="stft", stft_bins=2000)
+    with pytest.raises(ValueError, match="band_edges must rise"):
+        UMustSpectralAudioCodecConfig(band_edges=[0, 64, 32, 100, 128])
+    bands = UMustSpectralAudioCodecConfig(features="stft", band_edges=[0, 48, 96, 192, 512])
+    assert bands.band(0) == slice(0, 48) and bands.band(3) == slice(192, 512)
+    assert config.band(2) == slice(0, 128)  # residual: every codebook sees the whole frame
+
+
+def test_band_codebooks_only_touch_their_own_bins():
+    codec = random_codebooks(UMustSpectralAudioCodec(small_config(band_edges=[0, 40, 128])))
+    with torch.no_grad():
+        codec.codebooks[0, :, 40:] = 0
+        codec.codebooks[1, :, :40] = 0
+    frames = codec.frames(codec._as_waveform(noisy_tone(1, 4000)))
+    codes, quantised = codec.quantize(frames)
+    # the first band's code is the nearest centroid over bins 0-39 alone
+    expected = torch.cdist(frames[0, :, :40], codec.codebooks[0, :, :40]).argmin(-1)
+    assert torch.equal(codes[0, :, 0], expected)
+    torch.testing.assert_close(quantised, codec.dequantize(codes))
 
 
 def test_codes_fill_the_unified_vocabulary_audio_slots():
@@ -107,11 +125,12 @@ def test_codes_fill_the_unified_vocabulary_audio_slots():
     assert bundle.shape == (87, 4) and len(np.unique(bundle)) > 4
 
 
-@pytest.mark.parametrize("features", ["mel", "stft"])
-def test_fitted_codes_tell_pitches_apart_and_random_codes_do_not(features):
+@pytest.mark.parametrize(("features", "band_edges"), [("mel", None), ("stft", None), ("stft", [0, 96, 512])],
+                         ids=["mel-residual", "stft-residual", "stft-bands"])
+def test_fitted_codes_tell_pitches_apart_and_random_codes_do_not(features, band_edges):
     """Nearest class mean over the decoded frames (the sum of each frame's centroids): trained on one
     rendition of each pitch, scored on another; with codes drawn at random it is at chance."""
-    codec = UMustSpectralAudioCodec(small_config(features=features)).eval()
+    codec = UMustSpectralAudioCodec(small_config(features=features, band_edges=band_edges)).eval()
 
     def frames_of(seed: int) -> tuple[torch.Tensor, np.ndarray]:
         clips = [codec.frames(torch.from_numpy(piano_like(p, 0.5, seed * 100 + i))[None, None].contiguous())[0, 2:-2]
@@ -122,7 +141,8 @@ def test_fitted_codes_tell_pitches_apart_and_random_codes_do_not(features):
     test_frames, test_labels = frames_of(2)
     residual, fitted = train_frames, []
     for stage in range(codec.config.num_codebooks):
-        centroids, residual = fit_stage(residual, codec.config.codebook_size, iterations=10, seed=stage)
+        centroids, residual = fit_stage(residual, codec.config.codebook_size, iterations=10, seed=stage,
+                                        band=codec.config.band(stage))
         fitted.append(centroids)
     with torch.no_grad():
         codec.codebooks.copy_(torch.stack(fitted))

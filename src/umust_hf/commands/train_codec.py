@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", choices=["mel", "stft"], default="mel",
                         help="with --preset cpu_spectral: the frames quantised, 128-band log-mel or 512-bin "
                              "log-STFT (default: %(default)s)")
+    parser.add_argument("--bands", action="store_true",
+                        help="with --preset cpu_spectral: one frequency band per codebook (product quantisation) "
+                             "instead of residual codebooks over whole frames")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -32,10 +35,15 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--preset cpu_spectral is an audio codec; use it with --modality audio")
         from ..training.spectral_codec_trainer import train_spectral_audio_codec  # heavy: torch, transformers
 
-        from ..modeling.configuration_spectral_audio_codec import UMustSpectralAudioCodecConfig  # heavy: transformers
+        from ..modeling.configuration_spectral_audio_codec import (  # heavy: transformers
+            DEFAULT_BAND_EDGES,
+            UMustSpectralAudioCodecConfig,
+        )
 
+        config = UMustSpectralAudioCodecConfig.cpu_spectral(
+            features=args.features, band_edges=DEFAULT_BAND_EDGES[args.features] if args.bands else None)
         summary = train_spectral_audio_codec(args.data, args.out, seed=args.seed, show_progress=not args.no_progress,
-                                             config=UMustSpectralAudioCodecConfig.cpu_spectral(features=args.features))
+                                             config=config)
         print(json.dumps(summary, indent=2, default=str))
         return 0
     if args.max_steps is None and args.minutes is None:

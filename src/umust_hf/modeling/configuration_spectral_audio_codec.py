@@ -13,6 +13,8 @@ from transformers import PreTrainedConfig
 
 #: frame features the codec can quantise
 SPECTRAL_FEATURES = ("mel", "stft")
+#: one band per codebook for ``band_edges``: mel in equal quarters; STFT bins 0-1, 1-2, 2-4 and 4-11 kHz
+DEFAULT_BAND_EDGES = {"mel": [0, 32, 64, 96, 128], "stft": [0, 48, 96, 192, 512]}
 
 
 @strict
@@ -30,6 +32,10 @@ class UMustSpectralAudioCodecConfig(PreTrainedConfig):
         floor_db: level of silence; quieter bins are clamped to it.
         num_codebooks: residual codebooks (tokens per frame).
         codebook_size: centroids per codebook.
+        band_edges: ``None``: residual quantisation, every codebook over whole frames (stage ``k``
+            quantises what stages ``< k`` left). A list of ``num_codebooks + 1`` increasing feature
+            indices from 0 to ``feature_dim``: codebook ``k`` quantises bins ``band_edges[k]:band_edges[k+1]``
+            only (one band per codebook: product quantisation, four times the detail per frame).
         griffin_lim_iters: Griffin-Lim iterations of ``decode``.
     """
 
@@ -45,6 +51,7 @@ class UMustSpectralAudioCodecConfig(PreTrainedConfig):
     floor_db: float = -100.0
     num_codebooks: int = 4
     codebook_size: int = 1024
+    band_edges: list[int] | None = None
     griffin_lim_iters: int = 32
 
     def __post_init__(self, **kwargs):
@@ -56,7 +63,20 @@ class UMustSpectralAudioCodecConfig(PreTrainedConfig):
                 raise ValueError(f"UMustSpectralAudioCodecConfig.{name} must be positive, got {getattr(self, name)}")
         if self.stft_bins > self.n_fft // 2 + 1:
             raise ValueError(f"stft_bins {self.stft_bins} exceeds the {self.n_fft // 2 + 1} bins of n_fft {self.n_fft}")
+        if self.band_edges is not None:
+            self.band_edges = [int(edge) for edge in self.band_edges]
+            edges = self.band_edges
+            if (len(edges) != self.num_codebooks + 1 or edges[0] != 0 or edges[-1] != self.feature_dim
+                    or any(b <= a for a, b in zip(edges, edges[1:]))):
+                raise ValueError(f"band_edges must rise from 0 to feature_dim {self.feature_dim} in "
+                                 f"{self.num_codebooks + 1} steps, got {edges}")
         super().__post_init__(**kwargs)
+
+    def band(self, codebook: int) -> slice:
+        """The feature bins codebook ``codebook`` quantises (all of them without ``band_edges``)."""
+        if self.band_edges is None:
+            return slice(0, self.feature_dim)
+        return slice(self.band_edges[codebook], self.band_edges[codebook + 1])
 
     @property
     def frame_rate(self) -> float:
@@ -74,4 +94,4 @@ class UMustSpectralAudioCodecConfig(PreTrainedConfig):
         return cls(**overrides)
 
 
-__all__ = ["SPECTRAL_FEATURES", "UMustSpectralAudioCodecConfig"]
+__all__ = ["DEFAULT_BAND_EDGES", "SPECTRAL_FEATURES", "UMustSpectralAudioCodecConfig"]

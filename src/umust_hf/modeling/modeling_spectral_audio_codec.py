@@ -79,13 +79,15 @@ class UMustSpectralAudioCodec(AudioCodecMixin, PreTrainedModel):
         return magnitude
 
     def quantize(self, frames: torch.Tensor) -> tuple[torch.LongTensor, torch.Tensor]:
-        """Residual nearest-centroid codes ``(B, T, K)`` of ``(B, T, D)`` frames and their quantised frames."""
+        """Codes ``(B, T, K)`` of ``(B, T, D)`` frames and their quantised frames: codebook ``k`` takes
+        the nearest centroid, over its band (``config.band``), to what codebooks ``< k`` left."""
         residual = frames.reshape(-1, frames.shape[-1])
         quantized = torch.zeros_like(residual)
         codes = []
-        for codebook in self.codebooks:
-            index = torch.cdist(residual, codebook).argmin(-1)
-            step = codebook[index]
+        for k, codebook in enumerate(self.codebooks):
+            band = self.config.band(k)
+            index = torch.cdist(residual[:, band], codebook[:, band]).argmin(-1)
+            step = codebook[index]  # zero outside its band
             quantized += step
             residual = residual - step
             codes.append(index)

@@ -38,7 +38,7 @@ EVAL_CLIPS = 12
 def _settings(config: UMustSpectralAudioCodecConfig, max_frames: int) -> dict[str, Any]:
     """What a checkpoint's stages depend on (not what saving adds to a config, e.g. ``architectures``)."""
     keep = ("sampling_rate", "n_fft", "hop_length", "features", "n_mels", "stft_bins", "floor_db", "num_codebooks",
-            "codebook_size")
+            "codebook_size", "band_edges")
     return {**{name: getattr(config, name) for name in keep}, "max_frames": max_frames}
 
 
@@ -53,13 +53,18 @@ def training_frames(codec: UMustSpectralAudioCodec, clips: list[np.ndarray], max
 
 
 @torch.no_grad()
-def fit_stage(residual: torch.Tensor, codebook_size: int, iterations: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """k-means centroids ``(codebook_size, D)`` of ``residual (N, D)`` and the residual they leave.
+def fit_stage(residual: torch.Tensor, codebook_size: int, iterations: int, seed: int,
+              band: slice | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """k-means centroids ``(codebook_size, D)`` of ``residual (N, D)`` over ``band`` (zero outside it;
+    default: all of D) and the residual they leave.
 
     With fewer distinct frames than centroids, the spare centroids repeat frames (never used twice)."""
+    band = band or slice(0, residual.shape[-1])
     torch.manual_seed(seed)  # kmeans seeds its centroids with sampled frames
-    centroids = kmeans(residual[None], codebook_size, num_iters=iterations)[0][0]
-    index = torch.cdist(residual, centroids).argmin(-1)
+    inside = kmeans(residual[None, :, band].contiguous(), codebook_size, num_iters=iterations)[0][0]
+    centroids = residual.new_zeros(codebook_size, residual.shape[-1])
+    centroids[:, band] = inside
+    index = torch.cdist(residual[:, band], inside).argmin(-1)
     return centroids, residual - centroids[index]
 
 
@@ -93,11 +98,13 @@ def train_spectral_audio_codec(
         if state["settings"] != _settings(config, max_frames):
             raise UserError(f"{state_path}: fitted with other settings; use a new out_dir or delete it")
         fitted = list(state["codebooks"])
-        for centroids in fitted:  # replay the fitted stages' residuals
-            residual = residual - centroids[torch.cdist(residual, centroids).argmin(-1)]
+        for k, centroids in enumerate(fitted):  # replay the fitted stages' residuals
+            band = config.band(k)
+            residual = residual - centroids[torch.cdist(residual[:, band], centroids[:, band]).argmin(-1)]
     for stage in tqdm(range(len(fitted), config.num_codebooks), desc="spectral codec k-means", unit="stage",
                       disable=not show_progress):
-        centroids, residual = fit_stage(residual, config.codebook_size, kmeans_iterations, seed + stage)
+        centroids, residual = fit_stage(residual, config.codebook_size, kmeans_iterations, seed + stage,
+                                        band=config.band(stage))
         fitted.append(centroids)
         atomic_write(state_path, lambda temporary: torch.save(
             {"settings": _settings(config, max_frames), "codebooks": torch.stack(fitted)}, temporary))
