@@ -1,4 +1,4 @@
-"""Audio codec speed: audio-seconds encoded/decoded per wall-clock second, paper and CPU presets.
+"""Audio codec speed: audio-seconds encoded/decoded per wall-clock second, DAC presets and the spectral codec.
 
     python benchmarks/bench_audio_codec.py [--seconds 10] [--repeats 2] [--threads N]
 
@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from _common import machine_facts
 
-from umust_hf import UMustAudioCodec, UMustAudioCodecConfig
+from umust_hf import UMustAudioCodec, UMustAudioCodecConfig, UMustSpectralAudioCodec, UMustSpectralAudioCodecConfig
+from umust_hf.modeling.configuration_spectral_audio_codec import DEFAULT_BAND_EDGES
 from umust_hf.io_utils import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "audio_codec.json"
@@ -33,10 +34,26 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench(preset: str, seconds: float, repeats: int) -> dict:
-    config = getattr(UMustAudioCodecConfig, preset)()
+#: spectral presets timed beside DAC's (the centroids' values do not change the speed)
+SPECTRAL_PRESETS = {
+    "cpu_spectral": {},
+    "cpu_spectral_stft_bands": {"features": "stft", "band_edges": DEFAULT_BAND_EDGES["stft"]},
+}
+
+
+def make_codec(preset: str):
     torch.manual_seed(0)
-    codec = UMustAudioCodec(config).eval()
+    if preset in SPECTRAL_PRESETS:
+        codec = UMustSpectralAudioCodec(UMustSpectralAudioCodecConfig.cpu_spectral(**SPECTRAL_PRESETS[preset]))
+        with torch.no_grad():
+            codec.codebooks.normal_(-40.0, 20.0)
+        return codec.eval()
+    return UMustAudioCodec(getattr(UMustAudioCodecConfig, preset)()).eval()
+
+
+def bench(preset: str, seconds: float, repeats: int) -> dict:
+    codec = make_codec(preset)
+    config = codec.config
     samples = int(seconds * config.sampling_rate)
     audio = 0.1 * torch.randn(1, 1, samples)
     with torch.inference_mode():
@@ -48,8 +65,8 @@ def bench(preset: str, seconds: float, repeats: int) -> dict:
     return {
         "preset": preset,
         "parameters_millions": round(sum(p.numel() for p in codec.parameters()) / 1e6, 3),
-        "encoder_dim": config.encoder_dim,
-        "decoder_dim": config.decoder_dim,
+        "encoder_dim": getattr(config, "encoder_dim", None),
+        "decoder_dim": getattr(config, "decoder_dim", None),
         "audio_seconds": seconds,
         "frames": codes.shape[1],
         "encode_seconds": round(encode_s, 3),
@@ -64,7 +81,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the timed audio")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--presets", nargs="+", default=["cpu", "paper"], choices=["cpu", "paper"])
+    parser.add_argument("--presets", nargs="+", default=["cpu", "paper"], choices=["cpu", "paper", *SPECTRAL_PRESETS])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.threads:
