@@ -184,6 +184,20 @@ def _saved(folder: Path) -> bool:
 
 
 def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
+    if kind == "audio" and settings.audio_codec == "spectral":
+        from ..modeling.configuration_spectral_audio_codec import (  # heavy: transformers
+            DEFAULT_BAND_EDGES,
+            UMustSpectralAudioCodecConfig,
+        )
+        from ..training.spectral_codec_trainer import train_spectral_audio_codec  # heavy: torch, transformers
+
+        config = UMustSpectralAudioCodecConfig.cpu_spectral(features="stft", band_edges=DEFAULT_BAND_EDGES["stft"])
+        summary = train_spectral_audio_codec(paths.work / "excerpts", paths.codecs / kind, config=config,
+                                             max_frames=settings.spectral_codec_frames, seed=settings.seed,
+                                             show_progress=show_progress)
+        numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+        say(f"  {kind} codec (spectral): {numbers}")
+        return
     if kind == "image":
         from ..training.image_codec_trainer import train_image_codec as train  # heavy: torch, transformers, vector_quantize_pytorch
     else:
@@ -195,7 +209,8 @@ def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progr
 
 
 def _processor(paths: DemoPaths) -> None:
-    from ..modeling.modeling_audio_codec import UMustAudioCodec  # heavy: torch, transformers
+    from transformers import AutoModel  # heavy: transformers
+
     from ..modeling.modeling_image_codec import UMustImageCodec  # heavy: torch, transformers, vector_quantize_pytorch
     from ..processing.feature_extraction_umust import UMustFeatureExtractor  # heavy: transformers
     from ..processing.image_processing_umust import UMustImageProcessor  # heavy: torch, transformers
@@ -206,7 +221,7 @@ def _processor(paths: DemoPaths) -> None:
     processor = UMustProcessor(
         UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
         image_codec=UMustImageCodec.from_pretrained(paths.codecs / "image").eval(),
-        audio_codec=UMustAudioCodec.from_pretrained(paths.codecs / "audio").eval(),
+        audio_codec=AutoModel.from_pretrained(paths.codecs / "audio").eval(),  # DAC or spectral
     )
     staging = paths.work / ".processor.tmp"
     shutil.rmtree(staging, ignore_errors=True)

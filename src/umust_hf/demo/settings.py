@@ -29,8 +29,13 @@ class DemoSettings:
     max_image_columns: int = 48
     max_train_excerpts: int | None = None  # baking costs about 1 CPU-second per excerpt
     eval_excerpts: int = 6
-    codec_minutes: float = 1.0
+    codec_minutes: float = 1.0  # the DAC and image codecs' training budgets
     codec_max_steps: int | None = None
+    #: the demo's audio codec: "spectral" (k-means over log-STFT bands, which keeps the notes on a CPU:
+    #: docs/codecs.md) or "dac" (the paper's codec, trained for ``codec_minutes``)
+    audio_codec: str = "spectral"
+    #: training frames the spectral codec's k-means sees (fitting time grows with it)
+    spectral_codec_frames: int = 60_000
     i2a_steps: int | None = None  # None: the demo recipe's own step count
     a2i_steps: int | None = None
     #: wall-time caps per model (I2A's OMR gets the larger share); each cap also shrinks to what
@@ -82,6 +87,6 @@ class DemoSettings:
         base = cls(
             corpus_pieces=4, num_proc=1, max_seconds=12.0, max_image_columns=80, eval_excerpts=2,
             codec_minutes=0.3, codec_max_steps=8, i2a_steps=6, a2i_steps=6, i2a_minutes=1.0, a2i_minutes=1.0,
-            batch_size=2, budget_minutes=4.0, max_new_tokens=48,
+            batch_size=2, budget_minutes=4.0, max_new_tokens=48, spectral_codec_frames=4_000,
         )
         return replace(base, **overrides)
