@@ -27,9 +27,10 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
 def draw_notes(axis, notes, colour: str, mel_of_pitch) -> None:
     from matplotlib.patches import Rectangle
 
-    for note in notes:
-        low, high = mel_of_pitch(note.pitch - 0.5), mel_of_pitch(note.pitch + 0.5)
-        axis.add_patch(Rectangle((note.start, low), note.end - note.start, max(high - low, 1.0),
+    rows = notes if isinstance(notes, np.ndarray) else [(n.start, n.end, n.pitch) for n in notes]  # (start, end, pitch)
+    for start, end, pitch in (tuple(row[:3]) for row in rows):
+        low, high = mel_of_pitch(pitch - 0.5), mel_of_pitch(pitch + 0.5)
+        axis.add_patch(Rectangle((start, low), end - start, max(high - low, 1.0),
                                  fill=False, edgecolor=colour, linewidth=0.8))
 
 
@@ -58,7 +59,7 @@ def main() -> None:
 
     test = datasets.load_from_disk(str(args.demo_dir / "umust-demo" / "work" / "excerpts"))["test"]
     rows = [test[i] for i in np.linspace(0, len(test) - 1, args.excerpts).astype(int)]
-    codecs = [(path.name, AutoModel.from_pretrained(path).eval()) for path in args.codecs]
+    codecs = [(f"{path.parent.name}/{path.name}", AutoModel.from_pretrained(path).eval()) for path in args.codecs]
     transcriber = default_transcriber()
     mel_hz = librosa.mel_frequencies(n_mels=MELS, fmin=FMIN, fmax=SR / 2)
 
@@ -85,11 +86,11 @@ def main() -> None:
             if transcriber is not None:
                 draw_notes(axis, transcriber(clip, SR), "red", mel_of_pitch)
             axis.set_ylim(mel_of_pitch(21) - 2, mel_of_pitch(108) + 2)
-            axis.set_title(f"{row.get('piece', r)}: {name}" if r == 0 else name, fontsize=8)
+            axis.set_title(name, fontsize=8)
             axis.set_yticks([])
     figure.suptitle("white: ground-truth notes; red: basic-pitch on that audio", fontsize=9)
     figure.tight_layout()
-    atomic_write(args.out, lambda temporary: figure.savefig(temporary, dpi=110, format="png"))
+    atomic_write(args.out, lambda temporary: figure.savefig(temporary, dpi=80, format="png"))
     print(f"wrote {args.out}")
 
 

@@ -14,7 +14,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     """Call ``write(temporary_path)`` then move the result onto ``path`` in one ``os.replace``.
 
     The temporary file lives in the destination folder (same file system), and is removed
-    if ``write`` raises.
+    if ``write`` raises. The file gets the permissions a plain ``open`` would give (``mkstemp``
+    makes it private to its owner).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,11 +23,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     os.close(handle)
     try:
         write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
