@@ -186,3 +186,19 @@ class ModelTesterMixin:
         assert decoded.shape[0] == x.shape[0] and decoded.dtype == torch.float32
         assert float(decoded.min()) >= -1.0 and float(decoded.max()) <= 1.0
         self.check_decoded(model, inputs, codes, decoded)
+
+
+class AudioCodecTesterMixin(ModelTesterMixin):
+    """The common inputs of the audio codecs: two noisy tones; outputs are their codes and decoding."""
+
+    def make_inputs(self, model) -> dict:
+        from helpers import noisy_tone
+
+        return {"input_values": noisy_tone(2, 4000)}
+
+    def encode_input(self, inputs: dict) -> torch.Tensor:
+        return inputs["input_values"]
+
+    def outputs(self, model, inputs: dict):
+        codes = model.encode(inputs["input_values"])
+        return codes, model.decode(codes)

@@ -17,7 +17,7 @@ from umust_hf.errors import UserError
 from umust_hf.training.audio_codec_trainer import AudioCodecTrainingConfig, train_audio_codec
 
 from helpers import CODEC_HOP, CODEC_SR, noisy_tone, tiny_audio_codec, tiny_audio_codec_config
-from model_tester import ModelTesterMixin
+from model_tester import AudioCodecTesterMixin
 
 SR = CODEC_SR
 HOP = CODEC_HOP
@@ -90,7 +90,7 @@ def test_padding_mask_hides_samples_after_the_end():
     assert not torch.equal(codec.encode(noisy), codec.encode(clean))
 
 
-class TestUMustAudioCodec(ModelTesterMixin):
+class TestUMustAudioCodec(AudioCodecTesterMixin):
     """Save/load (weight-norm parametrisations and every weight kept) and encode/decode; no attention, no remote code."""
 
     model_class = UMustAudioCodec
@@ -105,16 +105,6 @@ class TestUMustAudioCodec(ModelTesterMixin):
                 if parametrize.is_parametrized(module, "weight"):
                     module.parametrizations.weight.original0.mul_(1.5)
         return codec
-
-    def make_inputs(self, model):
-        return {"input_values": noisy_tone(2, 4000)}
-
-    def encode_input(self, inputs):
-        return inputs["input_values"]
-
-    def outputs(self, model, inputs):
-        codes = model.encode(inputs["input_values"])
-        return codes, model.decode(codes)
 
     def loss(self, model, inputs):
         out = model(**inputs)

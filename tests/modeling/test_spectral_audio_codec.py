@@ -17,7 +17,7 @@ from umust_hf.training.spectral_codec_trainer import fit_stage, train_spectral_a
 from umust_hf.vocabulary import UnifiedVocabulary
 
 from helpers import noisy_tone
-from model_tester import ModelTesterMixin
+from model_tester import AudioCodecTesterMixin
 
 PITCHES = (48, 52, 55, 60, 64, 67, 72, 76)  # MIDI numbers: C3 .. E5
 
@@ -43,7 +43,7 @@ def small_config(**overrides) -> UMustSpectralAudioCodecConfig:
     return UMustSpectralAudioCodecConfig(**{"codebook_size": 32, "num_codebooks": 2, "griffin_lim_iters": 4, **overrides})
 
 
-class TestUMustSpectralAudioCodec(ModelTesterMixin):
+class TestUMustSpectralAudioCodec(AudioCodecTesterMixin):
     """Save/load (the centroids in safetensors), remote code, encode/decode; no attention, nothing to checkpoint."""
 
     model_class = UMustSpectralAudioCodec
@@ -51,16 +51,6 @@ class TestUMustSpectralAudioCodec(ModelTesterMixin):
 
     def make_model(self, seed: int = 0):
         return random_codebooks(UMustSpectralAudioCodec(small_config()).eval(), seed)
-
-    def make_inputs(self, model):
-        return {"input_values": noisy_tone(2, 4000)}
-
-    def encode_input(self, inputs):
-        return inputs["input_values"]
-
-    def outputs(self, model, inputs):
-        codes = model.encode(inputs["input_values"])
-        return codes, model.decode(codes)
 
     def check_loaded(self, codec, loaded, inputs, folder):
         from safetensors import safe_open
