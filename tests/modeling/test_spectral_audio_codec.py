@@ -174,3 +174,16 @@ def test_fit_on_a_folder_resumes_and_saves_a_loadable_codec(tmp_path):
     assert again["pitch_agreement_trained"] == metrics["pitch_agreement_trained"]
     with pytest.raises(UserError, match="other settings"):
         train_spectral_audio_codec(folder, tmp_path / "codec", config=config, max_frames=1000, show_progress=False)
+
+
+def test_cli_refuses_spectral_options_without_the_spectral_preset(tmp_path, capsys):
+    from umust_hf.cli import main
+
+    args = ["train-codec", "--modality", "audio", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--max-steps", "1"]
+    assert main([*args, "--bands"]) == 2
+    assert "with --preset cpu_spectral" in capsys.readouterr().err
+    assert main([*args, "--preset", "cpu_spectral", "--modality", "image"]) == 2
+    assert "is an audio codec" in capsys.readouterr().err
+    assert main([*args, "--preset", "cpu_spectral"]) == 2  # an empty folder: no audio
+    assert "neither an embedded corpus nor a folder with audio" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "model.safetensors").exists()

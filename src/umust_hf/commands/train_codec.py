@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.preset != "cpu_spectral" and (args.bands or args.features != "mel"):
+        raise UserError("--features and --bands choose the spectral codec's frames; use them with --preset cpu_spectral")
     if args.preset == "cpu_spectral":
         if args.modality != "audio":
             raise UserError("--preset cpu_spectral is an audio codec; use it with --modality audio")

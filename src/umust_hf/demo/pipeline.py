@@ -184,6 +184,8 @@ def _saved(folder: Path) -> bool:
 
 
 def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progress: bool, say: Callable[[str], None]) -> None:
+    if settings.audio_codec not in ("spectral", "dac"):
+        raise UserError(f"DemoSettings.audio_codec must be 'spectral' or 'dac', got {settings.audio_codec!r}")
     if kind == "audio" and settings.audio_codec == "spectral":
         from ..modeling.configuration_spectral_audio_codec import (  # heavy: transformers
             DEFAULT_BAND_EDGES,
