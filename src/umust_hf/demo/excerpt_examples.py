@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,10 @@ def select_short_excerpts(corpus_dir: str | os.PathLike, out_dir: str | os.PathL
 
 
 def bake_excerpts(data_dir: str | os.PathLike, processor: Any, out_dir: str | os.PathLike, *, config: Any,
-                  show_progress: bool = True) -> dict[str, Any]:
-    """Encode every row of ``data_dir`` (a DatasetDict of embedded-corpus rows) into the six tasks' examples.
+                  show_progress: bool = True, only: Sequence[str] | None = None) -> dict[str, Any]:
+    """Encode every row of ``data_dir`` (a DatasetDict of embedded-corpus rows) into the six tasks' examples
+    (``only``: just the tasks named, e.g. ``["amt"]``; a half that no such task reads is not encoded, so
+    an AMT bake needs no image codec).
 
     Writes a DatasetDict of task examples (the :data:`~umust_hf.data.baking.BAKED_FEATURES`
     layout) to ``out_dir`` and returns counts: examples per split and task, dropped as too
@@ -78,7 +81,8 @@ def bake_excerpts(data_dir: str | os.PathLike, processor: Any, out_dir: str | os
     from tqdm.auto import tqdm  # heavy: tqdm
 
     data = datasets.load_from_disk(str(data_dir))
-    tasks = tasks_for((*SCORE, *RECORDING))
+    tasks = tasks_for((*SCORE, *RECORDING), only)
+    needed = {modality for task in tasks for modality in (task.source, task.target)}
     limits = position_limits(config)
     too_long: Counter = Counter()
     counts: dict[str, dict[str, int]] = {}
@@ -89,8 +93,9 @@ def bake_excerpts(data_dir: str | os.PathLike, processor: Any, out_dir: str | os
             rows, per_task = [], Counter()
             for row in tqdm(data[split], desc=f"bake {split}", disable=not show_progress):
                 try:
-                    score = encode_row(row, processor, SCORE)[0]
-                    recording = encode_row({**row, "musicxml": None}, processor, RECORDING)
+                    score = encode_row(row, processor, SCORE)[0] if needed & set(SCORE) else {}
+                    recording = (encode_row({**row, "musicxml": None}, processor, RECORDING)
+                                 if needed & set(RECORDING) else [])
                 except (UserError, ValueError, OSError, RuntimeError) as error:
                     logger.warning("skipping %s: %s", row["id"], error)
                     failed.append(row["id"])
@@ -105,7 +110,7 @@ def bake_excerpts(data_dir: str | os.PathLike, processor: Any, out_dir: str | os
                 splits[split] = datasets.Dataset.from_list(rows, features=BAKED_FEATURES)
     if "train" not in splits:
         raise UserError(f"{data_dir}: no training example fits the demo's position tables {limits}")
-    summary = {"examples": counts, "too_long": dict(too_long), "failed_rows": failed,
+    summary = {"tasks": [task.name for task in tasks], "examples": counts, "too_long": dict(too_long), "failed_rows": failed,
                "limits": {m.value: n for m, n in limits.items()}}
     _save_atomically(datasets.DatasetDict(splits), Path(out_dir), {"bake_summary.json": json.dumps(summary, indent=1)})
     return summary

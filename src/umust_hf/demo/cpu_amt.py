@@ -1,0 +1,419 @@
+"""The ``cpu_amt`` path: corpus -> spectral audio codec -> AMT-only bake -> ``cpu_amt`` recipe -> evaluation.
+
+One resumable run that trains a transcription model on this machine's CPU and measures it the way
+issue 24 asks: onset note F1 on *every* held-out excerpt (pieces never seen in training) against the
+constant most-frequent-MIDI baseline and an external transcriber on the same excerpts, and whether the
+model reads its audio (``source_reliance(..., groups=pieces)``, per target frame). During training a
+small learning curve is written (held-out loss, reading gaps and onset F1 on a fixed subset of held-out
+excerpts at a few points), so a run that falls short says how far it got and how fast it was going.
+
+Layout under ``out_dir``::
+
+    umust-data/                  embedded corpus (shared with ``umust demo``; reused when big enough)
+    umust-codecs/audio/          the spectral audio codec
+    umust-cpu-amt/work/          short excerpts, processor, baked AMT examples
+    umust-cpu-amt/model/         the AMT model + processor + README.md model card
+    umust-cpu-amt/curve.json     learning curve; metrics.json / metrics.md; timings.json
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..io_utils import atomic_write_json, atomic_write_text
+from ..training.recipe import load_recipe
+from .pipeline import DemoResult, _configure_threads, _corpus_ready, _cpu_seconds, _numel, _saved, _Stages
+from .settings import AUDIO_FRAMES_PER_SECOND
+
+RECIPE = "cpu_amt"
+
+
+@dataclass(frozen=True)
+class CpuAmtSettings:
+    """Everything that sizes a ``cpu_amt`` run (saved as ``umust-cpu-amt/settings.json``)."""
+
+    corpus_pieces: int = 300
+    seed: int = 0
+    num_proc: int = 2
+    max_seconds: float = 8.0
+    max_midi_positions: int = 512
+    #: training frames the spectral codec's k-means sees
+    codec_frames: int = 200_000
+    #: wall-time cap of the AMT training (the step count is planned from measured step costs to fit it)
+    train_minutes: float = 45.0
+    max_steps: int | None = None  # None: planned from the recipe's steps and ``train_minutes``
+    batch_size: int | None = None  # None: the recipe's
+    #: learning-curve points during training, each on ``curve_excerpts`` held-out excerpts
+    curve_points: int = 4
+    curve_excerpts: int = 24
+
+    @property
+    def max_audio_positions(self) -> int:
+        return int(self.max_seconds * AUDIO_FRAMES_PER_SECOND) + 8
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> CpuAmtSettings:
+        """Tiny settings for the CI smoke test: minutes, not quality."""
+        base = cls(corpus_pieces=4, num_proc=1, max_seconds=12.0, codec_frames=4_000, train_minutes=0.5,
+                   max_steps=6, batch_size=2, curve_points=1, curve_excerpts=2)
+        return replace(base, **overrides)
+
+
+@dataclass
+class CpuAmtPaths:
+    root: Path
+
+    @property
+    def corpus(self) -> Path:
+        return self.root / "umust-data"
+
+    @property
+    def codec(self) -> Path:
+        return self.root / "umust-codecs" / "audio"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "umust-cpu-amt"
+
+    @property
+    def work(self) -> Path:
+        return self.run / "work"
+
+    @property
+    def model(self) -> Path:
+        return self.run / "model"
+
+
+def run_cpu_amt(out_dir: str | Path = ".", settings: CpuAmtSettings | None = None, *, show_progress: bool = True,
+                say: Callable[[str], None] = print) -> DemoResult:
+    """Run (or resume) the whole ``cpu_amt`` path under ``out_dir``; returns stage timings (``.stages``)."""
+    settings = settings or CpuAmtSettings()
+    paths = CpuAmtPaths(Path(out_dir))
+    paths.run.mkdir(parents=True, exist_ok=True)
+    _check_settings(paths, settings)
+    result = DemoResult(paths)  # type: ignore[arg-type] - only .stages and the timing helpers are used
+    stages = _Stages(result, say)
+    _configure_threads()
+    stages.run("corpus", lambda: _corpus_ready(paths.corpus, settings.corpus_pieces),
+               lambda: _build_corpus(paths, settings, show_progress))
+    stages.run("select excerpts", lambda: (paths.work / "excerpts" / "selection.json").is_file(),
+               lambda: _select(paths, settings, say))
+    stages.run("audio codec", lambda: _saved(paths.codec), lambda: _train_codec(paths, settings, show_progress, say))
+    stages.run("processor", lambda: (paths.work / "processor" / "processor_config.json").is_file(),
+               lambda: _processor(paths))
+    stages.run("bake", lambda: (paths.work / "baked" / "bake_summary.json").is_file(),
+               lambda: _bake(paths, settings, show_progress, say))
+    stages.run("train AMT", lambda: (paths.model / "recipe.json").is_file(), lambda: _train(paths, settings, say))
+    stages.run("evaluate", lambda: (paths.run / "metrics.json").is_file(),
+               lambda: _evaluate(paths, settings, show_progress, say))
+    stages.run("model card", lambda: (paths.model / "README.md").is_file(), lambda: _model_card(paths))
+    total = result.total_seconds
+    atomic_write_json(paths.run / "timings.json", {"stages": result.stages, "total_seconds": round(total, 1)})
+    say(f"cpu_amt: total wall time {total / 60:.1f} min ({total:.0f} s; stages reused from an earlier run count 0)")
+    return result
+
+
+# ------------------------------------------------------------------------------------------ stages
+def _check_settings(paths: CpuAmtPaths, settings: CpuAmtSettings) -> None:
+    saved, current = paths.run / "settings.json", settings.to_dict()
+    if saved.is_file():
+        changed = sorted(k for k, v in current.items() if json.loads(saved.read_text()).get(k) != v)
+        if changed:
+            raise UserError(f"{paths.run} was made with other settings ({', '.join(changed)} differ); rerun with the "
+                            f"same options or remove {paths.run} to start over")
+    atomic_write_json(saved, current)
+
+
+def _build_corpus(paths: CpuAmtPaths, settings: CpuAmtSettings, show_progress: bool) -> None:
+    from ..data.embedded import build_embedded_corpus  # heavy: music21, partitura, verovio
+
+    print(build_embedded_corpus(paths.corpus, max_pieces=settings.corpus_pieces, seed=settings.seed,
+                                num_proc=settings.num_proc, show_progress=show_progress).format())
+
+
+def _select(paths: CpuAmtPaths, settings: CpuAmtSettings, say: Callable[[str], None]) -> None:
+    from .excerpt_examples import select_short_excerpts  # heavy: datasets
+
+    sizes = select_short_excerpts(paths.corpus, paths.work / "excerpts", max_seconds=settings.max_seconds)
+    say(f"  excerpts of at most {settings.max_seconds:g} s: {sizes}")
+
+
+def _train_codec(paths: CpuAmtPaths, settings: CpuAmtSettings, show_progress: bool, say: Callable[[str], None]) -> None:
+    from ..modeling.configuration_spectral_audio_codec import (  # heavy: transformers
+        DEFAULT_BAND_EDGES,
+        UMustSpectralAudioCodecConfig,
+    )
+    from ..training.spectral_codec_trainer import train_spectral_audio_codec  # heavy: torch, transformers
+
+    config = UMustSpectralAudioCodecConfig.cpu_spectral(features="stft", band_edges=DEFAULT_BAND_EDGES["stft"])
+    summary = train_spectral_audio_codec(paths.work / "excerpts", paths.codec, config=config,
+                                         max_frames=settings.codec_frames, seed=settings.seed,
+                                         show_progress=show_progress)
+    say(f"  audio codec (spectral): {({k: v for k, v in summary.items() if isinstance(v, (int, float))})}")
+
+
+def _processor(paths: CpuAmtPaths) -> None:
+    from transformers import AutoModel  # heavy: transformers
+
+    from ..processing.feature_extraction_umust import UMustFeatureExtractor  # heavy: transformers
+    from ..processing.image_processing_umust import UMustImageProcessor  # heavy: torch, transformers
+    from ..processing.processing_umust import UMustProcessor  # heavy: torch, transformers
+    from ..processing.tokenization_lmx import LMXTokenizer  # heavy: transformers
+    from ..processing.tokenization_midi import MidiTokenizer  # heavy: transformers
+
+    processor = UMustProcessor(UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
+                               audio_codec=AutoModel.from_pretrained(paths.codec).eval())
+    staging = paths.work / ".processor.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    processor.save_pretrained(staging)
+    shutil.rmtree(paths.work / "processor", ignore_errors=True)
+    staging.rename(paths.work / "processor")
+
+
+def _load_processor(paths: CpuAmtPaths) -> Any:
+    from ..processing.processing_umust import UMustProcessor  # heavy: torch, transformers
+
+    return UMustProcessor.from_pretrained(paths.work / "processor")
+
+
+def model_config(processor: Any, settings: CpuAmtSettings, **overrides: Any) -> Any:
+    """The recipe's preset with the processor's vocabulary and position tables sized to the excerpts."""
+    from ..modeling.configuration_umust import UMustConfig  # heavy: transformers
+
+    recipe = load_recipe(RECIPE)
+    fields = ("notation_size", "midi_size", "image_codebook_size", "audio_codebook_size", "num_codebooks")
+    vocabulary = {k: v for k, v in processor.vocabulary.items() if k in fields}
+    length = max(settings.max_audio_positions, settings.max_midi_positions)
+    positions = {f"max_{modality}_positions": length for modality in ("audio", "image", "notation", "midi")}
+    return UMustConfig.from_preset(recipe.model_preset, **{**vocabulary, **positions, **recipe.model, **overrides})
+
+
+def _bake(paths: CpuAmtPaths, settings: CpuAmtSettings, show_progress: bool, say: Callable[[str], None]) -> None:
+    from .excerpt_examples import bake_excerpts  # heavy: datasets
+
+    processor = _load_processor(paths)
+    summary = bake_excerpts(paths.work / "excerpts", processor, paths.work / "baked",
+                            config=model_config(processor, settings), show_progress=show_progress, only=["amt"])
+    say(f"  AMT examples per split: {summary['examples']}; over the position tables: {summary['too_long']}")
+
+
+def _test_rows(paths: CpuAmtPaths) -> tuple[Any, list[str]]:
+    """The baked held-out AMT rows and the piece of each (for the within-piece reading gap)."""
+    import datasets  # heavy: datasets
+
+    baked = datasets.load_from_disk(str(paths.work / "baked"))
+    if "test" not in baked:
+        raise UserError("no held-out excerpt fits the position tables; build a larger corpus (--corpus-pieces)")
+    test = baked["test"].filter(lambda task: task == "amt", input_columns="task")
+    excerpts = datasets.load_from_disk(str(paths.work / "excerpts"))["test"]
+    piece_of = dict(zip(excerpts["id"], excerpts["piece_id"]))
+    return test, [piece_of[row_id] for row_id in test["id"]]
+
+
+def _baseline_notes(paths: CpuAmtPaths, seed: int) -> Any:
+    import datasets  # heavy: datasets
+
+    from ..data.audio_io import read_midi_notes
+    from .constant_baselines import constant_midi
+
+    cached = paths.work / "baseline.mid"
+    if not cached.is_file():
+        train = datasets.load_from_disk(str(paths.work / "excerpts"))["train"]
+        cached.write_bytes(constant_midi(train, seed))
+    return read_midi_notes(cached.read_bytes())
+
+
+def measure_amt(model: Any, processor: Any, test: Any, pieces: list[str], baseline_notes: Any,
+                progress: bool = False) -> dict[str, Any]:
+    """Onset F1 (greedy) on the AMT rows of ``test`` against the constant baseline, held-out loss and the
+    reading gaps of :func:`~umust_hf.evaluation.source_reliance.source_reliance` grouped by piece."""
+    from ..evaluation.source_reliance import source_reliance
+    from ..translation import UMustTranslator
+    from .heldout import score_heldout_amt
+
+    was_training = model.training
+    model.eval()
+    try:
+        scores = score_heldout_amt(test, UMustTranslator(model, processor), baseline_notes, progress=progress)
+        reliance = source_reliance(model, list(test), groups=pieces) if len(test) >= 2 else {}
+    finally:
+        model.train(was_training)
+    return {**scores, **{f"reliance_{k}": v for k, v in reliance.items()}}
+
+
+class _CurveAndTimeLimit:
+    """A ``TrainerCallback``: stops training after ``minutes`` of training wall time (the curve's own
+    measuring time is not counted) and measures ``points`` curve points on ``subset`` along the way."""
+
+    def __new__(cls, minutes: float, points: int, measure: Callable[[Any], dict[str, Any]], curve_file: Path):
+        from transformers import TrainerCallback  # heavy: transformers
+
+        class CurveAndTimeLimit(TrainerCallback):
+            def __init__(self) -> None:
+                self.curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
+                self.trained = self.curve[-1]["train_minutes"] * 60 if self.curve else 0.0
+                self.marks = [minutes * (k + 1) / points for k in range(points)] if points else []
+                self.last = time.perf_counter()
+                self.stopped_at: int | None = None
+
+            def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001 - HF callback signature
+                self.last = time.perf_counter()
+
+            def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
+                self.trained += time.perf_counter() - self.last
+                done = [point["train_minutes"] for point in self.curve]
+                due = [m for m in self.marks if self.trained >= 60 * m and not any(d >= m for d in done)]
+                out_of_time = self.trained >= 60 * minutes
+                last_step = state.global_step >= state.max_steps
+                if due or ((out_of_time or last_step) and (not done or state.global_step > self.curve[-1]["step"])):
+                    point = {"step": state.global_step, "train_minutes": round(self.trained / 60, 2),
+                             "cpu_seconds": round(_cpu_seconds(), 1), **measure(model)}
+                    self.curve.append(point)
+                    atomic_write_json(curve_file, self.curve)
+                if out_of_time:
+                    control.should_training_stop = True
+                    control.should_save = True
+                    self.stopped_at = state.global_step
+                return control
+
+        return CurveAndTimeLimit()
+
+
+def _train(paths: CpuAmtPaths, settings: CpuAmtSettings, say: Callable[[str], None]) -> None:
+    import datasets  # heavy: datasets
+    import torch  # heavy: torch
+
+    from ..modeling.modeling_umust import UMustForConditionalGeneration  # heavy: torch, transformers
+    from ..training.run import train_from_recipe  # heavy: torch, transformers
+    from .step_plan import planned_seconds, step_seconds, steps_within
+
+    recipe = load_recipe(RECIPE)
+    processor = _load_processor(paths)
+    train = datasets.load_from_disk(str(paths.work / "baked"))["train"]
+    test, pieces = _test_rows(paths)
+    curve_rows = _spread(len(test), settings.curve_excerpts)
+    subset, subset_pieces = test.select(curve_rows), [pieces[i] for i in curve_rows]
+    baseline = _baseline_notes(paths, settings.seed)
+    torch.manual_seed(settings.seed)
+    model = UMustForConditionalGeneration(model_config(processor, settings))
+    batch_size = settings.batch_size or recipe.training.get("per_device_train_batch_size", 4)
+    planned = recipe.training["max_steps"]
+    plan_file = paths.model / "step_plan.json"  # a resumed run keeps the plan its checkpoints were made with
+    steps, costs = settings.max_steps, {}
+    if steps is None and plan_file.is_file():
+        plan = json.loads(plan_file.read_text())
+        steps, costs = plan["steps"], plan["probe_step_seconds"]
+    elif steps is None:
+        costs = step_seconds(model, train, ("amt",), batch_size)
+        steps = steps_within(recipe.curriculum, planned, costs, settings.train_minutes)
+        paths.model.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(plan_file, {"steps": steps, "probe_step_seconds": costs})
+        say(f"  {planned} steps would take about {planned_seconds(recipe.curriculum, planned, costs) / 60:.1f} min "
+            f"here; planned {steps} within {settings.train_minutes:g} min")
+    callback = _CurveAndTimeLimit(
+        settings.train_minutes, settings.curve_points,
+        lambda m: measure_amt(m, processor, subset, subset_pieces, baseline), paths.run / "curve.json")
+    started = time.perf_counter()
+    trainer = train_from_recipe(recipe, train, paths.model, model=model, callbacks=[callback], max_steps=steps,
+                                per_device_train_batch_size=batch_size, seed=settings.seed, disable_tqdm=False)
+    processor.save_pretrained(paths.model)
+    log = [entry for entry in trainer.state.log_history if "loss" in entry]
+    info = {"steps": trainer.state.global_step, "planned_steps": steps, "batch_size": batch_size,
+            "train_examples": len(train), "probe_step_seconds": costs, "seconds": round(time.perf_counter() - started, 1),
+            "train_minutes": round(callback.trained / 60, 2), "stopped_by_time_limit": callback.stopped_at is not None,
+            "first_loss": log[0]["loss"] if log else None, "last_loss": log[-1]["loss"] if log else None}
+    atomic_write_json(paths.model / "cpu_amt_training.json", info)
+    shutil.rmtree(paths.model / "checkpoints", ignore_errors=True)
+    plan_file.unlink(missing_ok=True)
+    say(f"  AMT: {info}")
+
+
+def _spread(count: int, wanted: int) -> list[int]:
+    """``wanted`` indices spread evenly over ``range(count)`` (all of them when there are fewer)."""
+    if count <= wanted:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / max(wanted - 1, 1)) for i in range(wanted)})
+
+
+def _evaluate(paths: CpuAmtPaths, settings: CpuAmtSettings, show_progress: bool, say: Callable[[str], None]) -> None:
+    import datasets  # heavy: datasets
+
+    from ..evaluation.transcribers import default_transcriber
+    from ..modeling.modeling_umust import UMustForConditionalGeneration  # heavy: torch, transformers
+    from .pipeline import _peer_heldout_amt
+
+    test, pieces = _test_rows(paths)
+    model = UMustForConditionalGeneration.from_pretrained(paths.model)
+    scores = measure_amt(model, _load_processor(paths), test, pieces, _baseline_notes(paths, settings.seed),
+                         progress=show_progress)
+    excerpts = datasets.load_from_disk(str(paths.work / "excerpts"))
+    summary = json.loads((paths.work / "excerpts" / "selection.json").read_text())
+    transcriber = default_transcriber()
+    peer = _peer_heldout_amt(excerpts["test"], test, transcriber) if transcriber else {}
+    metrics = {"model": scores, "peer": {"name": transcriber.name if transcriber else None, **peer},
+               "heldout_excerpts": {"amt_rows": len(test), "pieces": len(set(pieces)),
+                                    "selected_test_excerpts": summary["rows"].get("test"),
+                                    "left_out_by_filters": summary["rows"].get("test", 0) - len(test)},
+               "training": json.loads((paths.model / "cpu_amt_training.json").read_text())}
+    atomic_write_json(paths.run / "metrics.json", metrics)
+    atomic_write_text(paths.run / "metrics.md", metrics_table(metrics))
+    say(metrics_table(metrics))
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """The run's figures as a Markdown table (written to ``metrics.md``)."""
+    model, peer, held = metrics["model"], metrics["peer"], metrics["heldout_excerpts"]
+
+    def pct(value: Any) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    rows = [
+        "| measure | cpu_amt model | constant baseline | external transcriber |",
+        "|---|---|---|---|",
+        f"| onset F1 % | {pct(model['onset_f1'])} | {pct(model['baseline_onset_f1'])} | "
+        f"{pct(peer.get('onset_f1'))} ({peer.get('name') or 'none installed'}) |",
+        f"| onset+offset F1 % | {pct(model['onset_offset_f1'])} | {pct(model['baseline_onset_offset_f1'])} | "
+        f"{pct(peer.get('onset_offset_f1'))} |",
+        f"| held-out loss per target frame | {model['heldout_loss']:.3f} | | |",
+        f"| reading gap, another piece's audio | {model.get('reliance_gap', float('nan')):+.3f} | | |",
+        f"| reading gap, another excerpt of the same piece | {model.get('reliance_same_group_gap', float('nan')):+.3f} | | |",
+    ]
+    return "\n".join(rows) + (f"\n\n{held['amt_rows']} held-out excerpts of {held['pieces']} pieces "
+                              f"({held['left_out_by_filters']} of the {held['selected_test_excerpts']} selected left out "
+                              "by the position tables); loss and gaps in nats.\n")
+
+
+def _model_card(paths: CpuAmtPaths) -> None:
+    from safetensors import safe_open
+
+    from ..model_card import MetricResult, write_model_card
+    from ..modeling.configuration_umust import UMustConfig  # heavy: transformers
+
+    metrics = json.loads((paths.run / "metrics.json").read_text())
+    model, info = metrics["model"], metrics["training"]
+    results = [
+        MetricResult(task="amt", metric="onset F1", value=model["onset_f1"], baseline=model["baseline_onset_f1"],
+                     baseline_name="most frequent training MIDI", split="test (every held-out excerpt)",
+                     lower_is_better=False, scored_by=""),
+        MetricResult(task="amt", metric="onset+offset F1", value=model["onset_offset_f1"],
+                     baseline=model["baseline_onset_offset_f1"], baseline_name="most frequent training MIDI",
+                     split="test (every held-out excerpt)", lower_is_better=False, scored_by=""),
+    ]
+    with safe_open(str(paths.model / "model.safetensors"), "pt") as weights:
+        parameters = sum(_numel(weights.get_slice(name).get_shape()) for name in weights.keys())
+    write_model_card(paths.model, name="umust-cpu-amt", path="umust-cpu-amt", recipe=load_recipe(paths.model / "recipe.json"),
+                     config=UMustConfig.from_pretrained(paths.model), num_parameters=parameters, metrics=results,
+                     steps=info["steps"], training_time=f"{info['train_minutes']:.1f} minutes on a 2-core CPU (cpu_amt path)")
+
+
+__all__ = ["CpuAmtSettings", "CpuAmtPaths", "run_cpu_amt", "measure_amt", "metrics_table"]
