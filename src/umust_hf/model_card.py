@@ -136,6 +136,44 @@ def render_model_card(
     return Template((template_dir() / template).read_text(encoding="utf-8")).substitute(values)
 
 
+#: Figures of a spectral codec's ``training_metrics.json`` shown on its card: (key, label).
+_CODEC_FIGURES = (
+    ("pitch_agreement_trained", "pitch agreement with the original"),
+    ("pitch_agreement_chance", "pitch agreement, another clip (chance)"),
+    ("onset_f1_trained", "onset F1 of the reconstruction against the MIDI (onset detector)"),
+    ("transcribed_agreement_trained", "transcribed notes of reconstruction vs original: onset F1"),
+    ("transcribed_agreement_chance_trained", "the same for another clip (chance)"),
+    ("mel_distance_trained", "log-mel distance"),
+    ("min_codes_used_trained", "fewest codes used by a codebook"),
+)
+
+
+def render_spectral_codec_card(metrics: dict[str, Any], *, name: str = "umust-spectral-audio-codec",
+                               path: str = "umust-codecs/audio") -> str:
+    """The model card of a fitted spectral audio codec, from its ``training_metrics.json`` ``metrics``."""
+    config = metrics["config"]
+    edges = config.get("band_edges")
+    bands = (f"one band of {config.get('features', 'mel')} bins per codebook, edges {edges}" if edges
+             else "residual: each codebook quantises what the ones before it left")
+    rows = ["| measure | value |", "|---|---|"]
+    for key, label in _CODEC_FIGURES:
+        if metrics.get(key) is not None:
+            rows.append(f"| {label} | {metrics[key]:.4g} |")
+    usage = metrics.get("codebook_usage_trained")
+    if usage:
+        rows.append(f"| codes used per codebook | {', '.join(str(u) for u in usage)} of {config.get('codebook_size', 1024)} |")
+    values = {
+        "name": name, "path": path, "features": "log-STFT" if config.get("features") == "stft" else "log-mel",
+        "num_codebooks": config.get("num_codebooks", 4), "codebook_size": config.get("codebook_size", 1024),
+        "bands": bands, "griffin_lim_iters": config.get("griffin_lim_iters", 32),
+        "train_frames": metrics["train_frames"], "train_clips": metrics["train_clips"], "seconds": metrics["seconds"],
+        "held_out_clips": metrics["held_out_clips"], "eval_seconds": metrics["eval_seconds"],
+        "metrics_table": "\n".join(rows),
+        "transcriber": "basic-pitch" if metrics.get("transcribed_agreement_trained") is not None else "no transcriber",
+    }
+    return Template((template_dir() / "spectral_audio_codec.md").read_text(encoding="utf-8")).substitute(values)
+
+
 def write_model_card(model_dir: str | os.PathLike, **kwargs: Any) -> Path:
     """Render the card and write it atomically as ``model_dir/README.md``."""
     return atomic_write_text(Path(model_dir) / "README.md", render_model_card(**kwargs))

@@ -165,6 +165,9 @@ def test_fit_on_a_folder_resumes_and_saves_a_loadable_codec(tmp_path):
     assert saved["pitch_agreement_trained"] == metrics["pitch_agreement_trained"]
     loaded = UMustSpectralAudioCodec.from_pretrained(tmp_path / "codec")
     assert loaded.codebooks.abs().sum() > 0
+    card = (tmp_path / "codec" / "README.md").read_text()  # the card shows the figures just measured
+    assert f"| pitch agreement with the original | {metrics['pitch_agreement_trained']:.4g} |" in card
+    assert "one band of" not in card and "residual" in card and "library_name: transformers" in card
     state = tmp_path / "codec" / "checkpoint" / "state.pt"
     stages = torch.load(state, weights_only=True)["codebooks"]
     # resuming replays the fitted stages: the same centroids come back

@@ -22,7 +22,8 @@ from vector_quantize_pytorch.vector_quantize_pytorch import kmeans
 from ..errors import UserError
 from ..evaluation.audio_pitch import pitch_agreement_chance
 from ..evaluation.transcribers import default_transcriber
-from ..io_utils import atomic_write, atomic_write_json
+from ..io_utils import atomic_write, atomic_write_json, atomic_write_text
+from ..model_card import render_spectral_codec_card
 from ..modeling.configuration_spectral_audio_codec import UMustSpectralAudioCodecConfig
 from ..modeling.modeling_spectral_audio_codec import UMustSpectralAudioCodec
 from ..processing.feature_extraction_umust import UMustFeatureExtractor
@@ -131,6 +132,7 @@ def train_spectral_audio_codec(
         "config": config.to_diff_dict(),
     }
     atomic_write_json(out_dir / METRICS_FILE, metrics)
+    atomic_write_text(out_dir / "README.md", render_spectral_codec_card(metrics, path=str(out_dir)))
     return metrics
 
 
