@@ -108,7 +108,42 @@ def test_save_and_load_through_auto_feature_extractor(tmp_path):
     UMustFeatureExtractor(hop_length=HOP).save_pretrained(tmp_path)
     loaded = AutoFeatureExtractor.from_pretrained(tmp_path)
     assert isinstance(loaded, UMustFeatureExtractor)
-    assert loaded.sampling_rate == SR and loaded.hop_length == HOP
+    assert loaded.sampling_rate == SR and loaded.hop_length == HOP and loaded.loudness_db is None
+    UMustFeatureExtractor(loudness_db=-16).save_pretrained(tmp_path / "normalised")
+    assert AutoFeatureExtractor.from_pretrained(tmp_path / "normalised").loudness_db == -16.0
+
+
+def _lufs(audio: np.ndarray) -> float:
+    from torchaudio.functional import loudness
+
+    return float(loudness(torch.from_numpy(audio)[None], SR))
+
+
+def test_loudness_normalisation_makes_quiet_and_loud_recordings_alike(fe):
+    normalising = UMustFeatureExtractor(loudness_db=-16.0)
+    chord = sine(220, SR, 2.0, 0.3) + sine(330, SR, 2.0, 0.2)
+    quiet, loud = chord * 0.02, chord * 1.5
+    out = normalising([quiet, loud], sampling_rate=SR, return_tensors="np")["input_values"][:, 0]
+    assert abs(_lufs(out[0]) - (-16.0)) < 0.1 and abs(_lufs(out[1]) - (-16.0)) < 0.1
+    np.testing.assert_allclose(out[0], out[1], atol=1e-4)
+    # without the option the levels stay as given
+    plain = fe([quiet, loud], sampling_rate=SR, return_tensors="np")["input_values"][:, 0]
+    assert _lufs(plain[1]) - _lufs(plain[0]) > 30
+
+
+def test_loudness_normalisation_never_clips_and_leaves_silence_and_short_clips_sane():
+    normalising = UMustFeatureExtractor(loudness_db=-1.0)
+    spiky = np.zeros(SR, dtype=np.float32)
+    spiky[::4410] = 0.9  # quiet on average, loud peaks: the gain would push them past full scale
+    out = normalising(spiky, sampling_rate=SR, return_tensors="np")["input_values"][0, 0]
+    assert np.max(np.abs(out)) == pytest.approx(1.0, abs=1e-6)
+    silence = np.zeros(SR, dtype=np.float32)
+    assert not normalising(silence, sampling_rate=SR, return_tensors="np")["input_values"].any()
+    short = sine(440, SR, 0.1, 0.01)  # shorter than the 400 ms loudness block: measured by RMS
+    scaled = UMustFeatureExtractor(loudness_db=-20.0).normalize_loudness(short)
+    assert 20 * np.log10(np.sqrt(np.mean(scaled**2))) - 0.691 == pytest.approx(-20.0, abs=0.1)
+    with pytest.raises(ValueError, match="loudness_db"):
+        UMustFeatureExtractor(loudness_db=6.0)
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,11 @@ class UMustFeatureExtractor(SequenceFeatureExtractor):
     A single array is one example; a list/tuple of arrays (or of dicts) is a batch. Integer PCM
     is scaled to [-1, 1]. Audio is resampled with soxr (high quality) to ``sampling_rate``.
 
+    ``loudness_db`` (e.g. ``-16.0``, as DAC's and U-MUST's data preparation normalise): each example is
+    scaled to that integrated loudness (ITU-R BS.1770, LUFS) after resampling, and scaled down again if
+    that would clip; ``None`` (the default, and every codec saved before it existed) leaves levels alone.
+    A codec fitted on normalised audio then sees a quiet and a loud recording of a piece alike.
+
     Returns a :class:`BatchFeature` with ``input_values`` ``(B, 1, T)`` float32 and
     ``padding_mask`` ``(B, T)`` int (1 = real sample), ``T`` the longest example rounded up to a
     multiple of ``hop_length``.
@@ -78,13 +83,39 @@ class UMustFeatureExtractor(SequenceFeatureExtractor):
         sampling_rate: int = SAMPLE_RATE,
         padding_value: float = 0.0,
         hop_length: int = HOP_LENGTH,
+        loudness_db: float | None = None,
         **kwargs,
     ):
         kwargs.setdefault("return_attention_mask", True)
         super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
         if feature_size != 1:
             raise ValueError("UMustFeatureExtractor produces mono audio: feature_size must be 1")
+        if loudness_db is not None and not (isinstance(loudness_db, (int, float)) and -70.0 <= loudness_db <= 0.0):
+            raise ValueError(f"loudness_db must be None or a loudness in LUFS between -70 and 0, got {loudness_db!r}")
         self.hop_length = int(hop_length)
+        self.loudness_db = None if loudness_db is None else float(loudness_db)
+
+    def normalize_loudness(self, audio: np.ndarray) -> np.ndarray:
+        """``audio`` (mono at ``self.sampling_rate``) scaled to ``self.loudness_db`` LUFS, never past full scale.
+
+        Silence, and clips shorter than the 400 ms loudness block (their level is measured as RMS
+        instead), are handled; with ``loudness_db=None`` the audio comes back as it is.
+        """
+        if self.loudness_db is None:
+            return audio
+        if len(audio) >= int(0.4 * self.sampling_rate):
+            import torch  # heavy: torch
+            from torchaudio.functional import loudness  # heavy: torchaudio
+
+            level = float(loudness(torch.from_numpy(np.ascontiguousarray(audio))[None], self.sampling_rate))
+        else:
+            rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+            level = 20 * np.log10(rms) - 0.691 if rms > 0 else float("-inf")  # BS.1770's offset, unweighted
+        if not np.isfinite(level):  # silence (or below the absolute gate): nothing to scale
+            return audio
+        scaled = audio * np.float32(10 ** ((self.loudness_db - level) / 20))
+        peak = float(np.max(np.abs(scaled)))
+        return (scaled / peak if peak > 1.0 else scaled).astype(np.float32, copy=False)
 
     # ------------------------------------------------------------------ one example
     def to_mono(self, audio: Any, *, channels_last: bool | None = None, where: str = "audio") -> np.ndarray:
@@ -163,7 +194,8 @@ class UMustFeatureExtractor(SequenceFeatureExtractor):
             where = f"audio example {index}"
             if isinstance(example, dict):
                 example = example["array"]
-            mono.append(self.resample(self.to_mono(example, channels_last=channels_last, where=where), rate, where=where))
+            audio = self.resample(self.to_mono(example, channels_last=channels_last, where=where), rate, where=where)
+            mono.append(self.normalize_loudness(audio))
         if padding is False or padding == "do_not_pad" or padding == PaddingStrategy.DO_NOT_PAD:
             raise UserError("UMustFeatureExtractor always pads (to a multiple of the codec hop); use padding=True")
         padded = self.pad(
