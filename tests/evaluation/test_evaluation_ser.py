@@ -88,3 +88,16 @@ def test_mismatched_lengths_and_empty_gold():
         symbol_error_rate(["a"], ["a", "b"])
     assert symbol_error_rate([""], [""]) == 0.0
     assert symbol_error_rate([""], ["a"]) == float("inf")
+
+
+def test_token_kinds_and_ser_by_kind_count_each_error_under_its_own_kind():
+    from umust_hf.evaluation.ser import ser_by_kind, token_kind
+
+    assert [token_kind(t) for t in ("C4", "sharp", "quarter", "dot", "3in2", "measure", "rest", "clef:G2", "staff:1")] == [
+        "pitch", "pitch", "duration", "duration", "duration", "structure", "structure", "structure", "structure"]
+    gold = "measure clef:G2 quarter C4 quarter D4 half E4"
+    pitch_wrong = "measure clef:G2 quarter C4 quarter F4 half E4"
+    by_kind = ser_by_kind([gold], [pitch_wrong])
+    assert by_kind == {"pitch": pytest.approx(100 / 3), "duration": 0.0, "structure": 0.0}
+    duration_wrong = "measure clef:G2 eighth C4 quarter D4 half E4 dot"
+    assert ser_by_kind([gold], [duration_wrong]) == {"pitch": 0.0, "duration": pytest.approx(200 / 3), "structure": 0.0}

@@ -18,7 +18,7 @@ from ..constants import HOP_LENGTH, SAMPLE_RATE
 from ..data.audio_io import read_midi_notes
 from ..evaluation.generation import DEFAULT_BATCH_SIZE, chunks, notes_of
 from ..evaluation.predictions import PredictionRow
-from ..evaluation.ser import symbol_error_rate
+from ..evaluation.ser import ser_by_kind, symbol_error_rate
 from ..evaluation.source_reliance import summed_loss
 from ..translation import UMustTranslator
 from .constant_baselines import constant_lmx, constant_midi
@@ -47,7 +47,9 @@ def heldout_scores(out_dir: str | Path, progress: bool = False, seed: int = 0) -
 
 def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: bool = False,
                       batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, Any]:
-    """``{"examples", "ser", "baseline_ser", "heldout_loss"}`` over every OMR row of the baked ``test`` split.
+    """``{"examples", "ser", "baseline_ser", "ser_by_kind", "baseline_ser_by_kind", "heldout_loss"}`` over every
+    OMR row of the baked ``test`` split (by kind: pitch, duration, structure; see
+    :func:`~umust_hf.evaluation.ser.ser_by_kind`).
 
     ``translator``: a :class:`~umust_hf.translation.UMustTranslator` of the I2A model;
     ``baseline_lmx``: the constant prediction it is compared with. Rows are generated and
@@ -56,10 +58,13 @@ def score_heldout_omr(test: Any, translator: Any, baseline_lmx: str, progress: b
     """
     read = _read_heldout(test, translator, "omr",
                          lambda rows, sources: [translator.lmx_of(row[None])[0] for row in rows], progress, batch_size)
+    constant = [baseline_lmx] * len(read.gold)
     return {
         "examples": len(read.gold),
         "ser": symbol_error_rate(read.gold, read.predicted),
-        "baseline_ser": symbol_error_rate(read.gold, [baseline_lmx] * len(read.gold)),
+        "baseline_ser": symbol_error_rate(read.gold, constant),
+        "ser_by_kind": ser_by_kind(read.gold, read.predicted),
+        "baseline_ser_by_kind": ser_by_kind(read.gold, constant),
         "heldout_loss": read.loss,
     }
 

@@ -91,3 +91,34 @@ def symbol_error_rate(
         drop_tuplets: compute OLiMPiC's ``SERnotuplets`` instead.
     """
     return ser_counts(gold, pred, drop_tuplets=drop_tuplets).ser
+
+
+#: LMX token kinds for :func:`ser_by_kind`: pitch (note names and accidentals), duration (note types,
+#: dots, tuplet ratios) and structure (everything else: measures, key/time/clef, chords, rests,
+#: voices, staves, stems, beams, ties, articulations).
+TOKEN_KINDS: tuple[str, ...] = ("pitch", "duration", "structure")
+
+_ACCIDENTALS = {"sharp", "flat", "natural", "double-sharp", "flat-flat", "natural-sharp", "natural-flat"}
+_DURATIONS = {"1024th", "512th", "256th", "128th", "64th", "32nd", "16th", "eighth", "quarter", "half", "whole",
+              "breve", "long", "maxima", "dot"}
+
+
+def token_kind(token: str) -> str:
+    """The kind of one LMX token (one of :data:`TOKEN_KINDS`)."""
+    if token in _ACCIDENTALS or (len(token) == 2 and token[0] in "ABCDEFG" and token[1].isdigit()):
+        return "pitch"
+    if token in _DURATIONS or _TIME_MODIFICATION.match(token) is not None:
+        return "duration"
+    return "structure"
+
+
+def ser_by_kind(gold: Iterable[str | Sequence[str]], pred: Iterable[str | Sequence[str]]) -> dict[str, float]:
+    """SER in percent within each token kind: both sides filtered to that kind's tokens, then
+    ``100 * edits / gold tokens`` of the kind over the corpus (a pitch error counts under pitch only)."""
+    gold_tokens = [split_tokens(g) for g in gold]
+    pred_tokens = [split_tokens(p) for p in pred]
+    result = {}
+    for kind in TOKEN_KINDS:
+        result[kind] = ser_counts([[t for t in g if token_kind(t) == kind] for g in gold_tokens],
+                                  [[t for t in p if token_kind(t) == kind] for p in pred_tokens]).ser
+    return result
