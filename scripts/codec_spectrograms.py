@@ -14,24 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-SR, HOP, MELS, FMIN = 44100, 512, 229, 30.0
-
-
-def log_mel(audio: np.ndarray) -> np.ndarray:
-    import librosa
-
-    mel = librosa.feature.melspectrogram(y=audio, sr=SR, n_fft=2048, hop_length=HOP, n_mels=MELS, fmin=FMIN)
-    return librosa.power_to_db(mel, ref=np.max, top_db=80.0)
-
-
-def draw_notes(axis, notes, colour: str, mel_of_pitch) -> None:
-    from matplotlib.patches import Rectangle
-
-    rows = notes if isinstance(notes, np.ndarray) else [(n.start, n.end, n.pitch) for n in notes]  # (start, end, pitch)
-    for start, end, pitch in (tuple(row[:3]) for row in rows):
-        low, high = mel_of_pitch(pitch - 0.5), mel_of_pitch(pitch + 0.5)
-        axis.add_patch(Rectangle((start, low), end - start, max(high - low, 1.0),
-                                 fill=False, edgecolor=colour, linewidth=0.8))
+SR = 44100
 
 
 def main() -> None:
@@ -54,6 +37,7 @@ def main() -> None:
 
     import umust_hf  # noqa: F401  registers the audio codecs with AutoModel
     from umust_hf.data.audio_io import decode_audio, read_midi_notes
+    from umust_hf.demo.figure import draw_spectrogram_with_notes
     from umust_hf.evaluation.transcribers import default_transcriber
     from umust_hf.io_utils import atomic_write
 
@@ -61,10 +45,6 @@ def main() -> None:
     rows = [test[i] for i in np.linspace(0, len(test) - 1, args.excerpts).astype(int)]
     codecs = [(f"{path.parent.name}/{path.name}", AutoModel.from_pretrained(path).eval()) for path in args.codecs]
     transcriber = default_transcriber()
-    mel_hz = librosa.mel_frequencies(n_mels=MELS, fmin=FMIN, fmax=SR / 2)
-
-    def mel_of_pitch(pitch: float) -> float:
-        return float(np.interp(440.0 * 2 ** ((pitch - 69) / 12), mel_hz, np.arange(MELS)))
 
     columns = 1 + len(codecs)
     figure, axes = plt.subplots(len(rows), columns, figsize=(4.2 * columns, 2.8 * len(rows)), squeeze=False)
@@ -79,15 +59,8 @@ def main() -> None:
                 decoded = codec.decode(codec.encode(torch.from_numpy(audio)[None, None]))[0, 0, : len(audio)].numpy()
             sources.append((name, decoded))
         for c, (name, clip) in enumerate(sources):
-            axis = axes[r, c]
-            axis.imshow(log_mel(clip), origin="lower", aspect="auto", cmap="magma",
-                        extent=(0, len(clip) / SR, 0, MELS))
-            draw_notes(axis, truth, "white", mel_of_pitch)
-            if transcriber is not None:
-                draw_notes(axis, transcriber(clip, SR), "red", mel_of_pitch)
-            axis.set_ylim(mel_of_pitch(21) - 2, mel_of_pitch(108) + 2)
-            axis.set_title(name, fontsize=8)
-            axis.set_yticks([])
+            notes = {"white": truth, **({"red": transcriber(clip, SR)} if transcriber is not None else {})}
+            draw_spectrogram_with_notes(axes[r, c], clip, SR, notes, name)
     figure.suptitle("white: ground-truth notes; red: basic-pitch on that audio", fontsize=9)
     figure.tight_layout()
     atomic_write(args.out, lambda temporary: figure.savefig(temporary, dpi=80, format="png"))

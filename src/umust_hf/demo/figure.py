@@ -141,3 +141,33 @@ def _save(figure: Any, out_png: str | os.PathLike) -> Path:
     plt.close(figure)
     os.replace(tmp, out)
     return out
+
+
+# ------------------------------------------------------------------ spectrograms with notes drawn over them
+#: Log-mel layout of :func:`draw_spectrogram_with_notes` (229 bins from 30 Hz, as Onsets and Frames).
+_MELS, _FMIN = 229, 30.0
+
+
+def draw_spectrogram_with_notes(axis: Any, audio: np.ndarray, sr: int, notes: dict[str, Any], title: str = "") -> None:
+    """A log-mel spectrogram of ``audio`` on ``axis`` with note outlines over it: ``notes`` maps a matplotlib
+    colour to notes (``(N, 3+)`` start/end/pitch arrays or objects with ``start``/``end``/``pitch``),
+    each drawn as a box over its pitch's mel rows; the y range is the piano's."""
+    import librosa  # heavy: librosa
+    from matplotlib.patches import Rectangle  # heavy: matplotlib
+
+    mel = librosa.feature.melspectrogram(y=audio, sr=sr, n_fft=2048, hop_length=512, n_mels=_MELS, fmin=_FMIN)
+    hz = librosa.mel_frequencies(n_mels=_MELS, fmin=_FMIN, fmax=sr / 2)
+
+    def row_of(pitch: float) -> float:
+        return float(np.interp(440.0 * 2 ** ((pitch - 69) / 12), hz, np.arange(_MELS)))
+
+    axis.imshow(librosa.power_to_db(mel, ref=np.max, top_db=80.0), origin="lower", aspect="auto", cmap="magma",
+                extent=(0, len(audio) / sr, 0, _MELS))
+    for colour, rows in notes.items():
+        for start, end, pitch in as_note_array(rows)[:, :3]:
+            low, high = row_of(pitch - 0.5), row_of(pitch + 0.5)
+            axis.add_patch(Rectangle((start, low), end - start, max(high - low, 1.0), fill=False, edgecolor=colour,
+                                     linewidth=0.8))
+    axis.set_ylim(row_of(21) - 2, row_of(108) + 2)
+    axis.set_yticks([])
+    axis.set_title(title, fontsize=8)
