@@ -473,7 +473,10 @@ def _limits(metrics: dict[str, Any]) -> str:
                f"{gap:+.3f} nats per frame), " if reads else
                f"its within-piece reading gap is {gap if gap is not None else float('nan'):+.3f} nats per frame "
                "(under the 0.10 that would show it reading notes), ")
-            + "and it has never heard or seen anything but the embedded corpus.")
+            + "and it has never heard or seen anything but the embedded corpus."
+            + (f" On the same held-out excerpts {metrics['peer']['name']} reaches onset F1 "
+               f"{metrics['peer']['onset_f1']:.1f} % against this model's {metrics['model']['onset_f1']:.1f} %: "
+               "use that for real transcription." if metrics.get("peer", {}).get("onset_f1") is not None else ""))
 
 
 __all__ = ["TASK_CODECS", "CpuPathSettings", "CpuPathPaths", "run_cpu_path", "measure", "metrics_table"]
