@@ -31,7 +31,7 @@ from ..constants import PATCH_SIZE, SYSTEM_HEIGHT_PX
 from ..errors import UserError
 from ..io_utils import atomic_write_json, atomic_write_text
 from ..training.recipe import load_recipe
-from .pipeline import DemoResult, _configure_threads, _corpus_ready, _cpu_seconds, _numel, _saved, _Stages
+from .pipeline import DemoResult, _configure_threads, _corpus_ready, _cpu_seconds, _numel, _saved, _Stages, save_processor
 from .settings import AUDIO_FRAMES_PER_SECOND
 
 #: The task paths: task -> the codec it needs.
@@ -195,19 +195,8 @@ def _train_codec(paths: CpuPathPaths, settings: CpuPathSettings, show_progress: 
 def _processor(paths: CpuPathPaths) -> None:
     from transformers import AutoModel  # heavy: transformers
 
-    from ..processing.feature_extraction_umust import UMustFeatureExtractor  # heavy: transformers
-    from ..processing.image_processing_umust import UMustImageProcessor  # heavy: torch, transformers
-    from ..processing.processing_umust import UMustProcessor  # heavy: torch, transformers
-    from ..processing.tokenization_lmx import LMXTokenizer  # heavy: transformers
-    from ..processing.tokenization_midi import MidiTokenizer  # heavy: transformers
-
     codec = {f"{TASK_CODECS[paths.task]}_codec": AutoModel.from_pretrained(paths.codec).eval()}
-    processor = UMustProcessor(UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(), **codec)
-    staging = paths.work / ".processor.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    processor.save_pretrained(staging)
-    shutil.rmtree(paths.work / "processor", ignore_errors=True)
-    staging.rename(paths.work / "processor")
+    save_processor(paths.work / "processor", **codec)
 
 
 def _load_processor(paths: CpuPathPaths) -> Any:

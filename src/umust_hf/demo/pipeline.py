@@ -214,22 +214,26 @@ def _processor(paths: DemoPaths) -> None:
     from transformers import AutoModel  # heavy: transformers
 
     from ..modeling.modeling_image_codec import UMustImageCodec  # heavy: torch, transformers, vector_quantize_pytorch
+
+    save_processor(paths.work / "processor", image_codec=UMustImageCodec.from_pretrained(paths.codecs / "image").eval(),
+                   audio_codec=AutoModel.from_pretrained(paths.codecs / "audio").eval())  # DAC or spectral
+
+
+def save_processor(folder: Path, *, image_codec: Any = None, audio_codec: Any = None) -> None:
+    """A processor with the package's tokenizers and the given codecs, saved atomically (staged, then renamed)."""
     from ..processing.feature_extraction_umust import UMustFeatureExtractor  # heavy: transformers
     from ..processing.image_processing_umust import UMustImageProcessor  # heavy: torch, transformers
     from ..processing.processing_umust import UMustProcessor  # heavy: torch, transformers
     from ..processing.tokenization_lmx import LMXTokenizer  # heavy: transformers
     from ..processing.tokenization_midi import MidiTokenizer  # heavy: transformers
 
-    processor = UMustProcessor(
-        UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
-        image_codec=UMustImageCodec.from_pretrained(paths.codecs / "image").eval(),
-        audio_codec=AutoModel.from_pretrained(paths.codecs / "audio").eval(),  # DAC or spectral
-    )
-    staging = paths.work / ".processor.tmp"
+    processor = UMustProcessor(UMustImageProcessor(), UMustFeatureExtractor(), LMXTokenizer(), MidiTokenizer(),
+                               image_codec=image_codec, audio_codec=audio_codec)
+    staging = folder.parent / f".{folder.name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     processor.save_pretrained(staging)
-    shutil.rmtree(paths.work / "processor", ignore_errors=True)
-    staging.rename(paths.work / "processor")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
 
 
 def _load_processor(paths: DemoPaths) -> Any:
