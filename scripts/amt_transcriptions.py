@@ -36,6 +36,9 @@ def main() -> None:
     from umust_hf.translation import UMustTranslator
 
     run = args.run_dir / "umust-cpu-amt"
+    if not (run / "metrics.json").is_file():
+        raise SystemExit(f"error: {args.run_dir} holds no finished cpu_amt run (run `python scripts/cpu_path.py amt "
+                         f"--out-dir {args.run_dir}` first)")
     translator = UMustTranslator.from_pretrained(run / "model")
     baked = datasets.load_from_disk(str(run / "work" / "baked"))["test"]
     measured = set(baked["id"])  # the excerpts the metrics were computed on

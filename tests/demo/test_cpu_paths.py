@@ -51,6 +51,8 @@ def test_metrics_table_names_every_figure_and_what_was_left_out():
 def test_settings_refuse_an_unknown_task():
     with pytest.raises(UserError, match="unknown task path 'ocr'"):
         CpuPathSettings(task="ocr")
+    with pytest.raises(UserError, match="train_minutes=0.0, batch_size=0"):
+        CpuPathSettings(train_minutes=0.0, batch_size=0)
 
 
 def test_the_script_refuses_settings_that_differ_from_the_run_it_resumes(tmp_path, capsys):

@@ -29,9 +29,20 @@ from typing import Any
 
 from ..constants import PATCH_SIZE, SYSTEM_HEIGHT_PX
 from ..errors import UserError
-from ..io_utils import atomic_write_json, atomic_write_text
+from ..io_utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..training.recipe import load_recipe
-from .pipeline import DemoResult, _configure_threads, _corpus_ready, _cpu_seconds, _numel, _saved, _Stages, save_processor
+from .pipeline import (
+    Stages,
+    _configure_threads,
+    _corpus_ready,
+    _cpu_seconds,
+    _numel,
+    _saved,
+    build_corpus,
+    check_saved_settings,
+    fit_spectral_codec,
+    save_processor,
+)
 from .settings import AUDIO_FRAMES_PER_SECOND
 
 #: The task paths: task -> the codec it needs.
@@ -66,6 +77,15 @@ class CpuPathSettings:
     def __post_init__(self) -> None:
         if self.task not in TASK_CODECS:
             raise UserError(f"unknown task path {self.task!r}; expected one of {', '.join(TASK_CODECS)}")
+        positive = ("corpus_pieces", "max_seconds", "max_midi_positions", "max_image_columns", "max_notation_positions",
+                    "codec_frames", "image_codec_minutes", "train_minutes", "curve_excerpts")
+        bad = [f"{name}={getattr(self, name)}" for name in positive if not getattr(self, name) > 0]
+        bad += [f"{name}={getattr(self, name)}" for name in ("max_steps", "batch_size")
+                if getattr(self, name) is not None and getattr(self, name) < 1]
+        if self.curve_points < 0:
+            bad.append(f"curve_points={self.curve_points}")
+        if bad:
+            raise UserError(f"settings must be positive: {', '.join(bad)}")
 
     @property
     def recipe(self) -> str:
@@ -117,17 +137,19 @@ class CpuPathPaths:
 
 
 def run_cpu_path(out_dir: str | Path = ".", settings: CpuPathSettings | None = None, *, show_progress: bool = True,
-                 say: Callable[[str], None] = print) -> DemoResult:
-    """Run (or resume) the whole ``cpu_<task>`` path under ``out_dir``; returns stage timings (``.stages``)."""
+                 say: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """Run (or resume) the whole ``cpu_<task>`` path under ``out_dir``; returns the stage timings."""
     settings = settings or CpuPathSettings()
     paths = CpuPathPaths(Path(out_dir), settings.task)
     paths.run.mkdir(parents=True, exist_ok=True)
-    _check_settings(paths, settings)
-    result = DemoResult(paths)  # type: ignore[arg-type] - only .stages and the timing helpers are used
-    stages = _Stages(result, say)
+    check_saved_settings(paths.run / "settings.json", settings.to_dict(),
+                         advice=f"rerun with the same options or remove {paths.run} to start over")
+    timings: dict[str, dict[str, Any]] = {}
+    stages = Stages(timings, say)
     _configure_threads()
     stages.run("corpus", lambda: _corpus_ready(paths.corpus, settings.corpus_pieces),
-               lambda: _build_corpus(paths, settings, show_progress))
+               lambda: build_corpus(paths.corpus, settings.corpus_pieces, seed=settings.seed,
+                                    num_proc=settings.num_proc, show_progress=show_progress))
     stages.run("select excerpts", lambda: (paths.work / "excerpts" / "selection.json").is_file(),
                lambda: _select(paths, settings, say))
     stages.run(f"{TASK_CODECS[settings.task]} codec", lambda: _saved(paths.codec),
@@ -140,30 +162,13 @@ def run_cpu_path(out_dir: str | Path = ".", settings: CpuPathSettings | None = N
     stages.run("evaluate", lambda: (paths.run / "metrics.json").is_file(),
                lambda: _evaluate(paths, settings, show_progress, say))
     stages.run("model card", lambda: (paths.model / "README.md").is_file(), lambda: _model_card(paths))
-    total = result.total_seconds
-    atomic_write_json(paths.run / "timings.json", {"stages": result.stages, "total_seconds": round(total, 1)})
+    total = sum(stage["seconds"] for stage in timings.values())
+    atomic_write_json(paths.run / "timings.json", {"stages": timings, "total_seconds": round(total, 1)})
     say(f"{settings.recipe}: total wall time {total / 60:.1f} min ({total:.0f} s; stages reused from an earlier run count 0)")
-    return result
+    return timings
 
 
 # ------------------------------------------------------------------------------------------ stages
-def _check_settings(paths: CpuPathPaths, settings: CpuPathSettings) -> None:
-    saved, current = paths.run / "settings.json", settings.to_dict()
-    if saved.is_file():
-        changed = sorted(k for k, v in current.items() if json.loads(saved.read_text()).get(k) != v)
-        if changed:
-            raise UserError(f"{paths.run} was made with other settings ({', '.join(changed)} differ); rerun with the "
-                            f"same options or remove {paths.run} to start over")
-    atomic_write_json(saved, current)
-
-
-def _build_corpus(paths: CpuPathPaths, settings: CpuPathSettings, show_progress: bool) -> None:
-    from ..data.embedded import build_embedded_corpus  # heavy: music21, partitura, verovio
-
-    print(build_embedded_corpus(paths.corpus, max_pieces=settings.corpus_pieces, seed=settings.seed,
-                                num_proc=settings.num_proc, show_progress=show_progress).format())
-
-
 def _select(paths: CpuPathPaths, settings: CpuPathSettings, say: Callable[[str], None]) -> None:
     from .excerpt_examples import select_short_excerpts  # heavy: datasets
 
@@ -179,17 +184,8 @@ def _train_codec(paths: CpuPathPaths, settings: CpuPathSettings, show_progress: 
                                     seed=settings.seed, show_progress=show_progress)
         say(f"  image codec: {({k: v for k, v in summary.items() if isinstance(v, (int, float))})}")
         return
-    from ..modeling.configuration_spectral_audio_codec import (  # heavy: transformers
-        DEFAULT_BAND_EDGES,
-        UMustSpectralAudioCodecConfig,
-    )
-    from ..training.spectral_codec_trainer import train_spectral_audio_codec  # heavy: torch, transformers
-
-    config = UMustSpectralAudioCodecConfig.cpu_spectral(features="stft", band_edges=DEFAULT_BAND_EDGES["stft"])
-    summary = train_spectral_audio_codec(paths.work / "excerpts", paths.codec, config=config,
-                                         max_frames=settings.codec_frames, seed=settings.seed,
-                                         show_progress=show_progress)
-    say(f"  audio codec (spectral): {({k: v for k, v in summary.items() if isinstance(v, (int, float))})}")
+    fit_spectral_codec(paths.work / "excerpts", paths.codec, frames=settings.codec_frames, seed=settings.seed,
+                       show_progress=show_progress, say=say)
 
 
 def _processor(paths: CpuPathPaths) -> None:
@@ -250,9 +246,9 @@ def _baseline(paths: CpuPathPaths, seed: int) -> Any:
     if not cached.is_file():
         train = datasets.load_from_disk(str(paths.work / "excerpts"))["train"]
         if paths.task == "amt":
-            cached.write_bytes(constant_midi(train, seed))
+            atomic_write_bytes(cached, constant_midi(train, seed))
         else:
-            cached.write_text(constant_lmx(train, seed))
+            atomic_write_text(cached, constant_lmx(train, seed))
     return read_midi_notes(cached.read_bytes()) if paths.task == "amt" else cached.read_text()
 
 

@@ -64,22 +64,22 @@ class DemoResult:
         return sum(stage["seconds"] for stage in self.stages.values())
 
 
-class _Stages:
-    """Runs named stages, skipping those whose ``done`` check passes, and times each one."""
+class Stages:
+    """Runs named stages, skipping those whose ``done`` check passes, and times each one into ``timings``."""
 
-    def __init__(self, result: DemoResult, say: Callable[[str], None]):
-        self.result, self.say = result, say
+    def __init__(self, timings: dict[str, dict[str, Any]], say: Callable[[str], None]):
+        self.timings, self.say = timings, say
 
     def run(self, name: str, done: Callable[[], bool], work: Callable[[], Any]) -> Any:
         started, cpu = time.perf_counter(), _cpu_seconds()
         if done():
             self.say(f"[{name}] outputs exist: skipped")
-            self.result.stages[name] = {"seconds": 0.0, "cpu_seconds": 0.0, "status": "reused"}
+            self.timings[name] = {"seconds": 0.0, "cpu_seconds": 0.0, "status": "reused"}
             return None
         self.say(f"[{name}] running")
         value = work()
         seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
-        self.result.stages[name] = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "status": "ran"}
+        self.timings[name] = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "status": "ran"}
         self.say(f"[{name}] done in {seconds:.1f} s wall, {cpu:.1f} s CPU")
         return value
 
@@ -103,7 +103,7 @@ def run_demo(out_dir: str | Path = ".", settings: DemoSettings | None = None, *,
             shutil.rmtree(folder, ignore_errors=True)
     _check_settings(paths, settings)
     result = DemoResult(paths)
-    stages = _Stages(result, say)
+    stages = Stages(result.stages, say)
     deadline = time.monotonic() + 60 * settings.budget_minutes
     _configure_threads()
 
@@ -145,14 +145,18 @@ def _configure_threads() -> None:
 
 def _check_settings(paths: DemoPaths, settings: DemoSettings) -> None:
     """Refuse to resume a run made with other settings (its stages would not fit together)."""
-    saved = paths.demo / "settings.json"
-    current = settings.to_dict()
+    check_saved_settings(paths.demo / "settings.json", settings.to_dict(), ignore=("budget_minutes",),
+                         advice="rerun with the same options, or pass --fresh to start the demo over")
+
+
+def check_saved_settings(saved: Path, current: dict[str, Any], *, advice: str, ignore: tuple[str, ...] = ()) -> None:
+    """Refuse to resume in ``saved``'s folder when ``current`` differs from the settings saved there
+    (except the ``ignore``d keys), else (re)write them."""
     if saved.is_file():
         before = json.loads(saved.read_text())
-        changed = sorted(k for k in current if k not in ("budget_minutes",) and before.get(k) != current[k])
+        changed = sorted(k for k in current if k not in ignore and before.get(k) != current[k])
         if changed:
-            raise UserError(f"{paths.demo} was made with other settings ({', '.join(changed)} differ); "
-                            "rerun with the same options, or pass --fresh to start the demo over")
+            raise UserError(f"{saved.parent} was made with other settings ({', '.join(changed)} differ); {advice}")
     atomic_write_json(saved, current)
 
 
@@ -162,9 +166,14 @@ def _corpus_ready(corpus: Path, pieces: int) -> bool:
 
 
 def _build_corpus(paths: DemoPaths, settings: DemoSettings, show_progress: bool) -> None:
-    summary = build_embedded_corpus(paths.corpus, max_pieces=settings.corpus_pieces, seed=settings.seed,
-                                    num_proc=settings.num_proc, show_progress=show_progress)
-    print(summary.format())
+    build_corpus(paths.corpus, settings.corpus_pieces, seed=settings.seed, num_proc=settings.num_proc,
+                 show_progress=show_progress)
+
+
+def build_corpus(corpus: Path, pieces: int, *, seed: int, num_proc: int, show_progress: bool) -> None:
+    """Build (or extend) the embedded corpus of ``pieces`` pieces in ``corpus`` and print its summary."""
+    print(build_embedded_corpus(corpus, max_pieces=pieces, seed=seed, num_proc=num_proc,
+                                show_progress=show_progress).format())
 
 
 def _preview(paths: DemoPaths) -> None:
@@ -187,18 +196,8 @@ def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progr
     if settings.audio_codec not in ("spectral", "dac"):
         raise UserError(f"DemoSettings.audio_codec must be 'spectral' or 'dac', got {settings.audio_codec!r}")
     if kind == "audio" and settings.audio_codec == "spectral":
-        from ..modeling.configuration_spectral_audio_codec import (  # heavy: transformers
-            DEFAULT_BAND_EDGES,
-            UMustSpectralAudioCodecConfig,
-        )
-        from ..training.spectral_codec_trainer import train_spectral_audio_codec  # heavy: torch, transformers
-
-        config = UMustSpectralAudioCodecConfig.cpu_spectral(features="stft", band_edges=DEFAULT_BAND_EDGES["stft"])
-        summary = train_spectral_audio_codec(paths.work / "excerpts", paths.codecs / kind, config=config,
-                                             max_frames=settings.spectral_codec_frames, seed=settings.seed,
-                                             show_progress=show_progress)
-        numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
-        say(f"  {kind} codec (spectral): {numbers}")
+        fit_spectral_codec(paths.work / "excerpts", paths.codecs / kind, frames=settings.spectral_codec_frames,
+                           seed=settings.seed, show_progress=show_progress, say=say)
         return
     if kind == "image":
         from ..training.image_codec_trainer import train_image_codec as train  # heavy: torch, transformers, vector_quantize_pytorch
@@ -208,6 +207,22 @@ def _train_codec(kind: str, paths: DemoPaths, settings: DemoSettings, show_progr
                     minutes=settings.codec_minutes, seed=settings.seed, show_progress=show_progress)
     numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
     say(f"  {kind} codec: {numbers}")
+
+
+def fit_spectral_codec(excerpts: Path, out: Path, *, frames: int, seed: int, show_progress: bool,
+                       say: Callable[[str], None]) -> None:
+    """Fit the spectral audio codec (log-STFT bands, which keep the notes on a CPU: docs/codecs.md) on
+    the ``excerpts`` DatasetDict and save it to ``out``."""
+    from ..modeling.configuration_spectral_audio_codec import (  # heavy: transformers
+        DEFAULT_BAND_EDGES,
+        UMustSpectralAudioCodecConfig,
+    )
+    from ..training.spectral_codec_trainer import train_spectral_audio_codec  # heavy: torch, transformers
+
+    config = UMustSpectralAudioCodecConfig.cpu_spectral(features="stft", band_edges=DEFAULT_BAND_EDGES["stft"])
+    summary = train_spectral_audio_codec(excerpts, out, config=config, max_frames=frames, seed=seed,
+                                         show_progress=show_progress)
+    say(f"  audio codec (spectral): {({k: v for k, v in summary.items() if isinstance(v, (int, float))})}")
 
 
 def _processor(paths: DemoPaths) -> None:
